@@ -149,8 +149,8 @@ code_table! {
         INTERNAL = 4007, "internal", true, "server", "An internal server error ended the connection.";
         /// The client saw no server ping within interval + grace (SDK-local).
         PING_TIMEOUT = 4008, "ping_timeout", true, "client", "The SDK saw no server ping within the interval plus grace.";
-        /// The connect command got no reply in time (SDK-local).
-        CONNECT_TIMEOUT = 4009, "connect_timeout", true, "client", "The connect command was not answered in time.";
+        /// A connect, subscribe or refresh command got no reply in time (SDK-local).
+        REQUEST_TIMEOUT = 4009, "request_timeout", true, "client", "The SDK got no reply to connect, subscribe or refresh in time and reconnects.";
         /// The token is missing, malformed or forged.
         UNAUTHORIZED = 4500, "unauthorized", false, "server", "The token is missing, malformed, forged or signed with an unknown key.";
         /// The token has expired and was not refreshed.
@@ -176,6 +176,22 @@ impl ErrorCode {
 }
 
 impl CloseCode {
+    /// The close code a server uses after refusing `connect` with `error`, so that
+    /// the client's reconnect decision matches the error's temporary flag.
+    pub fn for_connect_error(error: ErrorCode) -> CloseCode {
+        match error {
+            ErrorCode::UNAUTHORIZED | ErrorCode::PERMISSION_DENIED => CloseCode::UNAUTHORIZED,
+            ErrorCode::TOKEN_EXPIRED => CloseCode::TOKEN_EXPIRED,
+            ErrorCode::TOO_MANY_REQUESTS => CloseCode::RATE_LIMITED,
+            ErrorCode::UNAVAILABLE => CloseCode::SHUTDOWN,
+            ErrorCode::MESSAGE_TOO_LARGE => CloseCode::MESSAGE_TOO_LARGE,
+            ErrorCode::BAD_REQUEST | ErrorCode::UNKNOWN_OP => CloseCode::PROTOCOL_ERROR,
+            ErrorCode::LIMIT_EXCEEDED => CloseCode::TOO_MANY_CONNECTIONS,
+            code if code.is_temporary() => CloseCode::INTERNAL,
+            _ => CloseCode::KICKED,
+        }
+    }
+
     /// Whether the client should reconnect after this close code.
     ///
     /// Decided by range alone, so codes added later need no SDK update.
@@ -212,6 +228,21 @@ mod tests {
         }
         assert!(CloseCode(1006).should_reconnect());
         assert!(!CloseCode(4999).should_reconnect());
+    }
+
+    #[test]
+    fn connect_errors_map_to_close_codes_with_the_same_retry_decision() {
+        for row in ERROR_CODES.iter().filter(|r| r.origin == "server") {
+            let close = CloseCode::for_connect_error(ErrorCode(row.code));
+            assert!(close.info().is_some(), "{row:?}");
+            if row.code != ErrorCode::TOKEN_EXPIRED.0 {
+                assert_eq!(
+                    close.should_reconnect(),
+                    row.temporary,
+                    "{row:?} -> {close}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -1,0 +1,152 @@
+//! What the state machine tells its driver (actions) and the application (events).
+
+use crate::codes::CloseCode;
+use crate::frame::ReplyBody;
+use crate::message::{ConnectResult, Error, Membership, Message, Publication};
+use crate::payload::Payload;
+
+/// Milliseconds on the driver's monotonic clock (any origin, never going back).
+pub type Millis = u64;
+
+/// Identifies an application request; answered by exactly one [`Event::Reply`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RequestId(pub u64);
+
+/// Connection states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ConnectionState {
+    /// Not connected and not trying: initially, and after `disconnect`.
+    Disconnected,
+    /// Opening the transport, authenticating, or waiting to retry.
+    Connecting,
+    /// Authenticated; commands flow.
+    Connected,
+    /// Stopped for good by a terminal close code or error; `connect` starts over.
+    Closed,
+}
+
+/// Subscription states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SubscriptionState {
+    /// Not subscribed (the subscription no longer exists in the machine).
+    Unsubscribed,
+    /// Waiting for the server to confirm (also while reconnecting).
+    Subscribing,
+    /// Publications flow.
+    Subscribed,
+}
+
+/// What a (re)subscribe achieved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Recovery {
+    /// First subscribe, or a channel without a known position: nothing to recover.
+    Fresh,
+    /// Every missed publication was delivered (just before this event).
+    Recovered,
+    /// Publications were missed and cannot be replayed (history window exceeded,
+    /// or the stream's epoch changed): reload state by other means.
+    Unrecoverable,
+}
+
+/// Why a connection ended or a reconnect is pending.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloseReason {
+    /// The close code (from the server, or a local one from the table).
+    pub code: CloseCode,
+    /// Human-readable detail.
+    pub reason: String,
+}
+
+/// Why a subscription ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UnsubscribeReason {
+    /// The application called `unsubscribe`.
+    Client,
+    /// The server ended it (`unsubscribed` push).
+    Server(Error),
+    /// The subscribe was refused with a terminal error.
+    Refused(Error),
+}
+
+/// Something the application should know.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// The connection state changed. `reason` explains a move away from `Connected`
+    /// or into `Closed`.
+    State {
+        /// The new state.
+        state: ConnectionState,
+        /// Why, when the connection was lost or refused.
+        reason: Option<CloseReason>,
+    },
+    /// Authenticated (also after every reconnect).
+    Connected(ConnectResult),
+    /// A subscription is (again) waiting for the server.
+    Subscribing {
+        /// The channel.
+        channel: String,
+    },
+    /// A subscription is live. Recovered publications were emitted just before.
+    Subscribed {
+        /// The channel.
+        channel: String,
+        /// What the resubscribe recovered.
+        recovery: Recovery,
+        /// Data from the server's `on_subscribe` hook.
+        data: Option<Payload>,
+    },
+    /// A subscription ended.
+    Unsubscribed {
+        /// The channel.
+        channel: String,
+        /// Why.
+        reason: UnsubscribeReason,
+    },
+    /// A publication, delivered once and in offset order per channel.
+    Publication(Publication),
+    /// Someone joined a subscribed channel.
+    Join(Membership),
+    /// Someone left a subscribed channel.
+    Leave(Membership),
+    /// A message to this user, or a broadcast.
+    Message(Message),
+    /// The answer to an application request.
+    Reply {
+        /// The request it answers.
+        request: RequestId,
+        /// Its result.
+        result: Result<ReplyBody, Error>,
+    },
+    /// The server sent something this client cannot use; it was ignored.
+    Warning(String),
+}
+
+/// Something the driver must do, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Open a WebSocket to the server URL with this subprotocol, then report
+    /// `transport_opened` or `transport_closed`.
+    OpenTransport {
+        /// The subprotocol to request.
+        subprotocol: &'static str,
+    },
+    /// Send one WebSocket message.
+    Send {
+        /// The encoded frame.
+        bytes: Vec<u8>,
+        /// Binary message (MessagePack) or text (JSON).
+        binary: bool,
+    },
+    /// Close the transport with this code. The driver must not report this close
+    /// back: the machine has already accounted for it.
+    CloseTransport(CloseReason),
+    /// Call `handle_timeout` at this time (replaces any earlier request).
+    ArmTimer {
+        /// When.
+        at: Millis,
+    },
+    /// Ask the application for a token, then call `set_token` or `token_failed`.
+    FetchToken,
+    /// Hand this event to the application.
+    Emit(Event),
+}
