@@ -38,7 +38,7 @@ pub enum Codec {
 /// Why a frame could not be decoded, and how to answer it.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum DecodeError {
-    /// Not a frame at all (invalid JSON/UTF-8/MessagePack, not a map, no usable id).
+    /// Not a frame at all (invalid JSON, UTF-8 or MessagePack; not a map).
     /// A server closes the connection with [`CloseCode::PROTOCOL_ERROR`].
     #[error("malformed frame: {0}")]
     Malformed(String),
@@ -51,8 +51,9 @@ pub enum DecodeError {
         /// The unknown operation name.
         op: String,
     },
-    /// A frame with a known operation whose fields are wrong (types, missing fields).
-    /// A server answers [`ErrorCode::BAD_REQUEST`] when the id is known.
+    /// A map whose operation is known (or absent) but whose fields are wrong: wrong
+    /// types, missing fields, a missing, zero or non-u64 id. A server answers
+    /// [`ErrorCode::BAD_REQUEST`] when the id is known, and closes otherwise.
     #[error("invalid frame: {message}")]
     Invalid {
         /// The command id, when it could be read.

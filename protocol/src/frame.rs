@@ -313,6 +313,7 @@ impl<'de> Deserialize<'de> for ServerFrame {
                     }
                 }
                 match (id, body, error, push) {
+                    (Some(0), _, _, _) => Err(de::Error::custom("id must not be 0")),
                     (Some(id), Some(body), None, None | Some(Push::Ping(_))) => {
                         Ok(ServerFrame::Reply(Reply {
                             id,

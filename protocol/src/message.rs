@@ -43,7 +43,11 @@ pub struct ClientInfo {
     /// The connection id, unique across the cluster.
     pub client: String,
     /// Application data attached at connect (by the token or a server hook).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::payload::option::deserialize"
+    )]
     pub info: Option<Payload>,
 }
 
@@ -86,7 +90,11 @@ pub struct ConnectRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
     /// Application data for the server's `on_connect` hook.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::payload::option::deserialize"
+    )]
     pub data: Option<Payload>,
     /// Subscriptions to (re)establish, with recovery positions.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -102,7 +110,11 @@ pub struct SubscribeRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since: Option<StreamPosition>,
     /// Application data for the server's `on_subscribe` hook.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::payload::option::deserialize"
+    )]
     pub data: Option<Payload>,
 }
 
@@ -196,7 +208,11 @@ pub struct ConnectResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_in_ms: Option<u64>,
     /// Application data from the server's `on_connect` hook.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::payload::option::deserialize"
+    )]
     pub data: Option<Payload>,
     /// Outcome of each subscription asked for in the connect command, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -230,7 +246,11 @@ pub struct SubscribeResult {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub publications: Vec<Publication>,
     /// Application data from the server's `on_subscribe` hook.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::payload::option::deserialize"
+    )]
     pub data: Option<Payload>,
 }
 

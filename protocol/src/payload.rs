@@ -9,8 +9,12 @@
 //!
 //! Decoding reverses exactly that, so `decode(encode(p)) == p` in both codecs and a
 //! payload published in one codec reaches subscribers of the other byte for byte.
-//! The one reserved form is a JSON object whose only member is a string `"$bytes"`:
-//! it always means "these base64 bytes".
+//! The one reserved form is a JSON object whose only member is `"$bytes"` (spelled
+//! literally, without escapes) holding valid standard base64: it means "these bytes".
+//! Any other JSON, including `{"$bytes":"!!"}`, is ordinary application data.
+//!
+//! Optional payload fields (`data`, `info`) are omitted when absent; a present
+//! `null` is the four bytes `null`, never "absent" (see [`option`]).
 
 use std::fmt;
 
@@ -161,6 +165,24 @@ impl<'de> Deserialize<'de> for Payload {
             Ok(Payload(Bytes::copy_from_slice(text.as_bytes())))
         } else {
             deserializer.deserialize_bytes(BytesVisitor)
+        }
+    }
+}
+
+/// Serde helpers for `Option<Payload>` fields: absence (via `#[serde(default)]`)
+/// is `None`, while a JSON `null` is the payload `null`. Use as
+/// `#[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "option::deserialize")]`.
+pub mod option {
+    use super::Payload;
+    use serde::{Deserialize, Deserializer};
+
+    /// Deserialises a present field as `Some`, keeping a JSON `null` as data.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Payload>, D::Error> {
+        if d.is_human_readable() {
+            Payload::deserialize(d).map(Some)
+        } else {
+            // MessagePack `nil` from other implementations means absent.
+            Option::<Payload>::deserialize(d)
         }
     }
 }
