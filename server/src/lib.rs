@@ -1,3 +1,32 @@
-//! The Chorus reference server: WebSocket + HTTP on tokio, in-memory and NATS brokers, history, presence, auth, limits, server API, metrics, and an embedding SDK.
+//! # chorus-server
 //!
-//! Work in progress: see the repository README for status.
+//! The Chorus reference server: WebSocket and HTTP on one port (axum over
+//! tokio-tungstenite), the in-memory broker as the embedded single-node default,
+//! history with recovery, presence, JWT auth, limits, graceful shutdown, and the
+//! embedding API ([`ServerBuilder`] with [`Hooks`]).
+//!
+//! Layout, one concept per module:
+//! [`config`] (options), [`node`] (a running node and its builder), [`http`]
+//! (routes), [`session`] (one connection's loop) and [`commands`] (what each
+//! command does), [`hub`] (local membership and delivery), [`broker`] (moving
+//! messages between nodes), [`history`] (streams), [`auth`] and [`permissions`],
+//! [`hooks`] (embedder decisions), [`outgoing`] (shared encoded frames), [`rate`].
+
+pub mod auth;
+pub mod broker;
+pub mod commands;
+pub mod config;
+pub mod history;
+pub mod hooks;
+pub mod http;
+pub mod hub;
+pub mod ids;
+pub mod node;
+pub mod outgoing;
+pub mod permissions;
+pub mod rate;
+pub mod session;
+
+pub use config::Config;
+pub use hooks::{ConnectContext, ConnectDecision, Hooks, NoHooks};
+pub use node::{Node, Server, ServerBuilder, StartError};

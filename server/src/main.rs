@@ -1,1 +1,121 @@
-fn main() {}
+//! `chorus`: run a Chorus node.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use chorus_server::config::LogFormat;
+use chorus_server::{Config, ServerBuilder};
+use clap::Parser;
+
+/// A Chorus node: WebSocket messaging with channels, presence, history and recovery.
+///
+/// Options come from the config file, then `CHORUS_*` environment variables
+/// (`CHORUS_LIMITS__OUTBOUND_QUEUE=512`), then these flags. See docs/configuration.md.
+#[derive(Debug, Parser)]
+#[command(name = "chorus", version)]
+struct Cli {
+    /// TOML configuration file.
+    #[arg(long, env = "CHORUS_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address for HTTP and WebSocket (default 127.0.0.1:8000).
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// Key for the server API.
+    #[arg(long)]
+    api_key: Option<String>,
+    /// Comma-separated NATS URLs: run as one node of a cluster.
+    #[arg(long, value_delimiter = ',')]
+    nats: Vec<String>,
+    /// Development profile: anonymous users may chat in the `demo` namespace,
+    /// and the demo page is served at `/`. Never use in production.
+    #[arg(long)]
+    dev: bool,
+    /// Print log lines as JSON.
+    #[arg(long)]
+    log_json: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut config = match Config::load(cli.config.as_deref(), std::env::vars()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("chorus: invalid configuration: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(listen) = cli.listen {
+        config.listen = listen;
+    }
+    if cli.api_key.is_some() {
+        config.api_key = cli.api_key;
+    }
+    if !cli.nats.is_empty() {
+        config.nats = cli.nats;
+    }
+    if cli.log_json {
+        config.log.format = LogFormat::Json;
+    }
+    if cli.dev || config.dev {
+        config.apply_dev_profile();
+    }
+    init_logging(&config);
+    if config.dev {
+        tracing::warn!(
+            "development profile: anonymous users may subscribe and publish in namespace `demo`; do not use in production"
+        );
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("chorus: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let server = match ServerBuilder::new(config).bind().await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!("cannot start: {e}");
+                eprintln!("chorus: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let addr = server.local_addr();
+        tracing::info!(%addr, "listening; WebSocket at ws://{addr}/ws");
+        server.run_until(shutdown_signal()).await;
+        ExitCode::SUCCESS
+    })
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CHORUS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match config.log.format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

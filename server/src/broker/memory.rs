@@ -1,0 +1,326 @@
+//! The embedded single-node broker: everything in this process's memory.
+//!
+//! Publications to history channels are stamped and delivered under the
+//! channel's stream lock, so every subscriber sees offsets in order.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use chorus_protocol::message::{ClientInfo, Membership, Message, Publication};
+use chorus_protocol::{CloseCode, Push};
+
+use super::{BoxFuture, Broker, BrokerError, PresenceStats, PublishArgs, PublishOutcome};
+use crate::history::{HistoryOptions, HistoryPage, HistoryQuery, Stream};
+use crate::hub::Hub;
+use crate::ids::random_hex;
+use crate::outgoing::{Outgoing, SharedFrame};
+
+/// Most idempotency keys remembered at once (oldest forgotten first).
+const MAX_IDEMPOTENCY_KEYS: usize = 100_000;
+
+/// Remembers idempotency keys for a window.
+#[derive(Debug, Default)]
+struct Idempotency {
+    seen: HashMap<(Arc<str>, String), Instant>,
+    order: VecDeque<(Instant, Arc<str>, String)>,
+}
+
+impl Idempotency {
+    /// True when `key` was seen on `channel` within `window`; records it otherwise.
+    fn check_and_record(
+        &mut self,
+        channel: &Arc<str>,
+        key: &str,
+        now: Instant,
+        window: Duration,
+    ) -> bool {
+        while let Some((at, ch, k)) = self.order.front() {
+            if now.duration_since(*at) < window && self.order.len() < MAX_IDEMPOTENCY_KEYS {
+                break;
+            }
+            let stale = (ch.clone(), k.clone());
+            if self.seen.get(&stale) == Some(at) {
+                self.seen.remove(&stale);
+            }
+            self.order.pop_front();
+        }
+        let entry = (channel.clone(), key.to_owned());
+        if self.seen.contains_key(&entry) {
+            return true;
+        }
+        self.seen.insert(entry, now);
+        self.order.push_back((now, channel.clone(), key.to_owned()));
+        false
+    }
+}
+
+/// The in-memory broker.
+#[derive(Debug)]
+pub struct MemoryBroker {
+    hub: Arc<Hub>,
+    streams: Mutex<HashMap<Arc<str>, Arc<Mutex<Stream>>>>,
+    idempotency: Mutex<Idempotency>,
+    idempotency_window: Duration,
+    presence: Mutex<HashMap<Arc<str>, Members>>,
+}
+
+/// A channel's members by connection id.
+type Members = HashMap<Arc<str>, ClientInfo>;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl MemoryBroker {
+    /// A broker delivering into `hub`.
+    pub fn new(hub: Arc<Hub>, idempotency_window: Duration) -> Self {
+        MemoryBroker {
+            hub,
+            streams: Mutex::default(),
+            idempotency: Mutex::default(),
+            idempotency_window,
+            presence: Mutex::default(),
+        }
+    }
+
+    fn stream(&self, channel: &Arc<str>) -> Arc<Mutex<Stream>> {
+        lock(&self.streams)
+            .entry(channel.clone())
+            .or_insert_with(|| Arc::new(Mutex::new(Stream::new(random_hex(4).into()))))
+            .clone()
+    }
+
+    /// Drops streams that retain nothing; their next publish starts a new epoch.
+    /// Called periodically so that memory stays bounded by live channels.
+    pub fn sweep(&self, opts_for: impl Fn(&str) -> Option<HistoryOptions>) {
+        let now = Instant::now();
+        lock(&self.streams).retain(|channel, stream| {
+            let Some(opts) = opts_for(channel) else {
+                return false;
+            };
+            // Keep streams someone may still recover from.
+            Arc::strong_count(stream) > 1 || !lock(stream).is_idle(now, opts)
+        });
+    }
+
+    fn deliver(&self, p: Publication) -> usize {
+        let channel: Arc<str> = p.channel.as_str().into();
+        let position = p.offset.zip(p.epoch.as_deref().map(Arc::<str>::from));
+        let item = Outgoing::Publication {
+            channel: channel.clone(),
+            position,
+            frame: SharedFrame::push(Push::Publication(p)),
+        };
+        self.hub.deliver_channel(&channel, &item)
+    }
+}
+
+impl Broker for MemoryBroker {
+    fn publish(&self, args: PublishArgs) -> BoxFuture<'_, Result<PublishOutcome, BrokerError>> {
+        Box::pin(async move {
+            let now = Instant::now();
+            if let Some(key) = &args.idempotency_key {
+                if lock(&self.idempotency).check_and_record(
+                    &args.channel,
+                    key,
+                    now,
+                    self.idempotency_window,
+                ) {
+                    return Ok(PublishOutcome {
+                        position: None,
+                        duplicate: true,
+                    });
+                }
+            }
+            let p = Publication {
+                channel: args.channel.to_string(),
+                offset: None,
+                epoch: None,
+                data: args.data,
+                info: args.info,
+            };
+            let Some(opts) = args.history else {
+                self.deliver(p);
+                return Ok(PublishOutcome::default());
+            };
+            let stream = self.stream(&args.channel);
+            let mut stream = lock(&stream);
+            let p = stream.append(p, now, opts);
+            let position = stream.position();
+            self.deliver(p);
+            Ok(PublishOutcome {
+                position: Some(position),
+                duplicate: false,
+            })
+        })
+    }
+
+    fn history(
+        &self,
+        channel: Arc<str>,
+        opts: HistoryOptions,
+        query: HistoryQuery,
+    ) -> BoxFuture<'_, Result<HistoryPage, BrokerError>> {
+        Box::pin(async move {
+            let stream = self.stream(&channel);
+            let page = lock(&stream).read(&query, Instant::now(), opts);
+            Ok(page)
+        })
+    }
+
+    fn channel_interest(
+        &self,
+        _channel: Arc<str>,
+        _on: bool,
+    ) -> BoxFuture<'_, Result<(), BrokerError>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn send_to_user(
+        &self,
+        user: Arc<str>,
+        message: Message,
+    ) -> BoxFuture<'_, Result<(), BrokerError>> {
+        Box::pin(async move {
+            let item = Outgoing::Push {
+                channel: None,
+                frame: SharedFrame::push(Push::Message(message)),
+            };
+            self.hub.deliver_user(&user, &item);
+            Ok(())
+        })
+    }
+
+    fn broadcast(&self, message: Message) -> BoxFuture<'_, Result<(), BrokerError>> {
+        Box::pin(async move {
+            let item = Outgoing::Push {
+                channel: None,
+                frame: SharedFrame::push(Push::Message(message)),
+            };
+            self.hub.deliver_all(&item);
+            Ok(())
+        })
+    }
+
+    fn membership(
+        &self,
+        joined: bool,
+        event: Membership,
+    ) -> BoxFuture<'_, Result<(), BrokerError>> {
+        Box::pin(async move {
+            let channel: Arc<str> = event.channel.as_str().into();
+            let push = if joined {
+                Push::Join(event)
+            } else {
+                Push::Leave(event)
+            };
+            let item = Outgoing::Push {
+                channel: Some(channel.clone()),
+                frame: SharedFrame::push(push),
+            };
+            self.hub.deliver_channel(&channel, &item);
+            Ok(())
+        })
+    }
+
+    fn presence_add(
+        &self,
+        channel: Arc<str>,
+        info: ClientInfo,
+    ) -> BoxFuture<'_, Result<(), BrokerError>> {
+        Box::pin(async move {
+            lock(&self.presence)
+                .entry(channel)
+                .or_default()
+                .insert(info.client.as_str().into(), info);
+            Ok(())
+        })
+    }
+
+    fn presence_remove(
+        &self,
+        channel: Arc<str>,
+        client: Arc<str>,
+    ) -> BoxFuture<'_, Result<(), BrokerError>> {
+        Box::pin(async move {
+            let mut presence = lock(&self.presence);
+            if let Some(members) = presence.get_mut(&channel) {
+                members.remove(&client);
+                if members.is_empty() {
+                    presence.remove(&channel);
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn presence(&self, channel: Arc<str>) -> BoxFuture<'_, Result<Vec<ClientInfo>, BrokerError>> {
+        Box::pin(async move {
+            let presence = lock(&self.presence);
+            let mut members: Vec<ClientInfo> = presence
+                .get(&channel)
+                .map(|m| m.values().cloned().collect())
+                .unwrap_or_default();
+            members.sort_by(|a, b| a.client.cmp(&b.client));
+            Ok(members)
+        })
+    }
+
+    fn presence_stats(
+        &self,
+        channel: Arc<str>,
+    ) -> BoxFuture<'_, Result<PresenceStats, BrokerError>> {
+        Box::pin(async move {
+            let presence = lock(&self.presence);
+            let Some(members) = presence.get(&channel) else {
+                return Ok(PresenceStats::default());
+            };
+            let users: std::collections::HashSet<&str> =
+                members.values().map(|i| i.user.as_str()).collect();
+            Ok(PresenceStats {
+                clients: members.len() as u32,
+                users: users.len() as u32,
+            })
+        })
+    }
+
+    fn close_user(
+        &self,
+        user: Arc<str>,
+        code: CloseCode,
+        reason: String,
+    ) -> BoxFuture<'_, Result<(), BrokerError>> {
+        Box::pin(async move {
+            self.hub.close_user(&user, code, &reason);
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idempotency_window_and_bound() {
+        let mut idem = Idempotency::default();
+        let ch: Arc<str> = "c".into();
+        let t = Instant::now();
+        let w = Duration::from_secs(10);
+        assert!(!idem.check_and_record(&ch, "k", t, w));
+        assert!(idem.check_and_record(&ch, "k", t + Duration::from_secs(5), w));
+        assert!(
+            !idem.check_and_record(&"d".into(), "k", t, w),
+            "keys are per channel"
+        );
+        assert!(
+            !idem.check_and_record(&ch, "k", t + Duration::from_secs(11), w),
+            "window passed"
+        );
+        for i in 0..(MAX_IDEMPOTENCY_KEYS + 10) {
+            idem.check_and_record(&ch, &i.to_string(), t + Duration::from_secs(12), w);
+        }
+        assert!(idem.seen.len() <= MAX_IDEMPOTENCY_KEYS + 1);
+    }
+}

@@ -1,0 +1,129 @@
+//! Brokers move messages between nodes and keep what outlives a connection
+//! (history, presence, idempotency keys). One trait, two implementations:
+//! [`memory::MemoryBroker`] (the embedded single-node default) and a NATS broker
+//! for clusters.
+//!
+//! Delivery into this node's connections always goes through the [`crate::hub::Hub`];
+//! a broker decides how a publication reaches the hubs of every node.
+
+pub mod memory;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use chorus_protocol::Payload;
+use chorus_protocol::message::{ClientInfo, Membership, Message, StreamPosition};
+use thiserror::Error;
+
+use crate::history::{HistoryOptions, HistoryPage, HistoryQuery};
+
+/// A boxed future, so that brokers can be used as trait objects.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A broker failure (the client gets error 100, temporary).
+#[derive(Debug, Clone, Error)]
+#[error("broker: {0}")]
+pub struct BrokerError(pub String);
+
+/// A publish as the broker sees it.
+#[derive(Debug, Clone)]
+pub struct PublishArgs {
+    /// The channel.
+    pub channel: Arc<str>,
+    /// The data.
+    pub data: Payload,
+    /// The publisher, if a client.
+    pub info: Option<ClientInfo>,
+    /// Idempotency key: a repeat within the window is not delivered again.
+    pub idempotency_key: Option<String>,
+    /// History bounds, when the channel's namespace keeps history.
+    pub history: Option<HistoryOptions>,
+}
+
+/// What a publish did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PublishOutcome {
+    /// Position of the publication (history channels only).
+    pub position: Option<StreamPosition>,
+    /// True when the idempotency key was a repeat and nothing was delivered.
+    pub duplicate: bool,
+}
+
+/// Presence counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PresenceStats {
+    /// Connections.
+    pub clients: u32,
+    /// Distinct users.
+    pub users: u32,
+}
+
+/// Moves messages between nodes and stores shared state.
+pub trait Broker: Send + Sync + 'static {
+    /// Appends to history (if any) and delivers to every subscriber on every node,
+    /// in offset order per channel.
+    fn publish(&self, args: PublishArgs) -> BoxFuture<'_, Result<PublishOutcome, BrokerError>>;
+
+    /// Reads history; with `query.since`, also says whether recovery is complete.
+    fn history(
+        &self,
+        channel: Arc<str>,
+        opts: HistoryOptions,
+        query: HistoryQuery,
+    ) -> BoxFuture<'_, Result<HistoryPage, BrokerError>>;
+
+    /// This node gained its first (`true`) or lost its last (`false`) local member
+    /// of a channel. Must complete before history is read for a new subscriber, so
+    /// that nothing published in between is missed.
+    fn channel_interest(
+        &self,
+        channel: Arc<str>,
+        on: bool,
+    ) -> BoxFuture<'_, Result<(), BrokerError>>;
+
+    /// Delivers to every connection of `user` on every node.
+    fn send_to_user(
+        &self,
+        user: Arc<str>,
+        message: Message,
+    ) -> BoxFuture<'_, Result<(), BrokerError>>;
+
+    /// Delivers to every connection on every node.
+    fn broadcast(&self, message: Message) -> BoxFuture<'_, Result<(), BrokerError>>;
+
+    /// Delivers a join (`joined`) or leave event to a channel's subscribers everywhere.
+    fn membership(&self, joined: bool, event: Membership)
+    -> BoxFuture<'_, Result<(), BrokerError>>;
+
+    /// Records a member of a channel.
+    fn presence_add(
+        &self,
+        channel: Arc<str>,
+        info: ClientInfo,
+    ) -> BoxFuture<'_, Result<(), BrokerError>>;
+
+    /// Forgets a member of a channel.
+    fn presence_remove(
+        &self,
+        channel: Arc<str>,
+        client: Arc<str>,
+    ) -> BoxFuture<'_, Result<(), BrokerError>>;
+
+    /// Members of a channel across the cluster.
+    fn presence(&self, channel: Arc<str>) -> BoxFuture<'_, Result<Vec<ClientInfo>, BrokerError>>;
+
+    /// Member counts of a channel across the cluster.
+    fn presence_stats(
+        &self,
+        channel: Arc<str>,
+    ) -> BoxFuture<'_, Result<PresenceStats, BrokerError>>;
+
+    /// Closes every connection of `user` on every node.
+    fn close_user(
+        &self,
+        user: Arc<str>,
+        code: chorus_protocol::CloseCode,
+        reason: String,
+    ) -> BoxFuture<'_, Result<(), BrokerError>>;
+}

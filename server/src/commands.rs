@@ -1,0 +1,540 @@
+//! What each command does, on a connection's own task.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use chorus_protocol::message::*;
+use chorus_protocol::{Channel, CloseCode, ErrorCode, Payload, ReplyBody, Request};
+use tokio::time::Instant;
+
+use crate::auth::Claims;
+use crate::broker::{BrokerError, PublishArgs};
+use crate::config::NamespaceConfig;
+use crate::history::HistoryQuery;
+use crate::hooks::ConnectContext;
+use crate::hub::{ConnHandle, RegisterError};
+use crate::node::Node;
+use crate::permissions::{Principal, may_publish, may_subscribe};
+use crate::session::{Authed, Session, SubState};
+
+/// A command's result and, when the connection must end, the close code.
+pub(crate) type Outcome = (Result<ReplyBody, Error>, Option<(CloseCode, String)>);
+
+fn err(code: ErrorCode, message: impl Into<String>) -> Error {
+    Error::new(code, message)
+}
+
+fn internal(e: BrokerError) -> Error {
+    tracing::warn!(error = %e, "broker failure");
+    err(ErrorCode::INTERNAL, "temporary failure, retry")
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Milliseconds until the token expires, and the instant it does.
+fn expiry(claims: &Claims) -> (Option<u64>, Option<Instant>) {
+    match claims.expires_in_ms(unix_ms()) {
+        Some(ms) => (Some(ms), Some(Instant::now() + Duration::from_millis(ms))),
+        None => (None, None),
+    }
+}
+
+impl Session {
+    /// Runs one command.
+    pub(crate) async fn dispatch(&mut self, request: Request) -> Outcome {
+        if let Request::Connect(req) = request {
+            return self.connect(req).await;
+        }
+        if self.auth.is_none() {
+            return (
+                Err(err(ErrorCode::NOT_CONNECTED, "send connect first")),
+                None,
+            );
+        }
+        let result = match request {
+            Request::Connect(_) => unreachable_connect(),
+            Request::Subscribe(req) => self.subscribe(req).await.map(ReplyBody::Subscribe),
+            Request::Unsubscribe(req) => {
+                self.leave(&Arc::from(req.channel.as_str())).await;
+                Ok(ReplyBody::Unsubscribe(Empty {}))
+            }
+            Request::Publish(req) => self.publish(req).await.map(ReplyBody::Publish),
+            Request::Send(req) => self.send(req).await.map(|()| ReplyBody::Send(Empty {})),
+            Request::Broadcast(req) => self
+                .broadcast(req)
+                .await
+                .map(|()| ReplyBody::Broadcast(Empty {})),
+            Request::Presence(req) => self.presence(req).await.map(ReplyBody::Presence),
+            Request::PresenceStats(req) => {
+                self.presence_stats(req).await.map(ReplyBody::PresenceStats)
+            }
+            Request::History(req) => self.history(req).await.map(ReplyBody::History),
+            Request::Refresh(req) => return self.refresh(req),
+            Request::Rpc(req) => self.rpc(req).await.map(ReplyBody::Rpc),
+            Request::Ping(_) => Ok(ReplyBody::Ping(Empty {})),
+        };
+        (result, None)
+    }
+
+    fn authed(&self) -> Result<&Authed, Error> {
+        self.auth
+            .as_ref()
+            .ok_or_else(|| err(ErrorCode::NOT_CONNECTED, "send connect first"))
+    }
+
+    fn principal(&self) -> Principal<'_> {
+        match &self.auth {
+            Some(a) => Principal {
+                user: &a.user,
+                claims: a.claims.as_ref(),
+            },
+            None => Principal {
+                user: "",
+                claims: None,
+            },
+        }
+    }
+
+    /// Parses a channel and finds its namespace.
+    fn resolve(&self, channel: &str) -> Result<(Channel, NamespaceConfig), Error> {
+        let channel =
+            Channel::parse(channel).map_err(|e| err(ErrorCode::BAD_REQUEST, e.to_string()))?;
+        let ns = self
+            .node
+            .config
+            .namespace(channel.namespace())
+            .cloned()
+            .ok_or_else(|| {
+                err(
+                    ErrorCode::UNKNOWN_CHANNEL,
+                    format!("namespace {:?} is not configured", channel.namespace()),
+                )
+            })?;
+        Ok((channel, ns))
+    }
+
+    async fn connect(&mut self, req: ConnectRequest) -> Outcome {
+        if self.auth.is_some() {
+            return (Err(err(ErrorCode::BAD_REQUEST, "already connected")), None);
+        }
+        let refuse = |e: Error| {
+            let close = CloseCode::for_connect_error(e.code);
+            let reason = e.message.clone();
+            (Err(e), Some((close, reason)))
+        };
+        let node = self.node.clone();
+        let (user, claims) = match &req.token {
+            Some(token) => match node.verifier.verify(token) {
+                Ok(claims) => (claims.sub.clone(), Some(claims)),
+                Err(e) => {
+                    let close = e.close_code();
+                    return (
+                        Err(err(e.error_code(), e.to_string())),
+                        Some((close, e.to_string())),
+                    );
+                }
+            },
+            None if node.config.allows_anonymous() => (String::new(), None),
+            None => return refuse(err(ErrorCode::UNAUTHORIZED, "a token is required")),
+        };
+        let client = node.next_client_id();
+        let ctx = ConnectContext {
+            client: client.to_string(),
+            user: user.clone(),
+            claims: claims.clone(),
+            data: req.data.clone(),
+            client_name: req.name.clone(),
+        };
+        let decision = match node.hooks.on_connect(&ctx).await {
+            Ok(d) => d,
+            Err(e) => return refuse(e),
+        };
+        let info_payload = decision.info.clone().or_else(|| {
+            claims
+                .as_ref()
+                .and_then(|c| c.info.as_ref())
+                .and_then(|v| Payload::json(v).ok())
+        });
+        let user: Arc<str> = user.into();
+        let limits = &node.config.limits;
+        let (handle, rx) = ConnHandle::new(
+            client.clone(),
+            user.clone(),
+            limits.outbound_queue,
+            self.kill.clone(),
+            node.hub.stats.clone(),
+        );
+        match node.hub.register(
+            handle.clone(),
+            limits.max_connections,
+            limits.max_connections_per_user,
+        ) {
+            Ok(()) => {}
+            Err(RegisterError::NodeFull) => {
+                return (
+                    Err(err(ErrorCode::UNAVAILABLE, "node is full")),
+                    Some((CloseCode::NODE_FULL, "node is full".to_owned())),
+                );
+            }
+            Err(RegisterError::UserFull) => {
+                return refuse(err(
+                    ErrorCode::LIMIT_EXCEEDED,
+                    "too many connections for this user",
+                ));
+            }
+        }
+        let (expires_in_ms, expires_at) = claims.as_ref().map_or((None, None), expiry);
+        self.auth = Some(Authed {
+            info: ClientInfo {
+                user: user.to_string(),
+                client: client.to_string(),
+                info: info_payload,
+            },
+            client: client.clone(),
+            user: user.clone(),
+            claims,
+            handle,
+            expires_at,
+        });
+        self.rx = Some(rx);
+        let mut subs = Vec::with_capacity(req.subs.len());
+        for sub in req.subs {
+            let channel = sub.channel.clone();
+            let (ok, error) = match self.subscribe(sub).await {
+                Ok(ok) => (Some(ok), None),
+                Err(e) => (None, Some(e)),
+            };
+            subs.push(ConnectSub { channel, ok, error });
+        }
+        let result = ConnectResult {
+            client: client.to_string(),
+            user: user.to_string(),
+            version: concat!("chorus ", env!("CARGO_PKG_VERSION")).to_owned(),
+            ping_interval_ms: u32::try_from(limits.ping_interval_ms).unwrap_or(u32::MAX),
+            pong: true,
+            expires_in_ms,
+            data: decision.data,
+            subs,
+        };
+        (Ok(ReplyBody::Connect(result)), None)
+    }
+
+    pub(crate) async fn subscribe(
+        &mut self,
+        req: SubscribeRequest,
+    ) -> Result<SubscribeResult, Error> {
+        let (channel, ns) = self.resolve(&req.channel)?;
+        may_subscribe(&ns, self.principal(), &channel)?;
+        let key: Arc<str> = channel.as_str().into();
+        if self.subs.contains_key(&key) {
+            return Err(err(
+                ErrorCode::ALREADY_SUBSCRIBED,
+                format!("already subscribed to {channel}"),
+            ));
+        }
+        let limits = &self.node.config.limits;
+        if self.subs.len() >= limits.max_channels_per_connection {
+            return Err(err(
+                ErrorCode::LIMIT_EXCEEDED,
+                format!(
+                    "at most {} channels per connection",
+                    limits.max_channels_per_connection
+                ),
+            ));
+        }
+        let node = self.node.clone();
+        if ns.max_members > 0 {
+            let members = if ns.presence {
+                node.broker
+                    .presence_stats(key.clone())
+                    .await
+                    .map_err(internal)?
+                    .clients as usize
+            } else {
+                node.hub.channel_members(&key)
+            };
+            if members >= ns.max_members {
+                return Err(err(ErrorCode::CHANNEL_FULL, format!("{channel} is full")));
+            }
+        }
+        let auth = self.authed()?;
+        let info = auth.info.clone();
+        let handle = auth.handle.clone();
+        let data = node
+            .hooks
+            .on_subscribe(&info, channel.as_str(), req.data.as_ref())
+            .await?;
+
+        if node.hub.subscribe(&key, &handle) {
+            if let Err(e) = node.broker.channel_interest(key.clone(), true).await {
+                node.hub.unsubscribe(&key, &handle.id);
+                return Err(internal(e));
+            }
+        }
+        self.subs.insert(key.clone(), SubState::default());
+        let mut result = SubscribeResult {
+            data,
+            ..Default::default()
+        };
+        if let Some(opts) = Node::history_options(&ns) {
+            let query = HistoryQuery {
+                since: req.since.clone(),
+                limit: None,
+                reverse: false,
+            };
+            let page = match node.broker.history(key.clone(), opts, query).await {
+                Ok(page) => page,
+                Err(e) => {
+                    self.leave(&key).await;
+                    return Err(internal(e));
+                }
+            };
+            let recovered = req.since.is_some() && page.recovered;
+            if let Some(sub) = self.subs.get_mut(&key) {
+                sub.last = Some((page.position.offset, page.position.epoch.as_str().into()));
+            }
+            result.recovered = recovered;
+            if recovered {
+                result.publications = page.publications;
+            }
+            result.position = Some(page.position);
+        }
+        if ns.presence {
+            node.broker
+                .presence_add(key.clone(), info.clone())
+                .await
+                .map_err(internal)?;
+        }
+        if ns.join_leave {
+            let event = Membership {
+                channel: key.to_string(),
+                info,
+            };
+            node.broker
+                .membership(true, event)
+                .await
+                .map_err(internal)?;
+        }
+        Ok(result)
+    }
+
+    /// Removes a subscription (idempotent): membership, presence, leave event.
+    pub(crate) async fn leave(&mut self, channel: &Arc<str>) {
+        if self.subs.remove(channel).is_none() {
+            return;
+        }
+        let Some(auth) = &self.auth else { return };
+        let node = self.node.clone();
+        let info = auth.info.clone();
+        if node.hub.unsubscribe(channel, &auth.client) {
+            if let Err(e) = node.broker.channel_interest(channel.clone(), false).await {
+                tracing::warn!(error = %e, channel = %channel, "could not drop channel interest");
+            }
+        }
+        let Ok((_, ns)) = self.resolve(channel) else {
+            return;
+        };
+        if ns.presence {
+            let _ = node
+                .broker
+                .presence_remove(channel.clone(), info.client.as_str().into())
+                .await;
+        }
+        if ns.join_leave {
+            let event = Membership {
+                channel: channel.to_string(),
+                info,
+            };
+            let _ = node.broker.membership(false, event).await;
+        }
+    }
+
+    async fn publish(&mut self, req: PublishRequest) -> Result<PublishResult, Error> {
+        let (channel, ns) = self.resolve(&req.channel)?;
+        let subscribed = self.subs.contains_key(channel.as_str());
+        may_publish(&ns, self.principal(), &channel, subscribed)?;
+        let max = self.node.config.limits.max_message_size;
+        if req.data.len() > max {
+            return Err(err(
+                ErrorCode::MESSAGE_TOO_LARGE,
+                format!("data exceeds {max} bytes"),
+            ));
+        }
+        let info = self.authed()?.info.clone();
+        let node = self.node.clone();
+        let data = node
+            .hooks
+            .on_publish(&info, channel.as_str(), req.data)
+            .await?;
+        let outcome = node
+            .broker
+            .publish(PublishArgs {
+                channel: channel.as_str().into(),
+                data,
+                info: Some(info),
+                idempotency_key: req.idempotency_key,
+                history: Node::history_options(&ns),
+            })
+            .await
+            .map_err(internal)?;
+        Ok(PublishResult {
+            position: outcome.position,
+            duplicate: outcome.duplicate,
+        })
+    }
+
+    async fn send(&mut self, req: SendRequest) -> Result<(), Error> {
+        let auth = self.authed()?;
+        if auth.user.is_empty() {
+            return Err(err(
+                ErrorCode::PERMISSION_DENIED,
+                "anonymous connections cannot send to users",
+            ));
+        }
+        if req.user.is_empty() {
+            return Err(err(ErrorCode::BAD_REQUEST, "user is empty"));
+        }
+        let message = Message {
+            data: req.data,
+            from: Some(auth.info.clone()),
+            broadcast: false,
+        };
+        let node = self.node.clone();
+        node.broker
+            .send_to_user(req.user.as_str().into(), message)
+            .await
+            .map_err(internal)
+    }
+
+    async fn broadcast(&mut self, req: BroadcastRequest) -> Result<(), Error> {
+        let auth = self.authed()?;
+        if !auth.claims.as_ref().is_some_and(|c| c.broadcast) {
+            return Err(err(
+                ErrorCode::PERMISSION_DENIED,
+                "the token does not allow broadcast",
+            ));
+        }
+        let message = Message {
+            data: req.data,
+            from: Some(auth.info.clone()),
+            broadcast: true,
+        };
+        let node = self.node.clone();
+        node.broker.broadcast(message).await.map_err(internal)
+    }
+
+    /// Resolves a channel for presence or history: readable by subscribers.
+    fn readable(
+        &self,
+        channel: &str,
+        feature: &str,
+        enabled: fn(&NamespaceConfig) -> bool,
+    ) -> Result<Arc<str>, Error> {
+        let (channel, ns) = self.resolve(channel)?;
+        if !enabled(&ns) {
+            return Err(err(
+                ErrorCode::NOT_AVAILABLE,
+                format!("{feature} is not enabled for {channel}"),
+            ));
+        }
+        may_subscribe(&ns, self.principal(), &channel)?;
+        Ok(channel.as_str().into())
+    }
+
+    async fn presence(&mut self, req: ChannelRequest) -> Result<PresenceResult, Error> {
+        let channel = self.readable(&req.channel, "presence", |ns| ns.presence)?;
+        let clients = self.node.broker.presence(channel).await.map_err(internal)?;
+        Ok(PresenceResult { clients })
+    }
+
+    async fn presence_stats(&mut self, req: ChannelRequest) -> Result<PresenceStatsResult, Error> {
+        let channel = self.readable(&req.channel, "presence", |ns| ns.presence)?;
+        let stats = self
+            .node
+            .broker
+            .presence_stats(channel)
+            .await
+            .map_err(internal)?;
+        Ok(PresenceStatsResult {
+            clients: stats.clients,
+            users: stats.users,
+        })
+    }
+
+    async fn history(&mut self, req: HistoryRequest) -> Result<HistoryResult, Error> {
+        let channel = self.readable(&req.channel, "history", NamespaceConfig::has_history)?;
+        let Some(opts) = self.node.history_options_for(&channel) else {
+            return Err(err(ErrorCode::NOT_AVAILABLE, "history is not enabled"));
+        };
+        let limit = req.limit.unwrap_or(0) as usize;
+        let query = HistoryQuery {
+            since: req.since,
+            limit: Some(limit.min(opts.size)),
+            reverse: req.reverse,
+        };
+        let page = self
+            .node
+            .broker
+            .history(channel, opts, query)
+            .await
+            .map_err(internal)?;
+        Ok(HistoryResult {
+            position: page.position,
+            publications: page.publications,
+        })
+    }
+
+    fn refresh(&mut self, req: RefreshRequest) -> Outcome {
+        let node = self.node.clone();
+        let Some(auth) = self.auth.as_mut() else {
+            return (
+                Err(err(ErrorCode::NOT_CONNECTED, "send connect first")),
+                None,
+            );
+        };
+        if auth.user.is_empty() {
+            return (
+                Err(err(
+                    ErrorCode::BAD_REQUEST,
+                    "anonymous connections have no token",
+                )),
+                None,
+            );
+        }
+        match node.verifier.verify(&req.token) {
+            Ok(claims) if *claims.sub == *auth.user => {
+                let (expires_in_ms, expires_at) = expiry(&claims);
+                auth.expires_at = expires_at;
+                auth.claims = Some(claims);
+                (
+                    Ok(ReplyBody::Refresh(RefreshResult { expires_in_ms })),
+                    None,
+                )
+            }
+            Ok(_) => (
+                Err(err(
+                    ErrorCode::UNAUTHORIZED,
+                    "the new token is for another user",
+                )),
+                Some((CloseCode::UNAUTHORIZED, "token user changed".to_owned())),
+            ),
+            Err(e) => (Err(err(e.error_code(), e.to_string())), None),
+        }
+    }
+
+    async fn rpc(&mut self, req: RpcRequest) -> Result<RpcResult, Error> {
+        let info = self.authed()?.info.clone();
+        let node = self.node.clone();
+        let data = node.hooks.on_rpc(&info, &req.method, req.data).await?;
+        Ok(RpcResult { data })
+    }
+}
+
+/// `dispatch` handles connect before matching; this arm cannot be reached.
+fn unreachable_connect() -> Result<ReplyBody, Error> {
+    Err(err(ErrorCode::INTERNAL, "connect handled earlier"))
+}

@@ -1,0 +1,95 @@
+//! HTTP routes: the WebSocket endpoint, health, readiness, and the demo page.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use chorus_protocol::Codec;
+use chorus_protocol::codec::{JSON_SUBPROTOCOL, MSGPACK_SUBPROTOCOL};
+
+use crate::node::Node;
+use crate::session;
+
+/// The node's HTTP routes.
+pub fn router(node: Arc<Node>) -> Router {
+    let mut router = Router::new()
+        .route(&node.config.ws_path, get(upgrade))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready));
+    if node.config.dev {
+        router = router.route("/", get(|| async { Html(include_str!("demo.html")) }));
+    }
+    router.with_state(node)
+}
+
+async fn ready(State(node): State<Arc<Node>>) -> Response {
+    if node.draining() {
+        (StatusCode::SERVICE_UNAVAILABLE, "draining").into_response()
+    } else {
+        "ready".into_response()
+    }
+}
+
+/// The first subprotocol the client offers that this server speaks.
+fn negotiate(headers: &HeaderMap) -> Option<Codec> {
+    headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .find_map(Codec::from_subprotocol)
+}
+
+/// Whether the request's Origin may open a WebSocket.
+fn origin_allowed(node: &Node, headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) else {
+        return true; // not a browser
+    };
+    let allowed = &node.config.allowed_origins;
+    if allowed
+        .iter()
+        .any(|a| a == "*" || a.eq_ignore_ascii_case(origin))
+    {
+        return true;
+    }
+    // Same origin: the Origin's host:port equals the Host header.
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let origin_host = origin
+        .split_once("://")
+        .map(|(_, rest)| rest.trim_end_matches('/'));
+    allowed.is_empty() && host.is_some() && origin_host == host
+}
+
+async fn upgrade(
+    State(node): State<Arc<Node>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let Some(codec) = negotiate(&headers) else {
+        let body = format!(
+            "unsupported or missing WebSocket subprotocol: offer {JSON_SUBPROTOCOL} or {MSGPACK_SUBPROTOCOL}\n"
+        );
+        return (StatusCode::BAD_REQUEST, body).into_response();
+    };
+    if !origin_allowed(&node, &headers) {
+        return (StatusCode::FORBIDDEN, "origin not allowed\n").into_response();
+    }
+    let limits = &node.config.limits;
+    // Frames a bit over the limit still arrive whole, so the session can answer
+    // them with close 4503; far larger ones are cut off by the transport.
+    let transport_max = limits.max_message_size.saturating_mul(2).max(4096);
+    tracing::debug!(%peer, ?codec, "websocket upgrade");
+    ws.protocols([codec.subprotocol()])
+        .read_buffer_size(4096)
+        .write_buffer_size(0)
+        .max_write_buffer_size(limits.max_message_size.saturating_mul(4).max(1 << 20))
+        .max_message_size(transport_max)
+        .max_frame_size(transport_max)
+        .on_upgrade(move |socket| session::run(node, socket, codec))
+}

@@ -1,0 +1,390 @@
+//! The node-local registry of connections: who is connected, which user they are,
+//! which channels they are subscribed to. Brokers deliver into it.
+//!
+//! Delivery never waits: each connection has a bounded queue, and a connection
+//! whose queue is full is disconnected as a slow consumer (close 4001) instead of
+//! slowing the publisher or anyone else.
+
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chorus_protocol::CloseCode;
+use tokio::sync::{Notify, mpsc};
+
+use crate::outgoing::Outgoing;
+
+/// A connection id, unique across the cluster (node id + counter).
+pub type ClientId = Arc<str>;
+
+/// Asks a connection to close itself, from any thread.
+#[derive(Debug, Default)]
+pub struct KillSwitch {
+    fired: AtomicBool,
+    code: AtomicU16,
+    reason: Mutex<String>,
+    notify: Notify,
+}
+
+impl KillSwitch {
+    /// Requests a close with `code`; the first request wins.
+    pub fn fire(&self, code: CloseCode, reason: &str) {
+        if !self.fired.swap(true, Ordering::AcqRel) {
+            self.code.store(code.0, Ordering::Release);
+            if let Ok(mut r) = self.reason.lock() {
+                reason.clone_into(&mut r);
+            }
+            self.notify.notify_one();
+        }
+    }
+
+    /// Waits until a close is requested; returns its code and reason.
+    pub async fn fired(&self) -> (CloseCode, String) {
+        loop {
+            let notified = self.notify.notified();
+            if self.fired.load(Ordering::Acquire) {
+                let reason = self.reason.lock().map(|r| r.clone()).unwrap_or_default();
+                return (CloseCode(self.code.load(Ordering::Acquire)), reason);
+            }
+            notified.await;
+        }
+    }
+}
+
+/// What others hold to reach a connection.
+#[derive(Debug, Clone)]
+pub struct ConnHandle {
+    /// The connection id.
+    pub id: ClientId,
+    /// The user id (`""` when anonymous).
+    pub user: Arc<str>,
+    tx: mpsc::Sender<Outgoing>,
+    kill: Arc<KillSwitch>,
+    stats: Arc<HubStats>,
+}
+
+impl ConnHandle {
+    /// A handle for a new connection and the receiving end of its queue.
+    pub fn new(
+        id: ClientId,
+        user: Arc<str>,
+        queue: usize,
+        kill: Arc<KillSwitch>,
+        stats: Arc<HubStats>,
+    ) -> (ConnHandle, mpsc::Receiver<Outgoing>) {
+        let (tx, rx) = mpsc::channel(queue);
+        (
+            ConnHandle {
+                id,
+                user,
+                tx,
+                kill,
+                stats,
+            },
+            rx,
+        )
+    }
+
+    /// Queues an item without waiting; a full queue disconnects the connection.
+    pub fn deliver(&self, item: Outgoing) -> bool {
+        match self.tx.try_send(item) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.stats.queue_drops.fetch_add(1, Ordering::Relaxed);
+                if !self.kill.fired.load(Ordering::Acquire) {
+                    self.stats
+                        .slow_consumer_disconnects
+                        .fetch_add(1, Ordering::Relaxed);
+                }
+                self.kill
+                    .fire(CloseCode::SLOW_CONSUMER, "outbound queue overflow");
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+
+    /// Asks the connection to close.
+    pub fn close(&self, code: CloseCode, reason: &str) {
+        self.kill.fire(code, reason);
+    }
+}
+
+/// Counters the hub keeps for metrics.
+#[derive(Debug, Default)]
+pub struct HubStats {
+    /// Items that did not fit into a connection's queue.
+    pub queue_drops: AtomicU64,
+    /// Connections closed as slow consumers.
+    pub slow_consumer_disconnects: AtomicU64,
+}
+
+const SHARDS: usize = 16;
+
+type Members = HashMap<ClientId, ConnHandle>;
+
+/// Connection, user and channel membership tables of this node.
+#[derive(Debug)]
+pub struct Hub {
+    clients: Mutex<Members>,
+    users: Mutex<HashMap<Arc<str>, Members>>,
+    channels: Vec<Mutex<HashMap<Arc<str>, Members>>>,
+    hasher: std::collections::hash_map::RandomState,
+    /// Delivery counters.
+    pub stats: Arc<HubStats>,
+}
+
+/// Why a connection could not be registered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegisterError {
+    /// The node is full.
+    NodeFull,
+    /// The user holds too many connections.
+    UserFull,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding one of these locks leaves plain maps behind, which
+    // stay consistent; keep serving instead of cascading the panic.
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Hub {
+            clients: Mutex::default(),
+            users: Mutex::default(),
+            channels: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            hasher: Default::default(),
+            stats: Arc::default(),
+        }
+    }
+}
+
+impl Hub {
+    fn shard(&self, channel: &str) -> &Mutex<HashMap<Arc<str>, Members>> {
+        &self.channels[(self.hasher.hash_one(channel) as usize) % SHARDS]
+    }
+
+    /// Adds an authenticated connection, enforcing the node and per-user limits
+    /// (0: unlimited).
+    pub fn register(
+        &self,
+        handle: ConnHandle,
+        max_connections: usize,
+        max_per_user: usize,
+    ) -> Result<(), RegisterError> {
+        let mut clients = lock(&self.clients);
+        if max_connections > 0 && clients.len() >= max_connections {
+            return Err(RegisterError::NodeFull);
+        }
+        let mut users = lock(&self.users);
+        let conns = users.entry(handle.user.clone()).or_default();
+        if max_per_user > 0 && !handle.user.is_empty() && conns.len() >= max_per_user {
+            if conns.is_empty() {
+                users.remove(&handle.user);
+            }
+            return Err(RegisterError::UserFull);
+        }
+        conns.insert(handle.id.clone(), handle.clone());
+        clients.insert(handle.id.clone(), handle);
+        Ok(())
+    }
+
+    /// Removes a connection (its channel memberships are removed by the session).
+    pub fn unregister(&self, id: &str, user: &str) {
+        lock(&self.clients).remove(id);
+        let mut users = lock(&self.users);
+        if let Some(conns) = users.get_mut(user) {
+            conns.remove(id);
+            if conns.is_empty() {
+                users.remove(user);
+            }
+        }
+    }
+
+    /// Adds a connection to a channel; true when it is the first local member
+    /// (a cluster broker then starts listening to the channel).
+    pub fn subscribe(&self, channel: &Arc<str>, handle: &ConnHandle) -> bool {
+        let mut shard = lock(self.shard(channel));
+        let members = shard.entry(channel.clone()).or_default();
+        let first = members.is_empty();
+        members.insert(handle.id.clone(), handle.clone());
+        first
+    }
+
+    /// Removes a connection from a channel; true when it was the last local member.
+    pub fn unsubscribe(&self, channel: &str, id: &str) -> bool {
+        let mut shard = lock(self.shard(channel));
+        let Some(members) = shard.get_mut(channel) else {
+            return false;
+        };
+        if members.remove(id).is_none() {
+            return false;
+        }
+        if members.is_empty() {
+            shard.remove(channel);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Local members of a channel.
+    pub fn channel_members(&self, channel: &str) -> usize {
+        lock(self.shard(channel))
+            .get(channel)
+            .map_or(0, |m| m.len())
+    }
+
+    /// Channels with local members, and their member counts.
+    pub fn channels(&self) -> Vec<(Arc<str>, usize)> {
+        let mut out = Vec::new();
+        for shard in &self.channels {
+            out.extend(lock(shard).iter().map(|(c, m)| (c.clone(), m.len())));
+        }
+        out.sort();
+        out
+    }
+
+    /// Queues an item for every local member of a channel; returns how many got it.
+    pub fn deliver_channel(&self, channel: &str, item: &Outgoing) -> usize {
+        let shard = lock(self.shard(channel));
+        let Some(members) = shard.get(channel) else {
+            return 0;
+        };
+        members.values().filter(|h| h.deliver(item.clone())).count()
+    }
+
+    /// Queues an item for every local connection of a user.
+    pub fn deliver_user(&self, user: &str, item: &Outgoing) -> usize {
+        let users = lock(&self.users);
+        users.get(user).map_or(0, |conns| {
+            conns.values().filter(|h| h.deliver(item.clone())).count()
+        })
+    }
+
+    /// Queues an item for every local connection.
+    pub fn deliver_all(&self, item: &Outgoing) -> usize {
+        let handles: Vec<ConnHandle> = lock(&self.clients).values().cloned().collect();
+        handles.iter().filter(|h| h.deliver(item.clone())).count()
+    }
+
+    /// Closes every local connection of a user; returns how many.
+    pub fn close_user(&self, user: &str, code: CloseCode, reason: &str) -> usize {
+        let users = lock(&self.users);
+        users.get(user).map_or(0, |conns| {
+            conns.values().for_each(|h| h.close(code, reason));
+            conns.len()
+        })
+    }
+
+    /// Closes one local connection; false when it is not here.
+    pub fn close_client(&self, id: &str, code: CloseCode, reason: &str) -> bool {
+        lock(&self.clients)
+            .get(id)
+            .map(|h| h.close(code, reason))
+            .is_some()
+    }
+
+    /// Closes every local connection (graceful shutdown).
+    pub fn close_all(&self, code: CloseCode, reason: &str) {
+        for h in lock(&self.clients).values() {
+            h.close(code, reason);
+        }
+    }
+
+    /// Number of local connections.
+    pub fn connections(&self) -> usize {
+        lock(&self.clients).len()
+    }
+
+    /// Number of distinct local users.
+    pub fn users(&self) -> usize {
+        lock(&self.users).len()
+    }
+
+    /// Number of local subscriptions (connection x channel).
+    pub fn subscriptions(&self) -> usize {
+        self.channels
+            .iter()
+            .map(|s| lock(s).values().map(|m| m.len()).sum::<usize>())
+            .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outgoing::SharedFrame;
+    use chorus_protocol::Push;
+    use chorus_protocol::message::Empty;
+
+    fn conn(
+        hub: &Hub,
+        id: &str,
+        user: &str,
+        queue: usize,
+    ) -> (ConnHandle, mpsc::Receiver<Outgoing>, Arc<KillSwitch>) {
+        let kill = Arc::new(KillSwitch::default());
+        let (h, rx) = ConnHandle::new(
+            id.into(),
+            user.into(),
+            queue,
+            kill.clone(),
+            hub.stats.clone(),
+        );
+        (h, rx, kill)
+    }
+
+    fn ping() -> Outgoing {
+        Outgoing::Push {
+            channel: None,
+            frame: SharedFrame::push(Push::Ping(Empty {})),
+        }
+    }
+
+    #[tokio::test]
+    async fn slow_consumer_is_killed_without_blocking_others() {
+        let hub = Hub::default();
+        let ch: Arc<str> = "chat:a".into();
+        let (slow, _slow_rx, slow_kill) = conn(&hub, "s", "u1", 2);
+        let (fast, mut fast_rx, _) = conn(&hub, "f", "u2", 100);
+        assert!(hub.subscribe(&ch, &slow));
+        assert!(!hub.subscribe(&ch, &fast));
+        for _ in 0..10 {
+            hub.deliver_channel(&ch, &ping());
+        }
+        let (code, _) = slow_kill.fired().await;
+        assert_eq!(code, CloseCode::SLOW_CONSUMER);
+        let mut got = 0;
+        while fast_rx.try_recv().is_ok() {
+            got += 1;
+        }
+        assert_eq!(got, 10);
+        assert_eq!(
+            hub.stats.slow_consumer_disconnects.load(Ordering::Relaxed),
+            1
+        );
+    }
+
+    #[test]
+    fn limits_and_membership() {
+        let hub = Hub::default();
+        let (a, _ra, _) = conn(&hub, "a", "u", 4);
+        let (b, _rb, _) = conn(&hub, "b", "u", 4);
+        let (c, _rc, _) = conn(&hub, "c", "v", 4);
+        hub.register(a.clone(), 0, 1).unwrap();
+        assert_eq!(hub.register(b, 0, 1), Err(RegisterError::UserFull));
+        assert_eq!(hub.register(c.clone(), 1, 0), Err(RegisterError::NodeFull));
+        let ch: Arc<str> = "x".into();
+        assert!(hub.subscribe(&ch, &a));
+        assert_eq!(hub.subscriptions(), 1);
+        assert!(hub.unsubscribe(&ch, "a"));
+        assert!(!hub.unsubscribe(&ch, "a"));
+        hub.unregister("a", "u");
+        assert_eq!(hub.connections(), 0);
+        assert_eq!(hub.users(), 0);
+    }
+}

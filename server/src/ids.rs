@@ -1,0 +1,21 @@
+//! Random identifiers: node ids, connection ids, stream epochs.
+
+use std::fmt::Write as _;
+
+/// `n` random bytes as lower-case hex, from the operating system's generator.
+pub fn random_hex(n: usize) -> String {
+    let mut buf = vec![0u8; n];
+    if getrandom::fill(&mut buf).is_err() {
+        // No OS randomness: fall back to time, still unique enough per process.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b = (nanos >> ((i % 16) * 8)) as u8;
+        }
+    }
+    buf.iter().fold(String::with_capacity(n * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}

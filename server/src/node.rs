@@ -1,0 +1,248 @@
+//! A running node: its configuration and the shared parts every connection uses,
+//! plus the builder that starts one (also the entry point for embedding).
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use thiserror::Error;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::auth::{AuthConfigError, Verifier};
+use crate::broker::Broker;
+use crate::broker::memory::MemoryBroker;
+use crate::config::{Config, ConfigError, NamespaceConfig};
+use crate::history::HistoryOptions;
+use crate::hooks::{Hooks, NoHooks};
+use crate::hub::{ClientId, Hub};
+use crate::ids::random_hex;
+
+/// Why a node could not start.
+#[derive(Debug, Error)]
+pub enum StartError {
+    /// Invalid configuration.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Invalid key material.
+    #[error("auth: {0}")]
+    Auth(#[from] AuthConfigError),
+    /// The listen address could not be bound.
+    #[error("listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A cluster broker was configured, which this build cannot run yet.
+    #[error("nats: {0}")]
+    Broker(String),
+}
+
+/// The shared state of one node.
+pub struct Node {
+    /// The configuration in force.
+    pub config: Config,
+    /// This node's id (random per start).
+    pub id: Arc<str>,
+    /// Local connections and memberships.
+    pub hub: Arc<Hub>,
+    /// How messages reach other nodes.
+    pub broker: Arc<dyn Broker>,
+    /// Token verification.
+    pub verifier: Verifier,
+    /// Embedder decisions.
+    pub hooks: Arc<dyn Hooks>,
+    counter: AtomicU64,
+    shutdown: watch::Sender<bool>,
+    /// When the node started.
+    pub started: Instant,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Node {
+    /// A fresh connection id, unique across the cluster.
+    pub fn next_client_id(&self) -> ClientId {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        format!("{}-{n}", self.id).into()
+    }
+
+    /// True once shutdown started: not ready, not accepting.
+    pub fn draining(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+
+    /// Resolves when shutdown starts.
+    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+
+    /// Starts draining: readiness turns false and every connection is told to
+    /// reconnect elsewhere.
+    pub fn begin_shutdown(&self) {
+        self.shutdown.send_replace(true);
+    }
+
+    /// History bounds of a namespace, if it keeps history.
+    pub fn history_options(ns: &NamespaceConfig) -> Option<HistoryOptions> {
+        ns.has_history().then(|| HistoryOptions {
+            size: ns.history_size,
+            ttl: Duration::from_millis(ns.history_ttl_ms),
+        })
+    }
+
+    /// History bounds of a channel, if its namespace keeps history.
+    pub fn history_options_for(&self, channel: &str) -> Option<HistoryOptions> {
+        let ns = chorus_protocol::Channel::parse(channel).ok()?;
+        self.config
+            .namespace(ns.namespace())
+            .and_then(Node::history_options)
+    }
+}
+
+/// Builds and starts a node; the way to embed Chorus in another Rust program.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), chorus_server::StartError> {
+/// let mut config = chorus_server::Config::default();
+/// config.apply_dev_profile();
+/// let server = chorus_server::ServerBuilder::new(config).bind().await?;
+/// println!("listening on {}", server.local_addr());
+/// server.run_until(async { let _ = tokio::signal::ctrl_c().await; }).await;
+/// # Ok(()) }
+/// ```
+pub struct ServerBuilder {
+    config: Config,
+    hooks: Arc<dyn Hooks>,
+}
+
+impl ServerBuilder {
+    /// A builder with no hooks.
+    pub fn new(config: Config) -> Self {
+        ServerBuilder {
+            config,
+            hooks: Arc::new(NoHooks),
+        }
+    }
+
+    /// Sets the hooks that take part in connect, subscribe, publish and rpc.
+    pub fn hooks(mut self, hooks: impl Hooks) -> Self {
+        self.hooks = Arc::new(hooks);
+        self
+    }
+
+    /// Validates the configuration and binds the listen address.
+    pub async fn bind(self) -> Result<Server, StartError> {
+        self.config.validate()?;
+        if !self.config.nats.is_empty() {
+            return Err(StartError::Broker(
+                "cluster mode (NATS) is not available in this build yet".to_owned(),
+            ));
+        }
+        let verifier = Verifier::new(&self.config.auth)?;
+        let listener = TcpListener::bind(self.config.listen)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: self.config.listen,
+                source,
+            })?;
+        let hub = Arc::new(Hub::default());
+        let broker = Arc::new(MemoryBroker::new(
+            hub.clone(),
+            Duration::from_millis(self.config.limits.idempotency_window_ms),
+        ));
+        let (shutdown, _) = watch::channel(false);
+        let node = Arc::new(Node {
+            id: random_hex(6).into(),
+            config: self.config,
+            hub,
+            broker: broker.clone(),
+            verifier,
+            hooks: self.hooks,
+            counter: AtomicU64::new(1),
+            shutdown,
+            started: Instant::now(),
+        });
+        spawn_history_sweeper(&node, broker);
+        Ok(Server { node, listener })
+    }
+}
+
+/// Drops idle in-memory streams once a minute, so memory follows live channels.
+fn spawn_history_sweeper(node: &Arc<Node>, broker: Arc<MemoryBroker>) {
+    let weak = Arc::downgrade(node);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            let Some(node) = weak.upgrade() else { break };
+            broker.sweep(|channel| node.history_options_for(channel));
+        }
+    });
+}
+
+/// A bound node, ready to serve.
+pub struct Server {
+    node: Arc<Node>,
+    listener: TcpListener,
+}
+
+impl Server {
+    /// The bound address (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or(self.node.config.listen)
+    }
+
+    /// The node's shared state.
+    pub fn node(&self) -> Arc<Node> {
+        self.node.clone()
+    }
+
+    /// Serves until `signal` resolves, then shuts down gracefully: readiness turns
+    /// false, clients are closed with the reconnect code 4000, and the call
+    /// returns once they are gone or `limits.shutdown_timeout_ms` has passed.
+    pub async fn run_until(self, signal: impl Future<Output = ()> + Send + 'static) {
+        let node = self.node.clone();
+        let app = crate::http::router(node.clone());
+        let mut stop = node.shutdown_signal();
+        let serve = axum::serve(
+            self.listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|s| *s).await;
+        });
+        let trigger = node.clone();
+        tokio::spawn(async move {
+            signal.await;
+            tracing::info!("shutdown requested: draining");
+            trigger.begin_shutdown();
+        });
+        let limit = Duration::from_millis(node.config.limits.shutdown_timeout_ms);
+        let server = tokio::spawn(async move { serve.await });
+        let mut stop = node.shutdown_signal();
+        let _ = stop.wait_for(|s| *s).await;
+        let deadline = tokio::time::Instant::now() + limit;
+        while node.hub.connections() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let left = node.hub.connections();
+        if left > 0 {
+            tracing::warn!(left, "shutdown timeout: dropping remaining connections");
+        }
+        let _ = tokio::time::timeout(Duration::from_millis(200), server).await;
+        tracing::info!("stopped");
+    }
+}

@@ -1,0 +1,76 @@
+//! Frames on their way to connections: encoded once per codec, shared by all.
+
+use std::sync::{Arc, OnceLock};
+
+use axum::extract::ws::{Message, Utf8Bytes};
+use chorus_protocol::{Codec, Push, ServerFrame};
+
+/// A push encoded lazily, at most once per codec, however many connections get it.
+#[derive(Debug)]
+pub struct SharedFrame {
+    frame: ServerFrame,
+    json: OnceLock<Option<Message>>,
+    msgpack: OnceLock<Option<Message>>,
+}
+
+impl SharedFrame {
+    /// Wraps a push for fan-out.
+    pub fn push(push: Push) -> Arc<SharedFrame> {
+        Arc::new(SharedFrame {
+            frame: ServerFrame::Push(push),
+            json: OnceLock::new(),
+            msgpack: OnceLock::new(),
+        })
+    }
+
+    /// The frame itself.
+    pub fn frame(&self) -> &ServerFrame {
+        &self.frame
+    }
+
+    /// The WebSocket message for `codec` (`None` only if encoding failed, which
+    /// the protocol's types make impossible in practice).
+    pub fn message(&self, codec: Codec) -> Option<Message> {
+        let cell = match codec {
+            Codec::Json => &self.json,
+            Codec::MessagePack => &self.msgpack,
+        };
+        cell.get_or_init(|| encode(codec, &self.frame)).clone()
+    }
+}
+
+/// Encodes one server frame as a WebSocket message of the codec's kind.
+pub fn encode(codec: Codec, frame: &ServerFrame) -> Option<Message> {
+    let bytes = match codec.encode_server(frame) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            tracing::error!(error = %e, "could not encode a frame");
+            return None;
+        }
+    };
+    Some(match codec {
+        Codec::Json => Message::Text(Utf8Bytes::from(String::from_utf8(bytes).ok()?)),
+        Codec::MessagePack => Message::Binary(bytes.into()),
+    })
+}
+
+/// What travels through a connection's bounded outbound queue.
+#[derive(Debug, Clone)]
+pub enum Outgoing {
+    /// A publication; the connection skips offsets it has already delivered.
+    Publication {
+        /// Channel it belongs to.
+        channel: Arc<str>,
+        /// Stream position, when the channel keeps history.
+        position: Option<(u64, Arc<str>)>,
+        /// The encoded push.
+        frame: Arc<SharedFrame>,
+    },
+    /// Any other push (join, leave, message).
+    Push {
+        /// Channel the push concerns, if any: dropped when no longer subscribed.
+        channel: Option<Arc<str>>,
+        /// The encoded push.
+        frame: Arc<SharedFrame>,
+    },
+}

@@ -1,0 +1,345 @@
+//! One WebSocket connection: its read/write loop, timers and lifecycle.
+//!
+//! A single task per connection reads commands, runs them in order, and writes
+//! replies and queued pushes. Because commands run on this task, the outbound
+//! queue is not drained while a command runs: a subscribe reply is always written
+//! before any live publication of that channel, and publications already covered
+//! by the reply are skipped by offset.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use chorus_protocol::message::{ClientInfo, Disconnect, Empty, Error};
+use chorus_protocol::{ClientFrame, CloseCode, Codec, Command, Push, Reply, ServerFrame};
+use futures_util::SinkExt;
+use tokio::sync::mpsc;
+use tokio::time::{Instant, sleep_until};
+
+use crate::auth::Claims;
+use crate::hub::{ClientId, ConnHandle, KillSwitch};
+use crate::node::Node;
+use crate::outgoing::{Outgoing, encode};
+use crate::rate::TokenBucket;
+
+/// Most queued frames written before one flush.
+const WRITE_BATCH: usize = 64;
+
+/// An authenticated connection's identity.
+#[derive(Debug)]
+pub(crate) struct Authed {
+    pub(crate) client: ClientId,
+    pub(crate) user: Arc<str>,
+    pub(crate) info: ClientInfo,
+    pub(crate) claims: Option<Claims>,
+    pub(crate) handle: ConnHandle,
+    pub(crate) expires_at: Option<Instant>,
+}
+
+/// What this connection has delivered on a channel.
+#[derive(Debug, Default)]
+pub(crate) struct SubState {
+    /// Offset and epoch of the last publication written (history channels).
+    pub(crate) last: Option<(u64, Arc<str>)>,
+}
+
+/// What the loop does after handling an input.
+pub(crate) enum Flow {
+    Continue,
+    Close(CloseCode, String),
+}
+
+/// Per-connection state shared by the loop and the command handlers.
+pub(crate) struct Session {
+    pub(crate) node: Arc<Node>,
+    pub(crate) codec: Codec,
+    pub(crate) kill: Arc<KillSwitch>,
+    pub(crate) auth: Option<Authed>,
+    pub(crate) subs: HashMap<Arc<str>, SubState>,
+    pub(crate) rx: Option<mpsc::Receiver<Outgoing>>,
+    rate: TokenBucket,
+    rate_strikes: u32,
+    pong_deadline: Option<Instant>,
+}
+
+/// Runs a connection to its end.
+pub async fn run(node: Arc<Node>, mut socket: WebSocket, codec: Codec) {
+    let limits = node.config.limits.clone();
+    let mut session = Session {
+        rate: TokenBucket::new(limits.rate_per_second, limits.rate_burst),
+        node,
+        codec,
+        kill: Arc::new(KillSwitch::default()),
+        auth: None,
+        subs: HashMap::new(),
+        rx: None,
+        rate_strikes: 0,
+        pong_deadline: None,
+    };
+    let (code, reason) = session.serve(&mut socket).await;
+    session.close(&mut socket, code, &reason).await;
+    session.cleanup(code).await;
+}
+
+impl Session {
+    async fn serve(&mut self, socket: &mut WebSocket) -> (CloseCode, String) {
+        let limits = self.node.config.limits.clone();
+        let handshake_deadline =
+            Instant::now() + Duration::from_millis(limits.handshake_timeout_ms);
+        let ping_every = Duration::from_millis(limits.ping_interval_ms);
+        let mut next_ping = Instant::now() + ping_every;
+        let mut shutdown = self.node.shutdown_signal();
+        let kill = self.kill.clone();
+        let draining = *shutdown.borrow();
+        if draining {
+            return (CloseCode::SHUTDOWN, "node is shutting down".to_owned());
+        }
+        loop {
+            let authed = self.auth.is_some();
+            let expires_at = self.auth.as_ref().and_then(|a| a.expires_at);
+            let pong_deadline = self.pong_deadline;
+            let rx = self.rx.as_mut();
+            let flow = tokio::select! {
+                (code, reason) = kill.fired() => Flow::Close(code, reason),
+                _ = async { let _ = shutdown.wait_for(|s| *s).await; } => Flow::Close(CloseCode::SHUTDOWN, "node is shutting down".to_owned()),
+                _ = sleep_until(handshake_deadline), if !authed => {
+                    Flow::Close(CloseCode::AUTH_TIMEOUT, "no connect in time".to_owned())
+                }
+                _ = sleep_until(expires_at.unwrap_or(handshake_deadline)), if expires_at.is_some() => {
+                    Flow::Close(CloseCode::TOKEN_EXPIRED, "token expired".to_owned())
+                }
+                _ = sleep_until(pong_deadline.unwrap_or(handshake_deadline)), if pong_deadline.is_some() => {
+                    Flow::Close(CloseCode::NO_PONG, "no pong in time".to_owned())
+                }
+                _ = sleep_until(next_ping), if authed => {
+                    next_ping = Instant::now() + ping_every;
+                    if self.pong_deadline.is_none() {
+                        self.pong_deadline = Some(Instant::now() + Duration::from_millis(limits.pong_timeout_ms));
+                    }
+                    self.write(socket, &ServerFrame::Push(Push::Ping(Empty {}))).await
+                }
+                item = async move { match rx { Some(rx) => rx.recv().await, None => std::future::pending().await } } => {
+                    match item {
+                        Some(item) => self.write_queued(socket, item).await,
+                        None => Flow::Close(CloseCode::INTERNAL, "queue closed".to_owned()),
+                    }
+                }
+                msg = socket.recv() => match msg {
+                    None => return (CloseCode(1006), "transport closed".to_owned()),
+                    Some(Err(e)) => {
+                        let text = e.to_string();
+                        if text.contains("too long") || text.contains("Space limit") {
+                            Flow::Close(CloseCode::MESSAGE_TOO_LARGE, "message too large".to_owned())
+                        } else {
+                            return (CloseCode(1006), text);
+                        }
+                    }
+                    Some(Ok(msg)) => self.on_message(socket, msg).await,
+                },
+            };
+            if let Flow::Close(code, reason) = flow {
+                return (code, reason);
+            }
+        }
+    }
+
+    async fn on_message(&mut self, socket: &mut WebSocket, msg: Message) -> Flow {
+        let max = self.node.config.limits.max_message_size;
+        let bytes = match (&msg, self.codec.is_binary()) {
+            (Message::Text(t), false) => t.as_bytes(),
+            (Message::Binary(b), true) => &b[..],
+            (Message::Ping(_) | Message::Pong(_), _) => return Flow::Continue,
+            (Message::Close(_), _) => {
+                return Flow::Close(CloseCode(1000), "client closed".to_owned());
+            }
+            (Message::Text(_), true) | (Message::Binary(_), false) => {
+                return Flow::Close(
+                    CloseCode::PROTOCOL_ERROR,
+                    "frame type does not match the subprotocol".to_owned(),
+                );
+            }
+        };
+        if bytes.len() > max {
+            return Flow::Close(
+                CloseCode::MESSAGE_TOO_LARGE,
+                format!("frame exceeds {max} bytes"),
+            );
+        }
+        match self.codec.decode_client(bytes) {
+            Ok(ClientFrame::Pong) => {
+                self.pong_deadline = None;
+                Flow::Continue
+            }
+            Ok(ClientFrame::Command(cmd)) => self.on_command(socket, cmd).await,
+            Err(e) => match e.id() {
+                Some(id) => {
+                    let error = Error::new(e.error_code(), e.to_string());
+                    self.write(
+                        socket,
+                        &ServerFrame::Reply(Reply {
+                            id,
+                            result: Err(error),
+                        }),
+                    )
+                    .await
+                }
+                None => Flow::Close(e.close_code(), e.to_string()),
+            },
+        }
+    }
+
+    async fn on_command(&mut self, socket: &mut WebSocket, cmd: Command) -> Flow {
+        if !self.rate.take(Instant::now()) {
+            self.rate_strikes += 1;
+            if self.rate_strikes > self.node.config.limits.rate_burst {
+                return Flow::Close(CloseCode::RATE_LIMITED, "rate limit exceeded".to_owned());
+            }
+            let error = Error::new(chorus_protocol::ErrorCode::TOO_MANY_REQUESTS, "slow down");
+            return self
+                .write(
+                    socket,
+                    &ServerFrame::Reply(Reply {
+                        id: cmd.id,
+                        result: Err(error),
+                    }),
+                )
+                .await;
+        }
+        self.rate_strikes = 0;
+        let (result, after) = self.dispatch(cmd.request).await;
+        let flow = self
+            .write(socket, &ServerFrame::Reply(Reply { id: cmd.id, result }))
+            .await;
+        match (flow, after) {
+            (Flow::Continue, Some((code, reason))) => Flow::Close(code, reason),
+            (flow, _) => flow,
+        }
+    }
+
+    /// Writes one frame (a reply or a ping) straight to the socket.
+    async fn write(&mut self, socket: &mut WebSocket, frame: &ServerFrame) -> Flow {
+        let Some(msg) = encode(self.codec, frame) else {
+            return Flow::Close(CloseCode::INTERNAL, "encode failed".to_owned());
+        };
+        let kill = self.kill.clone();
+        tokio::select! {
+            sent = socket.send(msg) => match sent {
+                Ok(()) => Flow::Continue,
+                Err(e) => Flow::Close(CloseCode(1006), e.to_string()),
+            },
+            // A peer that stopped reading must not pin this task forever.
+            (code, reason) = kill.fired() => Flow::Close(code, reason),
+        }
+    }
+
+    /// Writes a queued item and whatever else is queued (up to a batch), then
+    /// flushes; gives up when the connection is killed meanwhile (slow consumer).
+    async fn write_queued(&mut self, socket: &mut WebSocket, first: Outgoing) -> Flow {
+        let kill = self.kill.clone();
+        tokio::select! {
+            flow = self.write_batch(socket, first) => flow,
+            (code, reason) = kill.fired() => Flow::Close(code, reason),
+        }
+    }
+
+    async fn write_batch(&mut self, socket: &mut WebSocket, first: Outgoing) -> Flow {
+        let mut item = Some(first);
+        let mut written = 0;
+        while let Some(current) = item.take() {
+            if let Some(msg) = self.admit(current) {
+                if let Err(e) = socket.feed(msg).await {
+                    return Flow::Close(CloseCode(1006), e.to_string());
+                }
+                written += 1;
+            }
+            if written < WRITE_BATCH {
+                item = self.rx.as_mut().and_then(|rx| rx.try_recv().ok());
+            }
+        }
+        match socket.flush().await {
+            Ok(()) => Flow::Continue,
+            Err(e) => Flow::Close(CloseCode(1006), e.to_string()),
+        }
+    }
+
+    /// The message to write for a queued item, or `None` to skip it (no longer
+    /// subscribed, or a publication already delivered).
+    fn admit(&mut self, item: Outgoing) -> Option<Message> {
+        match item {
+            Outgoing::Publication {
+                channel,
+                position,
+                frame,
+            } => {
+                let sub = self.subs.get_mut(&channel)?;
+                if let Some((offset, epoch)) = position {
+                    if let Some((last, last_epoch)) = &sub.last {
+                        if *last_epoch == epoch && offset <= *last {
+                            return None;
+                        }
+                    }
+                    sub.last = Some((offset, epoch));
+                }
+                frame.message(self.codec)
+            }
+            Outgoing::Push { channel, frame } => {
+                if channel.is_some_and(|c| !self.subs.contains_key(&c)) {
+                    return None;
+                }
+                frame.message(self.codec)
+            }
+        }
+    }
+
+    /// Says goodbye: a `disconnect` push (for Chorus close codes) and a close
+    /// frame, each given at most a second, since the peer may not be reading.
+    async fn close(&mut self, socket: &mut WebSocket, code: CloseCode, reason: &str) {
+        if code.0 == 1006 {
+            return;
+        }
+        let grace = Duration::from_secs(1);
+        if code.0 >= 4000 {
+            tracing::debug!(code = code.0, reason, "closing connection");
+            let push = Push::Disconnect(Disconnect {
+                code,
+                reason: reason.to_owned(),
+                reconnect: code.should_reconnect(),
+            });
+            if let Some(msg) = encode(self.codec, &ServerFrame::Push(push)) {
+                if tokio::time::timeout(grace, socket.send(msg)).await.is_err() {
+                    return;
+                }
+            }
+        }
+        let frame = CloseFrame {
+            code: code.0,
+            reason: truncate(reason, 120).into(),
+        };
+        let _ = tokio::time::timeout(grace, socket.send(Message::Close(Some(frame)))).await;
+    }
+
+    async fn cleanup(&mut self, code: CloseCode) {
+        let channels: Vec<Arc<str>> = self.subs.keys().cloned().collect();
+        for channel in channels {
+            self.leave(&channel).await;
+        }
+        if let Some(auth) = self.auth.take() {
+            self.node.hub.unregister(&auth.client, &auth.user);
+            self.node.hooks.on_disconnect(&auth.info, code);
+        }
+    }
+}
+
+/// At most `max` bytes of `s`, cut at a character boundary (close reasons are
+/// limited to 123 bytes by the WebSocket protocol).
+fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
