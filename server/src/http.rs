@@ -20,11 +20,27 @@ pub fn router(node: Arc<Node>) -> Router {
     let mut router = Router::new()
         .route(&node.config.ws_path, get(upgrade))
         .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(ready));
+        .route("/readyz", get(ready))
+        .route("/metrics", get(metrics));
     if node.config.dev {
         router = router.route("/", get(|| async { Html(include_str!("demo.html")) }));
     }
+    if let Some(api) = crate::api::router(node.clone()) {
+        router = router.merge(api);
+    }
     router.with_state(node)
+}
+
+async fn metrics(State(node): State<Arc<Node>>) -> Response {
+    let body = node.metrics.render(&node.hub);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
 }
 
 async fn ready(State(node): State<Arc<Node>>) -> Response {

@@ -7,7 +7,9 @@
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
+
+use prometheus_client::metrics::counter::Counter;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use chorus_protocol::CloseCode;
@@ -91,11 +93,9 @@ impl ConnHandle {
         match self.tx.try_send(item) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
-                self.stats.queue_drops.fetch_add(1, Ordering::Relaxed);
+                self.stats.queue_drops.inc();
                 if !self.kill.fired.load(Ordering::Acquire) {
-                    self.stats
-                        .slow_consumer_disconnects
-                        .fetch_add(1, Ordering::Relaxed);
+                    self.stats.slow_consumer_disconnects.inc();
                 }
                 self.kill
                     .fire(CloseCode::SLOW_CONSUMER, "outbound queue overflow");
@@ -115,9 +115,9 @@ impl ConnHandle {
 #[derive(Debug, Default)]
 pub struct HubStats {
     /// Items that did not fit into a connection's queue.
-    pub queue_drops: AtomicU64,
+    pub queue_drops: Counter,
     /// Connections closed as slow consumers.
-    pub slow_consumer_disconnects: AtomicU64,
+    pub slow_consumer_disconnects: Counter,
 }
 
 const SHARDS: usize = 16;
@@ -363,10 +363,7 @@ mod tests {
             got += 1;
         }
         assert_eq!(got, 10);
-        assert_eq!(
-            hub.stats.slow_consumer_disconnects.load(Ordering::Relaxed),
-            1
-        );
+        assert_eq!(hub.stats.slow_consumer_disconnects.get(), 1);
     }
 
     #[test]

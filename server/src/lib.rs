@@ -12,15 +12,18 @@
 //! messages between nodes), [`history`] (streams), [`auth`] and [`permissions`],
 //! [`hooks`] (embedder decisions), [`outgoing`] (shared encoded frames), [`rate`].
 
+pub mod api;
 pub mod auth;
 pub mod broker;
 pub mod commands;
 pub mod config;
+pub mod handle;
 pub mod history;
 pub mod hooks;
 pub mod http;
 pub mod hub;
 pub mod ids;
+pub mod metrics;
 pub mod node;
 pub mod outgoing;
 pub mod permissions;
@@ -28,5 +31,6 @@ pub mod rate;
 pub mod session;
 
 pub use config::Config;
+pub use handle::Handle;
 pub use hooks::{ConnectContext, ConnectDecision, Hooks, NoHooks};
 pub use node::{Node, Server, ServerBuilder, StartError};

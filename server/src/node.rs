@@ -19,6 +19,7 @@ use crate::history::HistoryOptions;
 use crate::hooks::{Hooks, NoHooks};
 use crate::hub::{ClientId, Hub};
 use crate::ids::random_hex;
+use crate::metrics::Metrics;
 
 /// Why a node could not start.
 #[derive(Debug, Error)]
@@ -56,6 +57,8 @@ pub struct Node {
     pub verifier: Verifier,
     /// Embedder decisions.
     pub hooks: Arc<dyn Hooks>,
+    /// Prometheus metrics.
+    pub metrics: Metrics,
     counter: AtomicU64,
     shutdown: watch::Sender<bool>,
     /// When the node started.
@@ -165,10 +168,11 @@ impl ServerBuilder {
         let node = Arc::new(Node {
             id: random_hex(6).into(),
             config: self.config,
-            hub,
+            hub: hub.clone(),
             broker: broker.clone(),
             verifier,
             hooks: self.hooks,
+            metrics: Metrics::new(&hub),
             counter: AtomicU64::new(1),
             shutdown,
             started: Instant::now(),
@@ -203,6 +207,11 @@ impl Server {
         self.listener
             .local_addr()
             .unwrap_or(self.node.config.listen)
+    }
+
+    /// A handle for publishing, sending and disconnecting from server code.
+    pub fn handle(&self) -> crate::Handle {
+        crate::Handle::new(self.node.clone())
     }
 
     /// The node's shared state.

@@ -9,6 +9,8 @@ use chorus_protocol::{Codec, Push, ServerFrame};
 #[derive(Debug)]
 pub struct SharedFrame {
     frame: ServerFrame,
+    /// When the frame entered this node (for the publish-to-write histogram).
+    pub created: std::time::Instant,
     json: OnceLock<Option<Message>>,
     msgpack: OnceLock<Option<Message>>,
 }
@@ -18,6 +20,7 @@ impl SharedFrame {
     pub fn push(push: Push) -> Arc<SharedFrame> {
         Arc::new(SharedFrame {
             frame: ServerFrame::Push(push),
+            created: std::time::Instant::now(),
             json: OnceLock::new(),
             msgpack: OnceLock::new(),
         })

@@ -78,6 +78,9 @@ pub async fn run(node: Arc<Node>, mut socket: WebSocket, codec: Codec) {
         pong_deadline: None,
     };
     let (code, reason) = session.serve(&mut socket).await;
+    if code.0 >= 4000 {
+        session.node.metrics.disconnect(code);
+    }
     session.close(&mut socket, code, &reason).await;
     session.cleanup(code).await;
 }
@@ -160,6 +163,8 @@ impl Session {
                 );
             }
         };
+        self.node.metrics.messages_in.inc();
+        self.node.metrics.bytes_in.inc_by(bytes.len() as u64);
         if bytes.len() > max {
             return Flow::Close(
                 CloseCode::MESSAGE_TOO_LARGE,
@@ -219,9 +224,13 @@ impl Session {
 
     /// Writes one frame (a reply or a ping) straight to the socket.
     async fn write(&mut self, socket: &mut WebSocket, frame: &ServerFrame) -> Flow {
+        if let ServerFrame::Reply(Reply { result: Err(e), .. }) = frame {
+            self.node.metrics.error(e.code);
+        }
         let Some(msg) = encode(self.codec, frame) else {
             return Flow::Close(CloseCode::INTERNAL, "encode failed".to_owned());
         };
+        self.count_out(&msg);
         let kill = self.kill.clone();
         tokio::select! {
             sent = socket.send(msg) => match sent {
@@ -248,6 +257,7 @@ impl Session {
         let mut written = 0;
         while let Some(current) = item.take() {
             if let Some(msg) = self.admit(current) {
+                self.count_out(&msg);
                 if let Err(e) = socket.feed(msg).await {
                     return Flow::Close(CloseCode(1006), e.to_string());
                 }
@@ -261,6 +271,16 @@ impl Session {
             Ok(()) => Flow::Continue,
             Err(e) => Flow::Close(CloseCode(1006), e.to_string()),
         }
+    }
+
+    fn count_out(&self, msg: &Message) {
+        let len = match msg {
+            Message::Text(t) => t.len(),
+            Message::Binary(b) => b.len(),
+            _ => 0,
+        };
+        self.node.metrics.messages_out.inc();
+        self.node.metrics.bytes_out.inc_by(len as u64);
     }
 
     /// The message to write for a queued item, or `None` to skip it (no longer
@@ -281,6 +301,8 @@ impl Session {
                     }
                     sub.last = Some((offset, epoch));
                 }
+                let latency = frame.created.elapsed().as_secs_f64();
+                self.node.metrics.publish_to_write.observe(latency);
                 frame.message(self.codec)
             }
             Outgoing::Push { channel, frame } => {

@@ -1,0 +1,235 @@
+//! The server API: JSON over HTTP under `/api`, for backends. Authorised by the
+//! API key (`Authorization: apikey <key>`); absent when no key is configured.
+//! Request bodies reuse the protocol's field names (docs/api.md).
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chorus_protocol::message::{
+    ChannelRequest, Error, HistoryRequest, PublishRequest, SendRequest,
+};
+use chorus_protocol::{CloseCode, ErrorCode, Payload};
+use serde::{Deserialize, Serialize};
+
+use crate::handle::Handle;
+use crate::node::Node;
+
+/// An API failure: an HTTP status and the protocol's error object.
+#[derive(Debug)]
+pub struct ApiError(StatusCode, Error);
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a Error,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(ErrorBody { error: &self.1 })).into_response()
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        let status = match e.code {
+            ErrorCode::BAD_REQUEST => StatusCode::BAD_REQUEST,
+            ErrorCode::UNKNOWN_CHANNEL => StatusCode::NOT_FOUND,
+            ErrorCode::NOT_AVAILABLE => StatusCode::CONFLICT,
+            ErrorCode::UNAUTHORIZED => StatusCode::UNAUTHORIZED,
+            _ if e.temporary => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        ApiError(status, e)
+    }
+}
+
+type ApiResult<T> = Result<Json<T>, ApiError>;
+
+#[derive(Serialize)]
+struct Empty {}
+
+/// Body of `/api/broadcast`.
+#[derive(Debug, Deserialize)]
+pub struct BroadcastBody {
+    /// The data.
+    pub data: Payload,
+}
+
+/// Body of `/api/disconnect`: a user (every connection, every node) or one client.
+#[derive(Debug, Deserialize)]
+pub struct DisconnectBody {
+    /// Close every connection of this user.
+    #[serde(default)]
+    pub user: Option<String>,
+    /// Close this connection (on this node).
+    #[serde(default)]
+    pub client: Option<String>,
+    /// Whether the client may reconnect (close 4005) or not (close 4506, the default).
+    #[serde(default)]
+    pub reconnect: bool,
+    /// Reason sent with the close.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// The `/api` routes, or none when no API key is configured.
+pub fn router(node: Arc<Node>) -> Option<Router<Arc<Node>>> {
+    node.config.api_key.as_ref()?;
+    let routes = Router::new()
+        .route("/api/publish", post(publish))
+        .route("/api/broadcast", post(broadcast))
+        .route("/api/send", post(send))
+        .route("/api/disconnect", post(disconnect))
+        .route("/api/presence", post(presence))
+        .route("/api/presence_stats", post(presence_stats))
+        .route("/api/history", post(history))
+        .route("/api/channels", get(channels))
+        .route("/api/stats", get(stats))
+        .route("/api/info", get(info))
+        .route("/api/nodes", get(nodes))
+        .route_layer(middleware::from_fn_with_state(node, require_key));
+    Some(routes)
+}
+
+/// Constant-time comparison, so the key cannot be guessed byte by byte from timing.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn require_key(State(node): State<Arc<Node>>, req: Request, next: Next) -> Response {
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("apikey "));
+    let expected = node.config.api_key.as_deref().unwrap_or_default();
+    match given {
+        Some(key) if !expected.is_empty() && same(key.trim().as_bytes(), expected.as_bytes()) => {
+            next.run(req).await
+        }
+        _ => ApiError(
+            StatusCode::UNAUTHORIZED,
+            Error::new(ErrorCode::UNAUTHORIZED, "missing or wrong API key"),
+        )
+        .into_response(),
+    }
+}
+
+fn handle(node: Arc<Node>) -> Handle {
+    Handle::new(node)
+}
+
+async fn publish(
+    State(node): State<Arc<Node>>,
+    Json(req): Json<PublishRequest>,
+) -> ApiResult<chorus_protocol::message::PublishResult> {
+    Ok(Json(handle(node).publish(req).await?))
+}
+
+async fn broadcast(
+    State(node): State<Arc<Node>>,
+    Json(req): Json<BroadcastBody>,
+) -> ApiResult<Empty> {
+    handle(node).broadcast(req.data).await?;
+    Ok(Json(Empty {}))
+}
+
+async fn send(State(node): State<Arc<Node>>, Json(req): Json<SendRequest>) -> ApiResult<Empty> {
+    handle(node).send_to_user(&req.user, req.data).await?;
+    Ok(Json(Empty {}))
+}
+
+async fn disconnect(
+    State(node): State<Arc<Node>>,
+    Json(req): Json<DisconnectBody>,
+) -> ApiResult<Empty> {
+    let code = if req.reconnect {
+        CloseCode::FORCE_RECONNECT
+    } else {
+        CloseCode::KICKED
+    };
+    let reason = req
+        .reason
+        .as_deref()
+        .unwrap_or("disconnected by the server");
+    let h = handle(node);
+    match (&req.user, &req.client) {
+        (Some(user), _) => h.disconnect_user(user, code, reason).await?,
+        (None, Some(client)) => {
+            h.disconnect_client(client, code, reason);
+        }
+        (None, None) => {
+            return Err(Error::new(ErrorCode::BAD_REQUEST, "give user or client").into());
+        }
+    }
+    Ok(Json(Empty {}))
+}
+
+async fn presence(
+    State(node): State<Arc<Node>>,
+    Json(req): Json<ChannelRequest>,
+) -> ApiResult<chorus_protocol::message::PresenceResult> {
+    Ok(Json(handle(node).presence(&req.channel).await?))
+}
+
+async fn presence_stats(
+    State(node): State<Arc<Node>>,
+    Json(req): Json<ChannelRequest>,
+) -> ApiResult<chorus_protocol::message::PresenceStatsResult> {
+    Ok(Json(handle(node).presence_stats(&req.channel).await?))
+}
+
+async fn history(
+    State(node): State<Arc<Node>>,
+    Json(req): Json<HistoryRequest>,
+) -> ApiResult<chorus_protocol::message::HistoryResult> {
+    Ok(Json(handle(node).history(req).await?))
+}
+
+#[derive(Serialize)]
+struct Channels {
+    channels: Vec<crate::handle::ChannelInfo>,
+}
+
+async fn channels(State(node): State<Arc<Node>>) -> Json<Channels> {
+    Json(Channels {
+        channels: handle(node).channels(),
+    })
+}
+
+async fn stats(State(node): State<Arc<Node>>) -> Json<crate::handle::Stats> {
+    Json(handle(node).stats())
+}
+
+async fn info(State(node): State<Arc<Node>>) -> Json<crate::handle::Info> {
+    Json(handle(node).info())
+}
+
+#[derive(Serialize)]
+struct Nodes {
+    nodes: Vec<NodeEntry>,
+}
+
+#[derive(Serialize)]
+struct NodeEntry {
+    #[serde(flatten)]
+    info: crate::handle::Info,
+    #[serde(flatten)]
+    stats: crate::handle::Stats,
+}
+
+/// Live nodes. On the memory broker this node is the whole cluster.
+async fn nodes(State(node): State<Arc<Node>>) -> Json<Nodes> {
+    let h = handle(node);
+    Json(Nodes {
+        nodes: vec![NodeEntry {
+            info: h.info(),
+            stats: h.stats(),
+        }],
+    })
+}

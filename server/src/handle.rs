@@ -1,0 +1,252 @@
+//! The node's programmatic API: what the HTTP server API and embedding
+//! programs call. Cheap to clone; valid while the node runs.
+
+use std::sync::Arc;
+
+use chorus_protocol::message::*;
+use chorus_protocol::{Channel, CloseCode, ErrorCode, Payload};
+use serde::Serialize;
+
+use crate::broker::{BrokerError, PublishArgs};
+use crate::config::NamespaceConfig;
+use crate::history::HistoryQuery;
+use crate::node::Node;
+
+/// Node-level counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Stats {
+    /// Authenticated connections on this node.
+    pub connections: usize,
+    /// Distinct users connected to this node.
+    pub users: usize,
+    /// Subscriptions (connection x channel) on this node.
+    pub subscriptions: usize,
+    /// Channels with subscribers on this node.
+    pub channels: usize,
+}
+
+/// Identity of the node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Info {
+    /// Random per start.
+    pub node: String,
+    /// Server version.
+    pub version: String,
+    /// Milliseconds since start.
+    pub uptime_ms: u64,
+    /// `memory` or `nats`.
+    pub broker: String,
+    /// Whether the node is draining.
+    pub draining: bool,
+}
+
+/// A channel with its local member count.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChannelInfo {
+    /// The channel.
+    pub channel: String,
+    /// Subscribers on this node.
+    pub members: usize,
+}
+
+/// Acts on the node (and through its broker, on the cluster) from server code.
+#[derive(Debug, Clone)]
+pub struct Handle {
+    node: Arc<Node>,
+}
+
+fn internal(e: BrokerError) -> Error {
+    tracing::warn!(error = %e, "broker failure");
+    Error::new(ErrorCode::INTERNAL, "temporary failure, retry")
+}
+
+impl Handle {
+    /// A handle to `node`.
+    pub fn new(node: Arc<Node>) -> Self {
+        Handle { node }
+    }
+
+    fn namespace(&self, channel: &str) -> Result<(Channel, NamespaceConfig), Error> {
+        let channel = Channel::parse(channel)
+            .map_err(|e| Error::new(ErrorCode::BAD_REQUEST, e.to_string()))?;
+        let ns = self
+            .node
+            .config
+            .namespace(channel.namespace())
+            .cloned()
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorCode::UNKNOWN_CHANNEL,
+                    format!("namespace {:?} is not configured", channel.namespace()),
+                )
+            })?;
+        Ok((channel, ns))
+    }
+
+    /// Publishes to a channel as the server (no publisher info, no permission checks).
+    pub async fn publish(&self, req: PublishRequest) -> Result<PublishResult, Error> {
+        let (channel, ns) = self.namespace(&req.channel)?;
+        let outcome = self
+            .node
+            .broker
+            .publish(PublishArgs {
+                channel: channel.as_str().into(),
+                data: req.data,
+                info: None,
+                idempotency_key: req.idempotency_key,
+                history: Node::history_options(&ns),
+            })
+            .await
+            .map_err(internal)?;
+        Ok(PublishResult {
+            position: outcome.position,
+            duplicate: outcome.duplicate,
+        })
+    }
+
+    /// Delivers data to every connection of a user, on every node.
+    pub async fn send_to_user(&self, user: &str, data: Payload) -> Result<(), Error> {
+        if user.is_empty() {
+            return Err(Error::new(ErrorCode::BAD_REQUEST, "user is empty"));
+        }
+        let message = Message {
+            data,
+            from: None,
+            broadcast: false,
+        };
+        self.node
+            .broker
+            .send_to_user(user.into(), message)
+            .await
+            .map_err(internal)
+    }
+
+    /// Delivers data to every connection on every node.
+    pub async fn broadcast(&self, data: Payload) -> Result<(), Error> {
+        let message = Message {
+            data,
+            from: None,
+            broadcast: true,
+        };
+        self.node.broker.broadcast(message).await.map_err(internal)
+    }
+
+    /// Closes every connection of a user, on every node.
+    pub async fn disconnect_user(
+        &self,
+        user: &str,
+        code: CloseCode,
+        reason: &str,
+    ) -> Result<(), Error> {
+        self.node
+            .broker
+            .close_user(user.into(), code, reason.to_owned())
+            .await
+            .map_err(internal)
+    }
+
+    /// Closes one connection of this node; false when it is not connected here.
+    pub fn disconnect_client(&self, client: &str, code: CloseCode, reason: &str) -> bool {
+        self.node.hub.close_client(client, code, reason)
+    }
+
+    /// Members of a channel.
+    pub async fn presence(&self, channel: &str) -> Result<PresenceResult, Error> {
+        let channel = self.presence_channel(channel)?;
+        let clients = self.node.broker.presence(channel).await.map_err(internal)?;
+        Ok(PresenceResult { clients })
+    }
+
+    /// Member counts of a channel.
+    pub async fn presence_stats(&self, channel: &str) -> Result<PresenceStatsResult, Error> {
+        let channel = self.presence_channel(channel)?;
+        let s = self
+            .node
+            .broker
+            .presence_stats(channel)
+            .await
+            .map_err(internal)?;
+        Ok(PresenceStatsResult {
+            clients: s.clients,
+            users: s.users,
+        })
+    }
+
+    fn presence_channel(&self, channel: &str) -> Result<Arc<str>, Error> {
+        let (channel, ns) = self.namespace(channel)?;
+        if !ns.presence {
+            return Err(Error::new(
+                ErrorCode::NOT_AVAILABLE,
+                format!("presence is not enabled for {channel}"),
+            ));
+        }
+        Ok(channel.as_str().into())
+    }
+
+    /// A page of a channel's history (`limit` absent or 0: only the position).
+    pub async fn history(&self, req: HistoryRequest) -> Result<HistoryResult, Error> {
+        let (channel, ns) = self.namespace(&req.channel)?;
+        let Some(opts) = Node::history_options(&ns) else {
+            return Err(Error::new(
+                ErrorCode::NOT_AVAILABLE,
+                format!("history is not enabled for {channel}"),
+            ));
+        };
+        let query = HistoryQuery {
+            since: req.since,
+            limit: Some((req.limit.unwrap_or(0) as usize).min(opts.size)),
+            reverse: req.reverse,
+        };
+        let page = self
+            .node
+            .broker
+            .history(channel.as_str().into(), opts, query)
+            .await
+            .map_err(internal)?;
+        Ok(HistoryResult {
+            position: page.position,
+            publications: page.publications,
+        })
+    }
+
+    /// Channels with subscribers on this node.
+    pub fn channels(&self) -> Vec<ChannelInfo> {
+        self.node
+            .hub
+            .channels()
+            .into_iter()
+            .map(|(channel, members)| ChannelInfo {
+                channel: channel.to_string(),
+                members,
+            })
+            .collect()
+    }
+
+    /// This node's counts.
+    pub fn stats(&self) -> Stats {
+        let hub = &self.node.hub;
+        let channels = hub.channels();
+        Stats {
+            connections: hub.connections(),
+            users: hub.users(),
+            subscriptions: channels.iter().map(|(_, n)| n).sum(),
+            channels: channels.len(),
+        }
+    }
+
+    /// This node's identity.
+    pub fn info(&self) -> Info {
+        Info {
+            node: self.node.id.to_string(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            uptime_ms: self.node.started.elapsed().as_millis() as u64,
+            broker: if self.node.config.nats.is_empty() {
+                "memory"
+            } else {
+                "nats"
+            }
+            .to_owned(),
+            draining: self.node.draining(),
+        }
+    }
+}

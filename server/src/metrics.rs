@@ -1,0 +1,154 @@
+//! Prometheus metrics, served at `/metrics` in the text exposition format.
+//!
+//! Counters are updated where things happen (sessions, hub); gauges are read
+//! from the hub when scraped. Names are listed in docs/operations.md.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::hub::Hub;
+
+/// Label of the error counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CodeLabel {
+    /// Stable name of the error or close code.
+    pub code: String,
+}
+
+/// Every metric of a node.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    /// Frames received from clients.
+    pub messages_in: Counter,
+    /// Frames written to clients.
+    pub messages_out: Counter,
+    /// Bytes received from clients.
+    pub bytes_in: Counter,
+    /// Bytes written to clients.
+    pub bytes_out: Counter,
+    /// Error replies by error code.
+    pub errors: Family<CodeLabel, Counter>,
+    /// Connections closed, by close code.
+    pub disconnects: Family<CodeLabel, Counter>,
+    /// Seconds from a publication entering this node to its write on a connection.
+    pub publish_to_write: Histogram,
+    connections: Gauge,
+    users: Gauge,
+    subscriptions: Gauge,
+    channels: Gauge,
+}
+
+impl Metrics {
+    /// Registers every metric; `hub` contributes its own counters.
+    pub fn new(hub: &Hub) -> Self {
+        let mut registry = Registry::with_prefix("chorus");
+        let m = Metrics {
+            messages_in: Counter::default(),
+            messages_out: Counter::default(),
+            bytes_in: Counter::default(),
+            bytes_out: Counter::default(),
+            errors: Family::default(),
+            disconnects: Family::default(),
+            publish_to_write: Histogram::new(exponential_buckets(0.000_05, 2.0, 18)),
+            connections: Gauge::default(),
+            users: Gauge::default(),
+            subscriptions: Gauge::default(),
+            channels: Gauge::default(),
+            registry: Registry::default(),
+        };
+        registry.register(
+            "messages_in",
+            "Frames received from clients",
+            m.messages_in.clone(),
+        );
+        registry.register(
+            "messages_out",
+            "Frames written to clients",
+            m.messages_out.clone(),
+        );
+        registry.register(
+            "bytes_in",
+            "Bytes received from clients",
+            m.bytes_in.clone(),
+        );
+        registry.register("bytes_out", "Bytes written to clients", m.bytes_out.clone());
+        registry.register("errors", "Error replies by code", m.errors.clone());
+        registry.register(
+            "disconnects",
+            "Connections closed by the server, by close code",
+            m.disconnects.clone(),
+        );
+        registry.register(
+            "publish_to_write_seconds",
+            "Time from a publication entering the node to its write on a connection",
+            m.publish_to_write.clone(),
+        );
+        registry.register(
+            "queue_drops",
+            "Items that did not fit a connection's outbound queue",
+            hub.stats.queue_drops.clone(),
+        );
+        registry.register(
+            "slow_consumer_disconnects",
+            "Connections closed because their outbound queue overflowed",
+            hub.stats.slow_consumer_disconnects.clone(),
+        );
+        registry.register(
+            "connections",
+            "Open authenticated connections",
+            m.connections.clone(),
+        );
+        registry.register("users", "Distinct connected users", m.users.clone());
+        registry.register(
+            "subscriptions",
+            "Subscriptions (connection x channel)",
+            m.subscriptions.clone(),
+        );
+        registry.register(
+            "channels",
+            "Channels with local subscribers",
+            m.channels.clone(),
+        );
+        Metrics { registry, ..m }
+    }
+
+    /// Counts an error reply.
+    pub fn error(&self, code: chorus_protocol::ErrorCode) {
+        self.errors
+            .get_or_create(&CodeLabel {
+                code: code.name().to_owned(),
+            })
+            .inc();
+    }
+
+    /// Counts a server-side close.
+    pub fn disconnect(&self, code: chorus_protocol::CloseCode) {
+        let name = code
+            .info()
+            .map_or_else(|| code.0.to_string(), |i| i.name.to_owned());
+        self.disconnects
+            .get_or_create(&CodeLabel { code: name })
+            .inc();
+    }
+
+    /// The text exposition, with gauges read from `hub` now.
+    pub fn render(&self, hub: &Hub) -> String {
+        self.connections.set(hub.connections() as i64);
+        self.users.set(hub.users() as i64);
+        let channels = hub.channels();
+        self.channels.set(channels.len() as i64);
+        self.subscriptions
+            .set(channels.iter().map(|(_, n)| *n as i64).sum());
+        let mut out = String::new();
+        if encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
