@@ -1,3 +1,313 @@
-//! The Chorus client for Rust services: drives the protocol crate's state machine over tokio-tungstenite.
+//! # chorus-client
 //!
-//! Work in progress: see the repository README for status.
+//! The Chorus client for Rust services. It drives the protocol crate's sans-IO
+//! state machine ([`chorus_protocol::client`]) with tokio and tokio-tungstenite
+//! and holds no protocol logic of its own, so it behaves exactly like the browser
+//! and mobile SDKs: reconnect with full-jitter backoff, resubscribe with recovery,
+//! request timeouts, a bounded queue while reconnecting, token refresh.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), chorus_client::ClientError> {
+//! use chorus_client::{Client, Codec, HistoryQuery, SubEvent};
+//! let client = Client::builder("ws://127.0.0.1:8000/ws")
+//!     .token("a JWT from your backend")
+//!     .codec(Codec::MessagePack)
+//!     .build();
+//! client.connect().await?;
+//! let mut sub = client.subscribe("chat:lobby").await?;
+//! client.publish("chat:lobby", r#"{"text":"hi"}"#).await?;
+//! while let Some(event) = sub.next().await {
+//!     if let SubEvent::Publication(p) = event {
+//!         println!("{:?}", p.data);
+//!     }
+//! }
+//! let page = client.history("chat:lobby", HistoryQuery::last(50)).await?;
+//! # let _ = page; Ok(()) }
+//! ```
+//!
+//! A `Client` is cheap to clone; the connection lives in a background task that
+//! ends when the last clone is dropped.
+
+mod builder;
+mod driver;
+mod error;
+mod subscription;
+
+use std::sync::Arc;
+
+pub use builder::{ClientBuilder, TokenProvider};
+pub use chorus_protocol::client::{ConnectionState, Recovery};
+pub use chorus_protocol::message::{
+    ClientInfo, HistoryResult, Membership, Message, PresenceStatsResult, Publication,
+    PublishResult, StreamPosition,
+};
+pub use chorus_protocol::{Codec, Payload};
+pub use error::ClientError;
+pub use subscription::{SubEvent, Subscription};
+
+use chorus_protocol::message::{
+    BroadcastRequest, ChannelRequest, Empty, HistoryRequest, PublishRequest, RpcRequest,
+    SendRequest,
+};
+use chorus_protocol::{ReplyBody, Request};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+
+use driver::Cmd;
+
+/// Which part of a channel's history to read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HistoryQuery {
+    /// At most this many publications.
+    pub limit: u32,
+    /// Only after (or, reversed, before) this position.
+    pub since: Option<StreamPosition>,
+    /// Newest first.
+    pub reverse: bool,
+}
+
+impl HistoryQuery {
+    /// The newest `n` publications, newest first.
+    pub fn last(n: u32) -> Self {
+        HistoryQuery {
+            limit: n,
+            since: None,
+            reverse: true,
+        }
+    }
+}
+
+/// A connection to a Chorus server. Clone it freely.
+#[derive(Clone, Debug)]
+pub struct Client {
+    inner: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    cmds: mpsc::UnboundedSender<Cmd>,
+    state: watch::Receiver<ConnectionState>,
+    messages: broadcast::Sender<Message>,
+}
+
+impl Client {
+    /// Starts configuring a client for a WebSocket URL such as `ws://host:8000/ws`.
+    pub fn builder(url: impl Into<String>) -> ClientBuilder {
+        ClientBuilder::new(url.into())
+    }
+
+    async fn call<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Cmd,
+    ) -> Result<T, ClientError> {
+        let (tx, rx) = oneshot::channel();
+        self.inner
+            .cmds
+            .send(make(tx))
+            .map_err(|_| ClientError::Stopped)?;
+        rx.await.map_err(|_| ClientError::Stopped)
+    }
+
+    async fn request(&self, request: Request) -> Result<ReplyBody, ClientError> {
+        self.call(|reply| Cmd::Request { request, reply }).await?
+    }
+
+    /// Connects (and keeps reconnecting). Resolves once connected; fails when the
+    /// server refuses the client for good (terminal close code or error).
+    pub async fn connect(&self) -> Result<(), ClientError> {
+        let mut state = self.inner.state.clone();
+        self.inner
+            .cmds
+            .send(Cmd::Connect)
+            .map_err(|_| ClientError::Stopped)?;
+        // Skip a stale `Closed` from an earlier session: wait until the connect
+        // command has moved the state machine on.
+        state.mark_unchanged();
+        loop {
+            state.changed().await.map_err(|_| ClientError::Stopped)?;
+            let now = *state.borrow_and_update();
+            match now {
+                ConnectionState::Connected => return Ok(()),
+                ConnectionState::Closed => {
+                    let reason = self.call(|reply| Cmd::LastClose { reply }).await?;
+                    return Err(ClientError::Closed(reason));
+                }
+                ConnectionState::Disconnected => {
+                    return Err(ClientError::Closed("disconnected".into()));
+                }
+                ConnectionState::Connecting => continue,
+            }
+        }
+    }
+
+    /// Closes the connection; subscriptions stay registered for a later `connect`.
+    pub async fn disconnect(&self) -> Result<(), ClientError> {
+        self.call(|reply| Cmd::Disconnect { reply }).await
+    }
+
+    /// The current connection state.
+    pub fn state(&self) -> ConnectionState {
+        *self.inner.state.borrow()
+    }
+
+    /// Connection states as they change.
+    pub fn state_changes(&self) -> watch::Receiver<ConnectionState> {
+        self.inner.state.clone()
+    }
+
+    /// Messages sent to this user (`send`) and broadcasts. Bounded: a receiver
+    /// that falls more than 1024 behind loses the oldest.
+    pub fn messages(&self) -> broadcast::Receiver<Message> {
+        self.inner.messages.subscribe()
+    }
+
+    /// Subscribes to a channel. Resolves once the server confirmed it (waiting for
+    /// a connection if need be); the subscription then survives reconnects,
+    /// recovering missed publications, until dropped or unsubscribed.
+    pub async fn subscribe(&self, channel: &str) -> Result<Subscription, ClientError> {
+        self.subscribe_since(channel, None).await
+    }
+
+    /// Subscribes starting after a position saved earlier, recovering what came after it.
+    pub async fn subscribe_since(
+        &self,
+        channel: &str,
+        since: Option<StreamPosition>,
+    ) -> Result<Subscription, ClientError> {
+        let channel = channel.to_owned();
+        let rx = self
+            .call(|reply| Cmd::Subscribe {
+                channel: channel.clone(),
+                since,
+                reply,
+            })
+            .await??;
+        let (id, events, first) = rx;
+        match first.await {
+            Ok(Ok(())) => Ok(Subscription::new(
+                id,
+                channel,
+                events,
+                self.inner.cmds.clone(),
+            )),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(ClientError::Stopped),
+        }
+    }
+
+    /// Publishes to a channel.
+    pub async fn publish(
+        &self,
+        channel: &str,
+        data: impl Into<Payload>,
+    ) -> Result<PublishResult, ClientError> {
+        self.publish_with(PublishRequest {
+            channel: channel.to_owned(),
+            data: data.into(),
+            idempotency_key: None,
+        })
+        .await
+    }
+
+    /// Publishes with every option (such as an idempotency key).
+    pub async fn publish_with(
+        &self,
+        request: PublishRequest,
+    ) -> Result<PublishResult, ClientError> {
+        match self.request(Request::Publish(request)).await? {
+            ReplyBody::Publish(r) => Ok(r),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Sends data to every connection of a user, on any node.
+    pub async fn send_to_user(
+        &self,
+        user: &str,
+        data: impl Into<Payload>,
+    ) -> Result<(), ClientError> {
+        let request = Request::Send(SendRequest {
+            user: user.to_owned(),
+            data: data.into(),
+        });
+        self.request(request).await.map(|_| ())
+    }
+
+    /// Sends data to every connection (needs the `broadcast` claim).
+    pub async fn broadcast(&self, data: impl Into<Payload>) -> Result<(), ClientError> {
+        self.request(Request::Broadcast(BroadcastRequest { data: data.into() }))
+            .await
+            .map(|_| ())
+    }
+
+    /// Members of a channel.
+    pub async fn presence(&self, channel: &str) -> Result<Vec<ClientInfo>, ClientError> {
+        match self
+            .request(Request::Presence(ChannelRequest {
+                channel: channel.to_owned(),
+            }))
+            .await?
+        {
+            ReplyBody::Presence(r) => Ok(r.clients),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Member counts of a channel.
+    pub async fn presence_stats(&self, channel: &str) -> Result<PresenceStatsResult, ClientError> {
+        match self
+            .request(Request::PresenceStats(ChannelRequest {
+                channel: channel.to_owned(),
+            }))
+            .await?
+        {
+            ReplyBody::PresenceStats(r) => Ok(r),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// A page of a channel's history.
+    pub async fn history(
+        &self,
+        channel: &str,
+        query: HistoryQuery,
+    ) -> Result<HistoryResult, ClientError> {
+        let request = Request::History(HistoryRequest {
+            channel: channel.to_owned(),
+            limit: Some(query.limit),
+            since: query.since,
+            reverse: query.reverse,
+        });
+        match self.request(request).await? {
+            ReplyBody::History(r) => Ok(r),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Calls an application-defined method on the server.
+    pub async fn rpc(
+        &self,
+        method: &str,
+        data: impl Into<Payload>,
+    ) -> Result<Payload, ClientError> {
+        let request = Request::Rpc(RpcRequest {
+            method: method.to_owned(),
+            data: data.into(),
+        });
+        match self.request(request).await? {
+            ReplyBody::Rpc(r) => Ok(r.data),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// A round trip to the server.
+    pub async fn ping(&self) -> Result<(), ClientError> {
+        self.request(Request::Ping(Empty {})).await.map(|_| ())
+    }
+}
+
+fn unexpected(body: ReplyBody) -> ClientError {
+    ClientError::Server(chorus_protocol::message::Error::new(
+        chorus_protocol::ErrorCode::BAD_REQUEST,
+        format!("unexpected reply `{}`", body.key()),
+    ))
+}

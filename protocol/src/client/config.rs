@@ -14,6 +14,8 @@ pub struct ClientConfig {
     /// for one ([`super::Action::FetchToken`]) before connecting without a token,
     /// before the token expires, and after the server reports it expired.
     pub token_provider: bool,
+    /// Application data sent with every `connect` (for the server's `on_connect` hook).
+    pub connect_data: Option<crate::payload::Payload>,
     /// Client library name sent in `connect`.
     pub name: String,
     /// Client library version sent in `connect`.
@@ -45,6 +47,7 @@ impl Default for ClientConfig {
             codec: Codec::Json,
             token: None,
             token_provider: false,
+            connect_data: None,
             name: "chorus".to_owned(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
             backoff: BackoffConfig::default(),

@@ -312,7 +312,7 @@ impl ClientMachine {
                 token: self.token.clone(),
                 name: Some(self.config.name.clone()),
                 version: Some(self.config.version.clone()),
-                data: None,
+                data: self.config.connect_data.clone(),
                 subs,
             });
             let deadline = self

@@ -1,0 +1,122 @@
+//! Configuring a client.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chorus_protocol::Codec;
+use chorus_protocol::client::{BackoffConfig, ClientConfig};
+
+use crate::error::ClientError;
+use crate::{Client, driver};
+
+/// Supplies fresh tokens: called before connecting without a token, before the
+/// current one expires, and after the server reports it expired.
+pub type TokenProvider = Arc<
+    dyn Fn() -> Pin<Box<dyn Future<Output = Result<String, ClientError>> + Send>> + Send + Sync,
+>;
+
+/// Builds a [`Client`]. Defaults match every other Chorus SDK (docs/protocol.md).
+pub struct ClientBuilder {
+    pub(crate) url: String,
+    pub(crate) config: ClientConfig,
+    pub(crate) token_provider: Option<TokenProvider>,
+    pub(crate) subscription_buffer: usize,
+}
+
+impl std::fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientBuilder {
+    pub(crate) fn new(url: String) -> Self {
+        let mut seed = [0u8; 8];
+        let _ = getrandom::fill(&mut seed);
+        ClientBuilder {
+            url,
+            config: ClientConfig {
+                name: "chorus-rust".to_owned(),
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+                random_seed: u64::from_le_bytes(seed),
+                ..ClientConfig::default()
+            },
+            token_provider: None,
+            subscription_buffer: 1024,
+        }
+    }
+
+    /// A static token.
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.config.token = Some(token.into());
+        self
+    }
+
+    /// A token source, for tokens that expire.
+    pub fn token_provider<F, Fut>(mut self, provider: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<String, ClientError>> + Send + 'static,
+    {
+        self.config.token_provider = true;
+        self.token_provider = Some(Arc::new(move || Box::pin(provider())));
+        self
+    }
+
+    /// Wire codec (default JSON).
+    pub fn codec(mut self, codec: Codec) -> Self {
+        self.config.codec = codec;
+        self
+    }
+
+    /// Reconnect delay bounds (default 500 ms to 20 s, full jitter).
+    pub fn backoff(mut self, min: Duration, max: Duration) -> Self {
+        self.config.backoff = BackoffConfig {
+            min_ms: min.as_millis() as u64,
+            max_ms: max.as_millis() as u64,
+        };
+        self
+    }
+
+    /// How long a request waits for its reply (default 10 s).
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.config.request_timeout_ms = timeout.as_millis() as u64;
+        self
+    }
+
+    /// How long opening the transport plus `connect` may take (default 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.config.connect_timeout_ms = timeout.as_millis() as u64;
+        self
+    }
+
+    /// Requests kept while reconnecting (default 1000; 0 fails them at once).
+    pub fn max_queued(mut self, n: usize) -> Self {
+        self.config.max_queued = n;
+        self
+    }
+
+    /// Events buffered per subscription before the client stops reading the
+    /// socket (default 1024): a slow application slows its connection, and the
+    /// server's slow-consumer limit plus recovery take over.
+    pub fn subscription_buffer(mut self, n: usize) -> Self {
+        self.subscription_buffer = n.max(1);
+        self
+    }
+
+    /// Data for the server's `on_connect` hook.
+    pub fn connect_data(mut self, data: impl Into<chorus_protocol::Payload>) -> Self {
+        self.config.connect_data = Some(data.into());
+        self
+    }
+
+    /// Starts the client's background task (on the current tokio runtime). The
+    /// client does not connect until [`Client::connect`].
+    pub fn build(self) -> Client {
+        driver::spawn(self)
+    }
+}

@@ -1,0 +1,258 @@
+//! The Rust client against a real in-process server: requests, recovery across
+//! a cut connection, terminal close codes.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chorus_client::{
+    Client, ClientError, Codec, ConnectionState, HistoryQuery, Payload, Recovery, SubEvent,
+};
+use chorus_protocol::CloseCode;
+use chorus_server::auth::{Claims, mint};
+use chorus_server::config::NamespaceConfig;
+use chorus_server::{Config, ServerBuilder};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+
+const WAIT: Duration = Duration::from_secs(30);
+const SECRET: &str = "client-test-secret-of-at-least-32-bytes";
+
+fn token(user: &str) -> String {
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3600;
+    mint::hs256(
+        SECRET,
+        &Claims {
+            sub: user.into(),
+            exp: Some(exp),
+            ..Default::default()
+        },
+    )
+    .unwrap()
+}
+
+async fn server() -> (SocketAddr, chorus_server::Handle) {
+    let mut config = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..Default::default()
+    };
+    config.auth.hmac_secret = Some(SECRET.into());
+    config.namespaces.insert(
+        "chat".into(),
+        NamespaceConfig {
+            history_size: 1000,
+            presence: true,
+            ..Default::default()
+        },
+    );
+    let server = ServerBuilder::new(config).bind().await.unwrap();
+    let addr = server.local_addr();
+    let handle = server.handle();
+    tokio::spawn(server.run_until(std::future::pending()));
+    (addr, handle)
+}
+
+/// A TCP proxy whose connections can be cut, to simulate network failures.
+struct Proxy {
+    addr: SocketAddr,
+    conns: Arc<Mutex<Vec<JoinHandle<()>>>>,
+}
+
+impl Proxy {
+    async fn start(upstream: SocketAddr) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let conns: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
+        let tracked = conns.clone();
+        tokio::spawn(async move {
+            while let Ok((mut down, _)) = listener.accept().await {
+                let task = tokio::spawn(async move {
+                    if let Ok(mut up) = TcpStream::connect(upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut down, &mut up).await;
+                    }
+                });
+                tracked.lock().unwrap().push(task);
+            }
+        });
+        Proxy { addr, conns }
+    }
+
+    /// Drops every proxied connection abruptly (no close frames).
+    fn cut(&self) {
+        for task in self.conns.lock().unwrap().drain(..) {
+            task.abort();
+        }
+    }
+}
+
+fn client(addr: SocketAddr, user: &str, codec: Codec) -> Client {
+    Client::builder(format!("ws://{addr}/ws"))
+        .token(token(user))
+        .codec(codec)
+        .backoff(Duration::from_millis(20), Duration::from_millis(200))
+        .build()
+}
+
+async fn next(sub: &mut chorus_client::Subscription) -> SubEvent {
+    tokio::time::timeout(WAIT, sub.next())
+        .await
+        .expect("event in time")
+        .expect("subscription open")
+}
+
+#[tokio::test]
+async fn requests_round_trip_in_both_codecs() {
+    let (addr, _) = server().await;
+    for codec in [Codec::Json, Codec::MessagePack] {
+        let alice = client(addr, "alice", codec);
+        alice.connect().await.unwrap();
+        assert_eq!(alice.state(), ConnectionState::Connected);
+        let mut sub = alice.subscribe("chat:lobby").await.unwrap();
+        let result = alice.publish("chat:lobby", r#"{"n":1}"#).await.unwrap();
+        assert!(result.position.is_some());
+        loop {
+            match next(&mut sub).await {
+                SubEvent::Publication(p) => {
+                    assert_eq!(p.data, Payload::from(r#"{"n":1}"#));
+                    break;
+                }
+                SubEvent::Subscribed(Recovery::Fresh) => continue,
+                other => panic!("{other:?}"),
+            }
+        }
+        let members = alice.presence("chat:lobby").await.unwrap();
+        assert_eq!(members.len(), 1);
+        let page = alice
+            .history("chat:lobby", HistoryQuery::last(10))
+            .await
+            .unwrap();
+        assert!(!page.publications.is_empty());
+        let err = alice.rpc("anything", "null").await.unwrap_err();
+        assert_eq!(err.code(), chorus_protocol::ErrorCode::NOT_AVAILABLE);
+        let err = alice.publish("bad channel", "1").await.unwrap_err();
+        assert!(matches!(err, ClientError::InvalidChannel(_)), "{err:?}");
+        let mut inbox = alice.messages();
+        let bob = client(addr, "bob", codec);
+        bob.connect().await.unwrap();
+        bob.send_to_user("alice", "\"hi\"").await.unwrap();
+        let m = tokio::time::timeout(WAIT, inbox.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(m.from.unwrap().user, "bob");
+        alice.disconnect().await.unwrap();
+        assert_eq!(alice.state(), ConnectionState::Disconnected);
+    }
+}
+
+#[tokio::test]
+async fn recovers_every_publication_across_cut_connections() {
+    let (addr, handle) = server().await;
+    let proxy = Proxy::start(addr).await;
+    let reader = client(proxy.addr, "reader", Codec::MessagePack);
+    reader.connect().await.unwrap();
+    let mut sub = reader.subscribe("chat:stream").await.unwrap();
+
+    // Rounds of publications; between rounds every connection is cut, so the
+    // next round is published while the client is away and must be recovered.
+    const ROUNDS: u64 = 5;
+    const PER_ROUND: u64 = 60;
+    let mut got = Vec::new();
+    let mut recovered = 0;
+    for round in 0..ROUNDS {
+        for n in round * PER_ROUND + 1..=(round + 1) * PER_ROUND {
+            let req = chorus_protocol::message::PublishRequest {
+                channel: "chat:stream".into(),
+                data: Payload::from(n.to_string()),
+                idempotency_key: None,
+            };
+            handle.publish(req).await.unwrap();
+        }
+        while got.len() < ((round + 1) * PER_ROUND) as usize {
+            match next(&mut sub).await {
+                SubEvent::Publication(p) => {
+                    got.push(
+                        std::str::from_utf8(p.data.as_bytes())
+                            .unwrap()
+                            .parse::<u64>()
+                            .unwrap(),
+                    );
+                }
+                SubEvent::Subscribed(Recovery::Recovered) => recovered += 1,
+                SubEvent::Subscribed(Recovery::Fresh) if got.is_empty() => {} // the first subscribe
+                SubEvent::Subscribed(other) => {
+                    panic!("the history window covers the outage: {other:?}")
+                }
+                SubEvent::Subscribing => {}
+                other => panic!("{other:?}"),
+            }
+        }
+        if round + 1 < ROUNDS {
+            proxy.cut();
+        }
+    }
+    assert_eq!(
+        got,
+        (1..=ROUNDS * PER_ROUND).collect::<Vec<_>>(),
+        "no gaps, no duplicates, in order"
+    );
+    assert!(recovered >= 1, "recoveries: {recovered}");
+}
+
+#[tokio::test]
+async fn terminal_close_stops_reconnecting_and_bad_tokens_are_refused() {
+    let (addr, handle) = server().await;
+    let alice = client(addr, "alice", Codec::Json);
+    alice.connect().await.unwrap();
+    let mut states = alice.state_changes();
+    handle
+        .disconnect_user("alice", CloseCode::KICKED, "banned")
+        .await
+        .unwrap();
+    tokio::time::timeout(WAIT, states.wait_for(|s| *s == ConnectionState::Closed))
+        .await
+        .unwrap()
+        .unwrap();
+    let err = alice.publish("chat:x", "1").await.unwrap_err();
+    assert!(matches!(err, ClientError::Closed(_)), "{err:?}");
+
+    let forged = Client::builder(format!("ws://{addr}/ws"))
+        .token("not.a.token")
+        .backoff(Duration::from_millis(20), Duration::from_millis(200))
+        .build();
+    let err = tokio::time::timeout(WAIT, forged.connect())
+        .await
+        .unwrap()
+        .unwrap_err();
+    let ClientError::Closed(reason) = err else {
+        panic!("{err:?}")
+    };
+    assert!(reason.contains("4500"), "{reason}");
+}
+
+#[tokio::test]
+async fn requests_made_while_reconnecting_are_sent_after_reconnect() {
+    let (addr, _) = server().await;
+    let proxy = Proxy::start(addr).await;
+    let alice = client(proxy.addr, "alice", Codec::Json);
+    alice.connect().await.unwrap();
+    let mut sub = alice.subscribe("chat:queue").await.unwrap();
+    let mut states = alice.state_changes();
+    proxy.cut();
+    tokio::time::timeout(WAIT, states.wait_for(|s| *s != ConnectionState::Connected))
+        .await
+        .unwrap()
+        .unwrap();
+    // Queued while reconnecting, then sent.
+    alice.publish("chat:queue", "\"late\"").await.unwrap();
+    loop {
+        if let SubEvent::Publication(p) = next(&mut sub).await {
+            assert_eq!(p.data, Payload::from("\"late\""));
+            break;
+        }
+    }
+}
