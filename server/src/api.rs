@@ -41,6 +41,7 @@ impl From<Error> for ApiError {
             ErrorCode::UNKNOWN_CHANNEL => StatusCode::NOT_FOUND,
             ErrorCode::NOT_AVAILABLE => StatusCode::CONFLICT,
             ErrorCode::UNAUTHORIZED => StatusCode::UNAUTHORIZED,
+            ErrorCode::MESSAGE_TOO_LARGE => StatusCode::PAYLOAD_TOO_LARGE,
             _ if e.temporary => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
         };

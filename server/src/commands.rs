@@ -35,10 +35,16 @@ fn unix_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// Milliseconds until the token expires, and the instant it does.
-fn expiry(claims: &Claims) -> (Option<u64>, Option<Instant>) {
+/// Milliseconds until the token expires (told to the client, which refreshes
+/// before then), and the instant the server closes the connection: the expiry
+/// plus the verifier's clock-skew leeway, so a token accepted within the leeway
+/// still has time to be refreshed.
+fn expiry(claims: &Claims, leeway_secs: u64) -> (Option<u64>, Option<Instant>) {
     match claims.expires_in_ms(unix_ms()) {
-        Some(ms) => (Some(ms), Some(Instant::now() + Duration::from_millis(ms))),
+        Some(ms) => {
+            let close_in = Duration::from_millis(ms) + Duration::from_secs(leeway_secs);
+            (Some(ms), Some(Instant::now() + close_in))
+        }
         None => (None, None),
     }
 }
@@ -58,10 +64,10 @@ impl Session {
         let result = match request {
             Request::Connect(_) => unreachable_connect(),
             Request::Subscribe(req) => self.subscribe(req).await.map(ReplyBody::Subscribe),
-            Request::Unsubscribe(req) => {
-                self.leave(&Arc::from(req.channel.as_str())).await;
-                Ok(ReplyBody::Unsubscribe(Empty {}))
-            }
+            Request::Unsubscribe(req) => self
+                .unsubscribe(req)
+                .await
+                .map(|()| ReplyBody::Unsubscribe(Empty {})),
             Request::Publish(req) => self.publish(req).await.map(ReplyBody::Publish),
             Request::Send(req) => self.send(req).await.map(|()| ReplyBody::Send(Empty {})),
             Request::Broadcast(req) => self
@@ -187,7 +193,9 @@ impl Session {
                 ));
             }
         }
-        let (expires_in_ms, expires_at) = claims.as_ref().map_or((None, None), expiry);
+        let leeway = node.config.auth.leeway_secs;
+        let (expires_in_ms, expires_at) =
+            claims.as_ref().map_or((None, None), |c| expiry(c, leeway));
         self.auth = Some(Authed {
             info: ClientInfo {
                 user: user.to_string(),
@@ -320,6 +328,20 @@ impl Session {
                 .map_err(internal)?;
         }
         Ok(result)
+    }
+
+    async fn unsubscribe(&mut self, req: ChannelRequest) -> Result<(), Error> {
+        let channel =
+            Channel::parse(&req.channel).map_err(|e| err(ErrorCode::BAD_REQUEST, e.to_string()))?;
+        let key: Arc<str> = channel.as_str().into();
+        if !self.subs.contains_key(&key) {
+            return Err(err(
+                ErrorCode::NOT_SUBSCRIBED,
+                format!("not subscribed to {channel}"),
+            ));
+        }
+        self.leave(&key).await;
+        Ok(())
     }
 
     /// Removes a subscription (idempotent): membership, presence, leave event.
@@ -507,7 +529,7 @@ impl Session {
         }
         match node.verifier.verify(&req.token) {
             Ok(claims) if *claims.sub == *auth.user => {
-                let (expires_in_ms, expires_at) = expiry(&claims);
+                let (expires_in_ms, expires_at) = expiry(&claims, node.config.auth.leeway_secs);
                 auth.expires_at = expires_at;
                 auth.claims = Some(claims);
                 (
@@ -520,7 +542,7 @@ impl Session {
                     ErrorCode::UNAUTHORIZED,
                     "the new token is for another user",
                 )),
-                Some((CloseCode::UNAUTHORIZED, "token user changed".to_owned())),
+                None,
             ),
             Err(e) => (Err(err(e.error_code(), e.to_string())), None),
         }

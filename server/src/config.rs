@@ -23,9 +23,13 @@ pub enum ConfigError {
         /// Why.
         source: std::io::Error,
     },
-    /// The TOML does not parse or has unknown/mistyped options.
-    #[error("config file: {0}")]
+    /// The TOML (file or environment overrides) does not parse, or names an
+    /// unknown or mistyped option.
+    #[error("configuration: {0}")]
     Parse(String),
+    /// Invalid key material or token checks in `[auth]`.
+    #[error(transparent)]
+    Auth(#[from] crate::auth::AuthConfigError),
     /// An option has an invalid value.
     #[error("{option}: {message}")]
     Invalid {
@@ -39,8 +43,25 @@ pub enum ConfigError {
 /// Prefix of environment overrides.
 pub const ENV_PREFIX: &str = "CHORUS_";
 
-/// `CHORUS_*` variables read by the command line itself, not config paths.
-const CLI_ONLY_ENV: &[&str] = &["CONFIG", "LOG"];
+/// Top-level options that `CHORUS_*` variables may set; other `CHORUS_*`
+/// variables (such as `CHORUS_CONFIG`, `CHORUS_LOG`, or a client's
+/// `CHORUS_TOKEN`) are not configuration and are left alone.
+const ENV_ROOTS: &[&str] = &[
+    "listen",
+    "ws_path",
+    "api_key",
+    "nats",
+    "dev",
+    "allowed_origins",
+    "log",
+    "auth",
+    "limits",
+    "default_namespace",
+    "namespaces",
+];
+
+/// Options whose environment value may be a comma-separated list.
+const ENV_LISTS: &[&str] = &["nats", "allowed_origins"];
 
 fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value) -> Result<(), String> {
     match path {
@@ -154,7 +175,7 @@ pub struct Limits {
     pub outbound_queue: usize,
     /// Time allowed between the upgrade and a successful `connect` (close 4003).
     pub handshake_timeout_ms: u64,
-    /// Interval between server pings.
+    /// Interval between server pings (0: no pings, and no pong deadline).
     pub ping_interval_ms: u64,
     /// Time allowed for the pong after a ping (close 4002).
     pub pong_timeout_ms: u64,
@@ -313,14 +334,26 @@ impl Config {
             let Some(path) = key.strip_prefix(ENV_PREFIX) else {
                 continue;
             };
-            if CLI_ONLY_ENV.contains(&path) {
-                continue;
+            if path == "LOG" || path == "CONFIG" {
+                continue; // read by the command line: a log filter and the file name
             }
             let parts: Vec<String> = path.split("__").map(|p| p.to_ascii_lowercase()).collect();
+            if !ENV_ROOTS.contains(&parts[0].as_str()) {
+                continue;
+            }
             let parsed = toml::from_str::<toml::Table>(&format!("v = {value}"))
                 .ok()
                 .and_then(|mut t| t.remove("v"))
-                .unwrap_or(toml::Value::String(value));
+                .unwrap_or_else(|| {
+                    if parts.len() == 1 && ENV_LISTS.contains(&parts[0].as_str()) {
+                        let items = value
+                            .split(',')
+                            .map(|v| toml::Value::String(v.trim().to_owned()));
+                        toml::Value::Array(items.collect())
+                    } else {
+                        toml::Value::String(value)
+                    }
+                });
             set_path(&mut table, &parts, parsed).map_err(|m| invalid(&key, m))?;
         }
         table
@@ -371,7 +404,6 @@ impl Config {
             ("limits.max_message_size", l.max_message_size as u64),
             ("limits.outbound_queue", l.outbound_queue as u64),
             ("limits.handshake_timeout_ms", l.handshake_timeout_ms),
-            ("limits.ping_interval_ms", l.ping_interval_ms),
             ("limits.pong_timeout_ms", l.pong_timeout_ms),
             ("limits.rate_per_second", u64::from(l.rate_per_second)),
             ("limits.rate_burst", u64::from(l.rate_burst)),
@@ -414,10 +446,7 @@ impl Config {
                 "must be at most 100000",
             ));
         }
-        crate::auth::Verifier::new(&self.auth).map_err(|e| ConfigError::Invalid {
-            option: "auth".to_owned(),
-            message: e.to_string(),
-        })?;
+        crate::auth::Verifier::new(&self.auth)?;
         Ok(())
     }
 }
@@ -484,6 +513,11 @@ mod tests {
                 "a-key-of-enough-length".to_owned(),
             ),
             ("CHORUS_CONFIG".to_owned(), "ignored.toml".to_owned()),
+            ("CHORUS_TOKEN".to_owned(), "a client's variable".to_owned()),
+            (
+                "CHORUS_NATS".to_owned(),
+                "nats://a:4222,nats://b:4222".to_owned(),
+            ),
             ("OTHER".to_owned(), "x".to_owned()),
         ];
         let c = Config::load(None, env).unwrap();
@@ -491,6 +525,7 @@ mod tests {
         assert_eq!(c.limits.outbound_queue, 7);
         assert!(c.namespace("chat").unwrap().presence);
         assert_eq!(c.api_key.as_deref(), Some("a-key-of-enough-length"));
+        assert_eq!(c.nats, ["nats://a:4222", "nats://b:4222"]);
         let bad = Config::load(None, [("CHORUS_LIMITS__NOPE".to_owned(), "1".to_owned())]);
         assert!(bad.unwrap_err().to_string().contains("nope"));
     }

@@ -83,9 +83,22 @@ impl Handle {
         Ok((channel, ns))
     }
 
+    /// Refuses data larger than clients may receive (`limits.max_message_size`).
+    fn check_size(&self, data: &Payload) -> Result<(), Error> {
+        let max = self.node.config.limits.max_message_size;
+        if data.len() > max {
+            return Err(Error::new(
+                ErrorCode::MESSAGE_TOO_LARGE,
+                format!("data is {} bytes; the maximum is {max}", data.len()),
+            ));
+        }
+        Ok(())
+    }
+
     /// Publishes to a channel as the server (no publisher info, no permission checks).
     pub async fn publish(&self, req: PublishRequest) -> Result<PublishResult, Error> {
         let (channel, ns) = self.namespace(&req.channel)?;
+        self.check_size(&req.data)?;
         let outcome = self
             .node
             .broker
@@ -109,6 +122,7 @@ impl Handle {
         if user.is_empty() {
             return Err(Error::new(ErrorCode::BAD_REQUEST, "user is empty"));
         }
+        self.check_size(&data)?;
         let message = Message {
             data,
             from: None,
@@ -123,6 +137,7 @@ impl Handle {
 
     /// Delivers data to every connection on every node.
     pub async fn broadcast(&self, data: Payload) -> Result<(), Error> {
+        self.check_size(&data)?;
         let message = Message {
             data,
             from: None,

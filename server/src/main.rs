@@ -83,7 +83,8 @@ fn main() -> ExitCode {
             }
         };
         let addr = server.local_addr();
-        tracing::info!(%addr, "listening; WebSocket at ws://{addr}/ws");
+        let path = server.node().config.ws_path.clone();
+        tracing::info!(%addr, "listening; WebSocket at ws://{addr}{path}");
         server.run_until(shutdown_signal()).await;
         ExitCode::SUCCESS
     })

@@ -1,7 +1,7 @@
 //! Prometheus metrics, served at `/metrics` in the text exposition format.
 //!
 //! Counters are updated where things happen (sessions, hub); gauges are read
-//! from the hub when scraped. Names are listed in docs/operations.md.
+//! from the hub when scraped. Names are listed in docs/api.md.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode;

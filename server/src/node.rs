@@ -225,33 +225,43 @@ impl Server {
     pub async fn run_until(self, signal: impl Future<Output = ()> + Send + 'static) {
         let node = self.node.clone();
         let app = crate::http::router(node.clone());
-        let mut stop = node.shutdown_signal();
-        let serve = axum::serve(
-            self.listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = stop.wait_for(|s| *s).await;
-        });
+        let limit = Duration::from_millis(node.config.limits.shutdown_timeout_ms);
+        // While draining, the listener stays open: `/readyz` answers 503 and new
+        // WebSocket clients are told to reconnect elsewhere (close 4000).
+        let drained = {
+            let node = node.clone();
+            async move {
+                let mut stop = node.shutdown_signal();
+                let _ = stop.wait_for(|s| *s).await;
+                let deadline = tokio::time::Instant::now() + limit;
+                while node.hub.connections() > 0 && tokio::time::Instant::now() < deadline {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                let left = node.hub.connections();
+                if left > 0 {
+                    tracing::warn!(left, "shutdown timeout: dropping remaining connections");
+                }
+            }
+        };
         let trigger = node.clone();
         tokio::spawn(async move {
             signal.await;
             tracing::info!("shutdown requested: draining");
             trigger.begin_shutdown();
         });
-        let limit = Duration::from_millis(node.config.limits.shutdown_timeout_ms);
-        let server = tokio::spawn(async move { serve.await });
+        // Replies and pushes are small and latency-bound: no Nagle delay.
+        let listener = axum::serve::ListenerExt::tap_io(self.listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        let serve = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(drained);
         let mut stop = node.shutdown_signal();
+        let server = tokio::spawn(async move { serve.await });
         let _ = stop.wait_for(|s| *s).await;
-        let deadline = tokio::time::Instant::now() + limit;
-        while node.hub.connections() > 0 && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        let left = node.hub.connections();
-        if left > 0 {
-            tracing::warn!(left, "shutdown timeout: dropping remaining connections");
-        }
-        let _ = tokio::time::timeout(Duration::from_millis(200), server).await;
+        let _ = tokio::time::timeout(limit + Duration::from_secs(1), server).await;
         tracing::info!("stopped");
     }
 }

@@ -115,7 +115,7 @@ impl Session {
                 _ = sleep_until(pong_deadline.unwrap_or(handshake_deadline)), if pong_deadline.is_some() => {
                     Flow::Close(CloseCode::NO_PONG, "no pong in time".to_owned())
                 }
-                _ = sleep_until(next_ping), if authed => {
+                _ = sleep_until(next_ping), if authed && !ping_every.is_zero() => {
                     next_ping = Instant::now() + ping_every;
                     if self.pong_deadline.is_none() {
                         self.pong_deadline = Some(Instant::now() + Duration::from_millis(limits.pong_timeout_ms));
@@ -134,6 +134,8 @@ impl Session {
                         let text = e.to_string();
                         if text.contains("too long") || text.contains("Space limit") {
                             Flow::Close(CloseCode::MESSAGE_TOO_LARGE, "message too large".to_owned())
+                        } else if text.contains("UTF-8") || text.contains("utf-8") || text.contains("Utf8") {
+                            Flow::Close(CloseCode::PROTOCOL_ERROR, "text frame is not valid UTF-8".to_owned())
                         } else {
                             return (CloseCode(1006), text);
                         }
@@ -197,11 +199,8 @@ impl Session {
     async fn on_command(&mut self, socket: &mut WebSocket, cmd: Command) -> Flow {
         if !self.rate.take(Instant::now()) {
             self.rate_strikes += 1;
-            if self.rate_strikes > self.node.config.limits.rate_burst {
-                return Flow::Close(CloseCode::RATE_LIMITED, "rate limit exceeded".to_owned());
-            }
             let error = Error::new(chorus_protocol::ErrorCode::TOO_MANY_REQUESTS, "slow down");
-            return self
+            let flow = self
                 .write(
                     socket,
                     &ServerFrame::Reply(Reply {
@@ -210,6 +209,12 @@ impl Session {
                     }),
                 )
                 .await;
+            // Before connect there is nothing to keep; after it, only persistent abuse closes.
+            let persistent = self.rate_strikes > self.node.config.limits.rate_burst;
+            if self.auth.is_none() || persistent {
+                return Flow::Close(CloseCode::RATE_LIMITED, "rate limit exceeded".to_owned());
+            }
+            return flow;
         }
         self.rate_strikes = 0;
         let (result, after) = self.dispatch(cmd.request).await;
@@ -338,7 +343,23 @@ impl Session {
             code: code.0,
             reason: truncate(reason, 120).into(),
         };
-        let _ = tokio::time::timeout(grace, socket.send(Message::Close(Some(frame)))).await;
+        if tokio::time::timeout(grace, socket.send(Message::Close(Some(frame))))
+            .await
+            .is_err()
+        {
+            return;
+        }
+        // Complete the closing handshake: read until the peer's close. Closing a
+        // socket with unread input makes the kernel reset it, and the peer would
+        // lose the close frame.
+        let _ = tokio::time::timeout(grace, async {
+            while let Some(Ok(msg)) = socket.recv().await {
+                if matches!(msg, Message::Close(_)) {
+                    break;
+                }
+            }
+        })
+        .await;
     }
 
     async fn cleanup(&mut self, code: CloseCode) {
