@@ -1,0 +1,66 @@
+// The README's run command serves a chat demo at `/`: two browser tabs talk.
+// Runs the real `chorus` binary (CHORUS_BIN, default target/debug/chorus) in
+// headless Chromium (CHROMIUM, default /usr/bin/chromium).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const bin = process.env.CHORUS_BIN || path.join(root, 'target/debug/chorus');
+
+/** Starts `chorus --dev` on a free port; resolves with its base URL once it listens. */
+function startServer() {
+  const child = spawn(bin, ['--dev', '--listen', '127.0.0.1:0'], {
+    env: { ...process.env, NO_COLOR: '1', CHORUS_LOG: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const onData = (chunk) => {
+      out += chunk;
+      const m = out.match(/ws:\/\/([0-9.]+:[0-9]+)\//);
+      if (m) resolve({ child, base: `http://${m[1]}` });
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`chorus exited with ${code}: ${out}`)));
+    setTimeout(() => reject(new Error(`chorus did not start: ${out}`)), 30000).unref();
+  });
+}
+
+test('two tabs of the demo page chat with each other', async () => {
+  const { child, base } = await startServer();
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+  });
+  try {
+    const context = await browser.newContext();
+    const a = await context.newPage();
+    const b = await context.newPage();
+    await a.goto(`${base}/`);
+    await b.goto(`${base}/`);
+    await a.waitForSelector('#state.connected', { timeout: 20000 });
+    await b.waitForSelector('#state.connected', { timeout: 20000 });
+    const says = (page, text) =>
+      page.waitForFunction((t) => document.getElementById('log').textContent.includes(t), text, { timeout: 20000 });
+    await a.fill('input[name=text]', 'hello from tab A');
+    await a.click('button');
+    await says(b, 'hello from tab A');
+    await b.fill('input[name=text]', 'hi back from B');
+    await b.click('button');
+    await says(a, 'hi back from B');
+    await a.waitForFunction(() => document.getElementById('members').textContent === '2', null, { timeout: 20000 });
+    // A third tab opened later sees the conversation from history.
+    const c = await context.newPage();
+    await c.goto(`${base}/`);
+    await says(c, 'hi back from B');
+    assert.ok((await c.textContent('#log')).includes('hello from tab A'));
+  } finally {
+    await browser.close();
+    child.kill('SIGTERM');
+  }
+});
