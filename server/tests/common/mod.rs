@@ -306,3 +306,342 @@ impl Client {
             .await;
     }
 }
+
+// ---------------------------------------------------------------------------
+// Helpers for the limits, errors and auth suites (appended; the harness above
+// is unchanged).
+// ---------------------------------------------------------------------------
+
+/// A `subscribe` command for `channel`.
+pub fn subscribe_req(channel: &str) -> Request {
+    Request::Subscribe(chorus_protocol::message::SubscribeRequest {
+        channel: channel.into(),
+        ..Default::default()
+    })
+}
+
+/// A `publish` command.
+pub fn publish_req(channel: &str, data: impl Into<chorus_protocol::Payload>) -> Request {
+    Request::Publish(chorus_protocol::message::PublishRequest {
+        channel: channel.into(),
+        data: data.into(),
+        idempotency_key: None,
+    })
+}
+
+/// A client-initiated `ping` command.
+pub fn ping_req() -> Request {
+    Request::Ping(chorus_protocol::message::Empty {})
+}
+
+/// Asserts that a reply is an error with `code`; returns the error.
+#[track_caller]
+pub fn expect_error(reply: Result<ReplyBody, Error>, code: chorus_protocol::ErrorCode) -> Error {
+    match reply {
+        Err(e) if e.code == code => e,
+        other => panic!("expected error {code:?}, got {other:?}"),
+    }
+}
+
+/// Asserts that a reply is a success; returns the body.
+#[track_caller]
+pub fn expect_ok(reply: Result<ReplyBody, Error>) -> ReplyBody {
+    match reply {
+        Ok(body) => body,
+        Err(e) => panic!("expected success, got {e:?}"),
+    }
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// Claims of `user` whose `exp` is `secs` seconds from now (negative: in the past).
+pub fn claims_expiring(user: &str, secs: i64) -> Claims {
+    Claims {
+        sub: user.into(),
+        exp: Some(unix_now().saturating_add_signed(secs)),
+        ..Default::default()
+    }
+}
+
+/// Polls `cond` every 20 ms for at most [`WAIT`]; panics naming `what` on timeout.
+/// Only for state the server exposes no event for (counters).
+pub async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !cond() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting until {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Proves the server still serves others: a fresh subscriber (JSON) and a fresh
+/// publisher (MessagePack) on `channel`, one publication delivered end to end.
+/// Both users need to be allowed to subscribe and publish there.
+pub async fn assert_round_trip(server: &TestServer, channel: &str) {
+    let marker = format!("\"probe {}\"", server.node.next_client_id());
+    let mut sub = server.user(Codec::Json, "probe-sub").await;
+    let mut publisher = server.user(Codec::MessagePack, "probe-pub").await;
+    expect_ok(sub.request(subscribe_req(channel)).await);
+    expect_ok(publisher.request(subscribe_req(channel)).await);
+    expect_ok(
+        publisher
+            .request(publish_req(channel, marker.clone()))
+            .await,
+    );
+    let p = sub.publication().await;
+    assert_eq!(p.channel, channel);
+    assert_eq!(p.data, chorus_protocol::Payload::from(marker));
+    sub.close().await;
+    publisher.close().await;
+}
+
+/// Asserts that a connection closed with `code`, preceded by a `disconnect` push
+/// with the same code and the reconnect flag the code's range implies.
+#[track_caller]
+pub fn assert_closed_with(closed: &Closed, code: chorus_protocol::CloseCode) {
+    assert_eq!(closed.code, code.0, "close code: {closed:?}");
+    let pushed = closed
+        .pushed
+        .as_ref()
+        .unwrap_or_else(|| panic!("no disconnect push before the close: {closed:?}"));
+    assert_eq!(pushed.code, code, "disconnect push: {closed:?}");
+    assert_eq!(
+        pushed.reconnect,
+        code.should_reconnect(),
+        "reconnect flag: {closed:?}"
+    );
+}
+
+/// A WebSocket upgrade with an optional `Sec-WebSocket-Protocol` and `Origin`.
+/// `Ok` carries the subprotocol the server selected; `Err` the HTTP status and
+/// body of a refused upgrade.
+pub async fn try_upgrade(
+    url: &str,
+    protocol: Option<&str>,
+    origin: Option<&str>,
+) -> Result<Option<String>, (u16, String)> {
+    let mut req = url.into_client_request().unwrap();
+    if let Some(p) = protocol {
+        req.headers_mut()
+            .insert("Sec-WebSocket-Protocol", HeaderValue::from_str(p).unwrap());
+    }
+    if let Some(o) = origin {
+        req.headers_mut()
+            .insert("Origin", HeaderValue::from_str(o).unwrap());
+    }
+    let result = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(req))
+        .await
+        .expect("upgrade answered in time");
+    match result {
+        Ok((mut ws, resp)) => {
+            let selected = resp
+                .headers()
+                .get("sec-websocket-protocol")
+                .map(|v| v.to_str().unwrap().to_owned());
+            let _ = ws.close(None).await;
+            Ok(selected)
+        }
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+            let body = resp
+                .body()
+                .as_ref()
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .unwrap_or_default();
+            Err((resp.status().as_u16(), body))
+        }
+        Err(other) => panic!("upgrade failed without an HTTP answer: {other}"),
+    }
+}
+
+/// A minimal HTTP/1.1 GET over a fresh TCP connection: the status and body.
+/// `Err` when the connection is refused or reset before an answer.
+pub async fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let fut = async {
+        let mut stream = TcpStream::connect(addr).await?;
+        let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        stream.write_all(req.as_bytes()).await?;
+        let mut buf = Vec::new();
+        stream.read_to_end(&mut buf).await?;
+        Ok::<_, std::io::Error>(buf)
+    };
+    let buf = tokio::time::timeout(WAIT, fut)
+        .await
+        .expect("HTTP answer in time")?;
+    parse_http_response(&buf)
+}
+
+/// Status and body of a raw HTTP/1.1 response (no chunked encoding expected).
+pub fn parse_http_response(buf: &[u8]) -> std::io::Result<(u16, String)> {
+    let text = String::from_utf8_lossy(buf);
+    let bad = || std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{text:?}"));
+    let (head, body) = text.split_once("\r\n\r\n").ok_or_else(bad)?;
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(bad)?;
+    Ok((status, body.to_owned()))
+}
+
+impl Client {
+    /// A WebSocket message carrying `bytes` in the frame type of this client's codec.
+    pub fn data_message(&self, bytes: Vec<u8>) -> Message {
+        if self.codec.is_binary() {
+            Message::Binary(bytes.into())
+        } else {
+            Message::Text(String::from_utf8(bytes).expect("utf-8").into())
+        }
+    }
+
+    /// A text WebSocket message with arbitrary (possibly invalid UTF-8) bytes,
+    /// sent as a raw frame so the client library does not validate it.
+    pub async fn send_text_bytes(&mut self, bytes: Vec<u8>) {
+        use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+        use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+        let frame = Frame::message(bytes, OpCode::Data(Data::Text), true);
+        self.send_raw(Message::Frame(frame)).await;
+    }
+}
+
+/// A connection that watches the server survive bad input elsewhere: subscribed
+/// to a channel before the test's bad input, checked with a publication from a
+/// fresh connection afterwards.
+pub struct Bystander {
+    client: Client,
+    channel: String,
+}
+
+impl Bystander {
+    /// A `bystander` user (JSON) subscribed to `channel`.
+    pub async fn new(server: &TestServer, channel: &str) -> Bystander {
+        let mut client = server.user(Codec::Json, "bystander").await;
+        expect_ok(client.request(subscribe_req(channel)).await);
+        Bystander {
+            client,
+            channel: channel.to_owned(),
+        }
+    }
+
+    /// A fresh MessagePack connection subscribes and publishes to the channel;
+    /// the bystander receives that publication.
+    pub async fn check(&mut self, server: &TestServer) {
+        let marker = format!("\"probe {}\"", server.node.next_client_id());
+        let mut publisher = server.user(Codec::MessagePack, "probe-pub").await;
+        expect_ok(publisher.request(subscribe_req(&self.channel)).await);
+        expect_ok(
+            publisher
+                .request(publish_req(&self.channel, marker.clone()))
+                .await,
+        );
+        let p = self.client.publication().await;
+        assert_eq!(p.channel, self.channel);
+        assert_eq!(p.data, chorus_protocol::Payload::from(marker));
+        publisher.close().await;
+    }
+}
+
+impl Client {
+    /// Like [`Client::open`], with Nagle's algorithm off on the client side, for
+    /// tests that pipeline many frames and must not wait on delayed ACKs.
+    pub async fn open_nodelay(url: &str, codec: Codec) -> Client {
+        let mut req = url.into_client_request().unwrap();
+        req.headers_mut().insert(
+            "Sec-WebSocket-Protocol",
+            HeaderValue::from_static(codec.subprotocol()),
+        );
+        let (ws, _) = tokio::time::timeout(
+            WAIT,
+            tokio_tungstenite::connect_async_with_config(req, None, true),
+        )
+        .await
+        .expect("upgrade in time")
+        .expect("upgrade succeeds");
+        Client {
+            ws,
+            codec,
+            next_id: 1,
+            pushes: VecDeque::new(),
+        }
+    }
+}
+
+impl TestServer {
+    /// A connected client of `user` without Nagle's algorithm on the client side.
+    pub async fn user_nodelay(&self, codec: Codec, user: &str) -> Client {
+        let mut c = Client::open_nodelay(&self.url(), codec).await;
+        c.connect(Some(token(user)))
+            .await
+            .expect("connect succeeds");
+        c
+    }
+}
+
+impl TestServer {
+    /// Like [`TestServer::start`], with embedder hooks.
+    pub async fn start_with_hooks(config: Config, hooks: impl chorus_server::Hooks) -> TestServer {
+        let server = ServerBuilder::new(config)
+            .hooks(hooks)
+            .bind()
+            .await
+            .expect("server starts");
+        let addr = server.local_addr();
+        let node = server.node();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let done = tokio::spawn(server.run_until(async {
+            let _ = stopped.await;
+        }));
+        TestServer {
+            addr,
+            node,
+            stop: Some(stop),
+            done,
+        }
+    }
+}
+
+impl Client {
+    /// Reads until the transport ends. The server drops a connection only
+    /// after unregistering it, so once this returns the node no longer counts
+    /// it. Polling also sends tungstenite's pending reply to a close frame.
+    pub async fn wait_eof(&mut self) {
+        loop {
+            match tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("the connection ends in time")
+            {
+                None | Some(Err(_)) => return,
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
+
+    /// [`Client::closed`], then [`Client::wait_eof`]: the server has finished
+    /// with the connection when this returns.
+    pub async fn closed_fully(&mut self) -> Closed {
+        let closed = self.closed().await;
+        self.wait_eof().await;
+        closed
+    }
+
+    /// Closes with 1000 and waits until the server has finished with the
+    /// connection.
+    pub async fn close_fully(mut self) {
+        let _ = self
+            .ws
+            .close(Some(tokio_tungstenite::tungstenite::protocol::CloseFrame {
+                code: WsCloseCode::Normal,
+                reason: "".into(),
+            }))
+            .await;
+        self.wait_eof().await;
+    }
+}
