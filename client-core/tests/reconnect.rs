@@ -256,3 +256,66 @@ async fn requests_made_while_reconnecting_are_sent_after_reconnect() {
         }
     }
 }
+
+#[tokio::test]
+async fn token_provider_refreshes_before_expiry_without_reconnecting() {
+    let mut config = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..Default::default()
+    };
+    config.auth.hmac_secret = Some(SECRET.into());
+    config.auth.leeway_secs = 0;
+    let server = ServerBuilder::new(config).bind().await.unwrap();
+    let addr = server.local_addr();
+    tokio::spawn(server.run_until(std::future::pending()));
+
+    // Tokens live 3 s; the client must refresh each at half-life, on the same connection.
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (fetched_tx, mut fetched) = tokio::sync::mpsc::unbounded_channel();
+    let counter = calls.clone();
+    let client = Client::builder(format!("ws://{addr}/ws"))
+        .token_provider(move || {
+            let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            let tx = fetched_tx.clone();
+            async move {
+                let exp = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_secs()
+                    + 3;
+                let token = mint::hs256(
+                    SECRET,
+                    &Claims {
+                        sub: "alice".into(),
+                        exp: Some(exp),
+                        ..Default::default()
+                    },
+                )
+                .map_err(|e| ClientError::Closed(e.to_string()))?;
+                let _ = tx.send(n);
+                Ok(token)
+            }
+        })
+        .build();
+    client.connect().await.unwrap();
+    let mut states = client.state_changes();
+    states.mark_unchanged();
+    // The first token connected; wait for three refreshes (about 4.5 s, past the
+    // first token's expiry), then check the connection never dropped.
+    loop {
+        let n = tokio::time::timeout(WAIT, fetched.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        if n >= 4 {
+            break;
+        }
+    }
+    client.ping().await.unwrap();
+    assert!(
+        !states.has_changed().unwrap(),
+        "the connection stayed up: {:?}",
+        client.state()
+    );
+    assert_eq!(client.state(), ConnectionState::Connected);
+}
