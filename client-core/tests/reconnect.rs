@@ -319,3 +319,68 @@ async fn token_provider_refreshes_before_expiry_without_reconnecting() {
     );
     assert_eq!(client.state(), ConnectionState::Connected);
 }
+
+#[tokio::test]
+async fn a_restarted_memory_node_is_reported_unrecoverable_and_the_stream_goes_on() {
+    let start = |listen: SocketAddr| async move {
+        let mut config = Config {
+            listen,
+            ..Default::default()
+        };
+        config.auth.hmac_secret = Some(SECRET.into());
+        config.limits.shutdown_timeout_ms = 2_000;
+        config.namespaces.insert(
+            "chat".into(),
+            NamespaceConfig {
+                history_size: 100,
+                ..Default::default()
+            },
+        );
+        let server = ServerBuilder::new(config).bind().await.unwrap();
+        let addr = server.local_addr();
+        let handle = server.handle();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let done = tokio::spawn(server.run_until(async {
+            let _ = stopped.await;
+        }));
+        (addr, handle, stop, done)
+    };
+    let (addr, first, stop, done) = start("127.0.0.1:0".parse().unwrap()).await;
+    let alice = client(addr, "alice", Codec::Json);
+    alice.connect().await.unwrap();
+    let mut sub = alice.subscribe("chat:restart").await.unwrap();
+    let publish = |handle: chorus_server::Handle, n: u64| async move {
+        let req = chorus_protocol::message::PublishRequest {
+            channel: "chat:restart".into(),
+            data: Payload::from(n.to_string()),
+            idempotency_key: None,
+        };
+        handle.publish(req).await.unwrap();
+    };
+    publish(first.clone(), 1).await;
+    loop {
+        if let SubEvent::Publication(p) = next(&mut sub).await {
+            assert_eq!(p.data, Payload::from("1"));
+            break;
+        }
+    }
+    // Stop the node (clients are told 4000: reconnect) and start a new one on the
+    // same address: its in-memory history starts over with a new epoch.
+    let _ = stop.send(());
+    done.await.unwrap();
+    let (_, second, _stop2, _done2) = start(addr).await;
+    loop {
+        match next(&mut sub).await {
+            SubEvent::Subscribing | SubEvent::Subscribed(Recovery::Fresh) => {}
+            SubEvent::Subscribed(Recovery::Unrecoverable) => break,
+            other => panic!("{other:?}"),
+        }
+    }
+    publish(second, 2).await;
+    loop {
+        if let SubEvent::Publication(p) = next(&mut sub).await {
+            assert_eq!(p.data, Payload::from("2"));
+            break;
+        }
+    }
+}
