@@ -8,7 +8,6 @@ use chorus_protocol::{Channel, CloseCode, ErrorCode, Payload, ReplyBody, Request
 use tokio::time::Instant;
 
 use crate::auth::Claims;
-use crate::broker::{BrokerError, PublishArgs};
 use crate::config::NamespaceConfig;
 use crate::history::HistoryQuery;
 use crate::hooks::ConnectContext;
@@ -22,11 +21,6 @@ pub(crate) type Outcome = (Result<ReplyBody, Error>, Option<(CloseCode, String)>
 
 fn err(code: ErrorCode, message: impl Into<String>) -> Error {
     Error::new(code, message)
-}
-
-fn internal(e: BrokerError) -> Error {
-    tracing::warn!(error = %e, "broker failure");
-    err(ErrorCode::INTERNAL, "temporary failure, retry")
 }
 
 fn unix_ms() -> u64 {
@@ -107,20 +101,7 @@ impl Session {
 
     /// Parses a channel and finds its namespace.
     fn resolve(&self, channel: &str) -> Result<(Channel, NamespaceConfig), Error> {
-        let channel =
-            Channel::parse(channel).map_err(|e| err(ErrorCode::BAD_REQUEST, e.to_string()))?;
-        let ns = self
-            .node
-            .config
-            .namespace(channel.namespace())
-            .cloned()
-            .ok_or_else(|| {
-                err(
-                    ErrorCode::UNKNOWN_CHANNEL,
-                    format!("namespace {:?} is not configured", channel.namespace()),
-                )
-            })?;
-        Ok((channel, ns))
+        self.node.resolve(channel)
     }
 
     async fn connect(&mut self, req: ConnectRequest) -> Outcome {
@@ -260,7 +241,7 @@ impl Session {
                 node.broker
                     .presence_stats(key.clone())
                     .await
-                    .map_err(internal)?
+                    .map_err(Error::from)?
                     .clients as usize
             } else {
                 node.hub.channel_members(&key)
@@ -280,7 +261,7 @@ impl Session {
         if node.hub.subscribe(&key, &handle) {
             if let Err(e) = node.broker.channel_interest(key.clone(), true).await {
                 node.hub.unsubscribe(&key, &handle.id);
-                return Err(internal(e));
+                return Err(Error::from(e));
             }
         }
         self.subs.insert(key.clone(), SubState::default());
@@ -298,7 +279,7 @@ impl Session {
                 Ok(page) => page,
                 Err(e) => {
                     self.leave(&key).await;
-                    return Err(internal(e));
+                    return Err(Error::from(e));
                 }
             };
             let recovered = req.since.is_some() && page.recovered;
@@ -315,7 +296,7 @@ impl Session {
             node.broker
                 .presence_add(key.clone(), info.clone())
                 .await
-                .map_err(internal)?;
+                .map_err(Error::from)?;
         }
         if ns.join_leave {
             let event = Membership {
@@ -325,7 +306,7 @@ impl Session {
             node.broker
                 .membership(true, event)
                 .await
-                .map_err(internal)?;
+                .map_err(Error::from)?;
         }
         Ok(result)
     }
@@ -392,21 +373,8 @@ impl Session {
             .hooks
             .on_publish(&info, channel.as_str(), req.data)
             .await?;
-        let outcome = node
-            .broker
-            .publish(PublishArgs {
-                channel: channel.as_str().into(),
-                data,
-                info: Some(info),
-                idempotency_key: req.idempotency_key,
-                history: Node::history_options(&ns),
-            })
+        node.publish(&channel, &ns, data, Some(info), req.idempotency_key)
             .await
-            .map_err(internal)?;
-        Ok(PublishResult {
-            position: outcome.position,
-            duplicate: outcome.duplicate,
-        })
     }
 
     async fn send(&mut self, req: SendRequest) -> Result<(), Error> {
@@ -429,7 +397,7 @@ impl Session {
         node.broker
             .send_to_user(req.user.as_str().into(), message)
             .await
-            .map_err(internal)
+            .map_err(Error::from)
     }
 
     async fn broadcast(&mut self, req: BroadcastRequest) -> Result<(), Error> {
@@ -446,7 +414,7 @@ impl Session {
             broadcast: true,
         };
         let node = self.node.clone();
-        node.broker.broadcast(message).await.map_err(internal)
+        node.broker.broadcast(message).await.map_err(Error::from)
     }
 
     /// Resolves a channel for presence or history: readable by subscribers.
@@ -469,7 +437,12 @@ impl Session {
 
     async fn presence(&mut self, req: ChannelRequest) -> Result<PresenceResult, Error> {
         let channel = self.readable(&req.channel, "presence", |ns| ns.presence)?;
-        let clients = self.node.broker.presence(channel).await.map_err(internal)?;
+        let clients = self
+            .node
+            .broker
+            .presence(channel)
+            .await
+            .map_err(Error::from)?;
         Ok(PresenceResult { clients })
     }
 
@@ -480,7 +453,7 @@ impl Session {
             .broker
             .presence_stats(channel)
             .await
-            .map_err(internal)?;
+            .map_err(Error::from)?;
         Ok(PresenceStatsResult {
             clients: stats.clients,
             users: stats.users,
@@ -488,26 +461,9 @@ impl Session {
     }
 
     async fn history(&mut self, req: HistoryRequest) -> Result<HistoryResult, Error> {
-        let channel = self.readable(&req.channel, "history", NamespaceConfig::has_history)?;
-        let Some(opts) = self.node.history_options_for(&channel) else {
-            return Err(err(ErrorCode::NOT_AVAILABLE, "history is not enabled"));
-        };
-        let limit = req.limit.unwrap_or(0) as usize;
-        let query = HistoryQuery {
-            since: req.since,
-            limit: Some(limit.min(opts.size)),
-            reverse: req.reverse,
-        };
-        let page = self
-            .node
-            .broker
-            .history(channel, opts, query)
-            .await
-            .map_err(internal)?;
-        Ok(HistoryResult {
-            position: page.position,
-            publications: page.publications,
-        })
+        let (channel, ns) = self.resolve(&req.channel)?;
+        may_subscribe(&ns, self.principal(), &channel)?;
+        self.node.clone().history_page(&channel, &ns, req).await
     }
 
     fn refresh(&mut self, req: RefreshRequest) -> Outcome {

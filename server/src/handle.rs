@@ -7,9 +7,7 @@ use chorus_protocol::message::*;
 use chorus_protocol::{Channel, CloseCode, ErrorCode, Payload};
 use serde::Serialize;
 
-use crate::broker::{BrokerError, PublishArgs};
 use crate::config::NamespaceConfig;
-use crate::history::HistoryQuery;
 use crate::node::Node;
 
 /// Node-level counts.
@@ -55,11 +53,6 @@ pub struct Handle {
     node: Arc<Node>,
 }
 
-fn internal(e: BrokerError) -> Error {
-    tracing::warn!(error = %e, "broker failure");
-    Error::new(ErrorCode::INTERNAL, "temporary failure, retry")
-}
-
 impl Handle {
     /// A handle to `node`.
     pub fn new(node: Arc<Node>) -> Self {
@@ -67,20 +60,7 @@ impl Handle {
     }
 
     fn namespace(&self, channel: &str) -> Result<(Channel, NamespaceConfig), Error> {
-        let channel = Channel::parse(channel)
-            .map_err(|e| Error::new(ErrorCode::BAD_REQUEST, e.to_string()))?;
-        let ns = self
-            .node
-            .config
-            .namespace(channel.namespace())
-            .cloned()
-            .ok_or_else(|| {
-                Error::new(
-                    ErrorCode::UNKNOWN_CHANNEL,
-                    format!("namespace {:?} is not configured", channel.namespace()),
-                )
-            })?;
-        Ok((channel, ns))
+        self.node.resolve(channel)
     }
 
     /// Refuses data larger than clients may receive (`limits.max_message_size`).
@@ -99,22 +79,9 @@ impl Handle {
     pub async fn publish(&self, req: PublishRequest) -> Result<PublishResult, Error> {
         let (channel, ns) = self.namespace(&req.channel)?;
         self.check_size(&req.data)?;
-        let outcome = self
-            .node
-            .broker
-            .publish(PublishArgs {
-                channel: channel.as_str().into(),
-                data: req.data,
-                info: None,
-                idempotency_key: req.idempotency_key,
-                history: Node::history_options(&ns),
-            })
+        self.node
+            .publish(&channel, &ns, req.data, None, req.idempotency_key)
             .await
-            .map_err(internal)?;
-        Ok(PublishResult {
-            position: outcome.position,
-            duplicate: outcome.duplicate,
-        })
     }
 
     /// Delivers data to every connection of a user, on every node.
@@ -132,7 +99,7 @@ impl Handle {
             .broker
             .send_to_user(user.into(), message)
             .await
-            .map_err(internal)
+            .map_err(Error::from)
     }
 
     /// Delivers data to every connection on every node.
@@ -143,7 +110,11 @@ impl Handle {
             from: None,
             broadcast: true,
         };
-        self.node.broker.broadcast(message).await.map_err(internal)
+        self.node
+            .broker
+            .broadcast(message)
+            .await
+            .map_err(Error::from)
     }
 
     /// Closes every connection of a user, on every node.
@@ -157,7 +128,7 @@ impl Handle {
             .broker
             .close_user(user.into(), code, reason.to_owned())
             .await
-            .map_err(internal)
+            .map_err(Error::from)
     }
 
     /// Closes one connection of this node; false when it is not connected here.
@@ -168,7 +139,12 @@ impl Handle {
     /// Members of a channel.
     pub async fn presence(&self, channel: &str) -> Result<PresenceResult, Error> {
         let channel = self.presence_channel(channel)?;
-        let clients = self.node.broker.presence(channel).await.map_err(internal)?;
+        let clients = self
+            .node
+            .broker
+            .presence(channel)
+            .await
+            .map_err(Error::from)?;
         Ok(PresenceResult { clients })
     }
 
@@ -180,7 +156,7 @@ impl Handle {
             .broker
             .presence_stats(channel)
             .await
-            .map_err(internal)?;
+            .map_err(Error::from)?;
         Ok(PresenceStatsResult {
             clients: s.clients,
             users: s.users,
@@ -201,27 +177,7 @@ impl Handle {
     /// A page of a channel's history (`limit` absent or 0: only the position).
     pub async fn history(&self, req: HistoryRequest) -> Result<HistoryResult, Error> {
         let (channel, ns) = self.namespace(&req.channel)?;
-        let Some(opts) = Node::history_options(&ns) else {
-            return Err(Error::new(
-                ErrorCode::NOT_AVAILABLE,
-                format!("history is not enabled for {channel}"),
-            ));
-        };
-        let query = HistoryQuery {
-            since: req.since,
-            limit: Some((req.limit.unwrap_or(0) as usize).min(opts.size)),
-            reverse: req.reverse,
-        };
-        let page = self
-            .node
-            .broker
-            .history(channel.as_str().into(), opts, query)
-            .await
-            .map_err(internal)?;
-        Ok(HistoryResult {
-            position: page.position,
-            publications: page.publications,
-        })
+        self.node.history_page(&channel, &ns, req).await
     }
 
     /// Channels with subscribers on this node.

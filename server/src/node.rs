@@ -104,6 +104,83 @@ impl Node {
         })
     }
 
+    /// Parses a channel name and finds its namespace's options.
+    pub fn resolve(
+        &self,
+        channel: &str,
+    ) -> Result<(chorus_protocol::Channel, NamespaceConfig), chorus_protocol::message::Error> {
+        use chorus_protocol::{ErrorCode, message::Error};
+        let channel = chorus_protocol::Channel::parse(channel)
+            .map_err(|e| Error::new(ErrorCode::BAD_REQUEST, e.to_string()))?;
+        let ns = self
+            .config
+            .namespace(channel.namespace())
+            .cloned()
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorCode::UNKNOWN_CHANNEL,
+                    format!("namespace {:?} is not configured", channel.namespace()),
+                )
+            })?;
+        Ok((channel, ns))
+    }
+
+    /// Publishes to a resolved channel through the broker: the one path shared by
+    /// clients (with their info) and server code (without).
+    pub async fn publish(
+        &self,
+        channel: &chorus_protocol::Channel,
+        ns: &NamespaceConfig,
+        data: chorus_protocol::Payload,
+        info: Option<chorus_protocol::message::ClientInfo>,
+        idempotency_key: Option<String>,
+    ) -> Result<chorus_protocol::message::PublishResult, chorus_protocol::message::Error> {
+        let outcome = self
+            .broker
+            .publish(crate::broker::PublishArgs {
+                channel: channel.as_str().into(),
+                data,
+                info,
+                idempotency_key,
+                history: Node::history_options(ns),
+            })
+            .await?;
+        Ok(chorus_protocol::message::PublishResult {
+            position: outcome.position,
+            duplicate: outcome.duplicate,
+        })
+    }
+
+    /// Reads a page of history for the `history` command and the server API
+    /// (`limit` absent or 0: only the current position).
+    pub async fn history_page(
+        &self,
+        channel: &chorus_protocol::Channel,
+        ns: &NamespaceConfig,
+        req: chorus_protocol::message::HistoryRequest,
+    ) -> Result<chorus_protocol::message::HistoryResult, chorus_protocol::message::Error> {
+        use chorus_protocol::{ErrorCode, message::Error};
+        let Some(opts) = Node::history_options(ns) else {
+            return Err(Error::new(
+                ErrorCode::NOT_AVAILABLE,
+                format!("history is not enabled for {channel}"),
+            ));
+        };
+        let query = crate::history::HistoryQuery {
+            since: req.since,
+            limit: Some((req.limit.unwrap_or(0) as usize).min(opts.size)),
+            reverse: req.reverse,
+        };
+        let page = self
+            .broker
+            .history(channel.as_str().into(), opts, query)
+            .await?;
+        Ok(chorus_protocol::message::HistoryResult {
+            position: page.position,
+            publications: page.publications,
+        })
+    }
+
     /// History bounds of a channel, if its namespace keeps history.
     pub fn history_options_for(&self, channel: &str) -> Option<HistoryOptions> {
         let ns = chorus_protocol::Channel::parse(channel).ok()?;

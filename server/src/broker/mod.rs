@@ -26,6 +26,17 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 #[error("broker: {0}")]
 pub struct BrokerError(pub String);
 
+impl From<BrokerError> for chorus_protocol::message::Error {
+    /// Clients see a temporary internal error; the detail goes to the log only.
+    fn from(e: BrokerError) -> Self {
+        tracing::warn!(error = %e, "broker failure");
+        chorus_protocol::message::Error::new(
+            chorus_protocol::ErrorCode::INTERNAL,
+            "temporary failure, retry",
+        )
+    }
+}
+
 /// A publish as the broker sees it.
 #[derive(Debug, Clone)]
 pub struct PublishArgs {
