@@ -30,6 +30,10 @@ pub mod permissions;
 pub mod rate;
 pub mod session;
 
+/// The protocol crate, re-exported so embedders use the same version.
+pub use chorus_protocol as protocol;
+
+pub use broker::BoxFuture;
 pub use config::Config;
 pub use handle::Handle;
 pub use hooks::{ConnectContext, ConnectDecision, Hooks, NoHooks};
