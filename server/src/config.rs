@@ -25,7 +25,7 @@ pub enum ConfigError {
     },
     /// The TOML (file or environment overrides) does not parse, or names an
     /// unknown or mistyped option.
-    #[error("configuration: {0}")]
+    #[error("{0}")]
     Parse(String),
     /// Invalid key material or token checks in `[auth]`.
     #[error(transparent)]

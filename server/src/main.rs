@@ -60,6 +60,10 @@ fn main() -> ExitCode {
     if cli.dev || config.dev {
         config.apply_dev_profile();
     }
+    if let Err(e) = config.validate() {
+        eprintln!("chorus: invalid configuration: {e}");
+        return ExitCode::from(2);
+    }
     init_logging(&config);
     if config.dev {
         tracing::warn!(
