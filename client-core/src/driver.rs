@@ -359,11 +359,8 @@ impl Driver {
                 }
                 self.state.send_replace(state);
             }
-            Event::Connected(_) | Event::Warning(_) => {
-                if let Event::Warning(w) = event {
-                    tracing::debug!(warning = %w, "chorus client");
-                }
-            }
+            Event::Connected(_) => {}
+            Event::Warning(w) => tracing::debug!(warning = %w, "chorus client"),
             Event::Subscribing { channel } => {
                 let started = self.subs.get(&channel).is_some_and(|s| s.ready.is_none());
                 if started {

@@ -417,47 +417,16 @@ impl Session {
         node.broker.broadcast(message).await.map_err(Error::from)
     }
 
-    /// Resolves a channel for presence or history: readable by subscribers.
-    fn readable(
-        &self,
-        channel: &str,
-        feature: &str,
-        enabled: fn(&NamespaceConfig) -> bool,
-    ) -> Result<Arc<str>, Error> {
-        let (channel, ns) = self.resolve(channel)?;
-        if !enabled(&ns) {
-            return Err(err(
-                ErrorCode::NOT_AVAILABLE,
-                format!("{feature} is not enabled for {channel}"),
-            ));
-        }
-        may_subscribe(&ns, self.principal(), &channel)?;
-        Ok(channel.as_str().into())
-    }
-
     async fn presence(&mut self, req: ChannelRequest) -> Result<PresenceResult, Error> {
-        let channel = self.readable(&req.channel, "presence", |ns| ns.presence)?;
-        let clients = self
-            .node
-            .broker
-            .presence(channel)
-            .await
-            .map_err(Error::from)?;
-        Ok(PresenceResult { clients })
+        let (channel, ns) = self.node.resolve_presence(&req.channel)?;
+        may_subscribe(&ns, self.principal(), &channel)?;
+        self.node.clone().presence(&channel).await
     }
 
     async fn presence_stats(&mut self, req: ChannelRequest) -> Result<PresenceStatsResult, Error> {
-        let channel = self.readable(&req.channel, "presence", |ns| ns.presence)?;
-        let stats = self
-            .node
-            .broker
-            .presence_stats(channel)
-            .await
-            .map_err(Error::from)?;
-        Ok(PresenceStatsResult {
-            clients: stats.clients,
-            users: stats.users,
-        })
+        let (channel, ns) = self.node.resolve_presence(&req.channel)?;
+        may_subscribe(&ns, self.principal(), &channel)?;
+        self.node.clone().presence_stats(&channel).await
     }
 
     async fn history(&mut self, req: HistoryRequest) -> Result<HistoryResult, Error> {

@@ -138,40 +138,14 @@ impl Handle {
 
     /// Members of a channel.
     pub async fn presence(&self, channel: &str) -> Result<PresenceResult, Error> {
-        let channel = self.presence_channel(channel)?;
-        let clients = self
-            .node
-            .broker
-            .presence(channel)
-            .await
-            .map_err(Error::from)?;
-        Ok(PresenceResult { clients })
+        let (channel, _) = self.node.resolve_presence(channel)?;
+        self.node.presence(&channel).await
     }
 
     /// Member counts of a channel.
     pub async fn presence_stats(&self, channel: &str) -> Result<PresenceStatsResult, Error> {
-        let channel = self.presence_channel(channel)?;
-        let s = self
-            .node
-            .broker
-            .presence_stats(channel)
-            .await
-            .map_err(Error::from)?;
-        Ok(PresenceStatsResult {
-            clients: s.clients,
-            users: s.users,
-        })
-    }
-
-    fn presence_channel(&self, channel: &str) -> Result<Arc<str>, Error> {
-        let (channel, ns) = self.namespace(channel)?;
-        if !ns.presence {
-            return Err(Error::new(
-                ErrorCode::NOT_AVAILABLE,
-                format!("presence is not enabled for {channel}"),
-            ));
-        }
-        Ok(channel.as_str().into())
+        let (channel, _) = self.node.resolve_presence(channel)?;
+        self.node.presence_stats(&channel).await
     }
 
     /// A page of a channel's history (`limit` absent or 0: only the position).

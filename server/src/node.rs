@@ -151,6 +151,43 @@ impl Node {
         })
     }
 
+    /// Resolves a channel whose namespace has presence (error 108 otherwise).
+    pub fn resolve_presence(
+        &self,
+        channel: &str,
+    ) -> Result<(chorus_protocol::Channel, NamespaceConfig), chorus_protocol::message::Error> {
+        let (channel, ns) = self.resolve(channel)?;
+        if !ns.presence {
+            return Err(chorus_protocol::message::Error::new(
+                chorus_protocol::ErrorCode::NOT_AVAILABLE,
+                format!("presence is not enabled for {channel}"),
+            ));
+        }
+        Ok((channel, ns))
+    }
+
+    /// Members of a channel across the cluster (for `presence` and the server API).
+    pub async fn presence(
+        &self,
+        channel: &chorus_protocol::Channel,
+    ) -> Result<chorus_protocol::message::PresenceResult, chorus_protocol::message::Error> {
+        let clients = self.broker.presence(channel.as_str().into()).await?;
+        Ok(chorus_protocol::message::PresenceResult { clients })
+    }
+
+    /// Member counts of a channel across the cluster.
+    pub async fn presence_stats(
+        &self,
+        channel: &chorus_protocol::Channel,
+    ) -> Result<chorus_protocol::message::PresenceStatsResult, chorus_protocol::message::Error>
+    {
+        let s = self.broker.presence_stats(channel.as_str().into()).await?;
+        Ok(chorus_protocol::message::PresenceStatsResult {
+            clients: s.clients,
+            users: s.users,
+        })
+    }
+
     /// Reads a page of history for the `history` command and the server API
     /// (`limit` absent or 0: only the current position).
     pub async fn history_page(

@@ -63,13 +63,6 @@ fn refresh_req(token: String) -> Request {
     Request::Refresh(RefreshRequest { token })
 }
 
-async fn assert_usable(client: &mut Client) {
-    assert_eq!(
-        client.request(ping_req()).await,
-        Ok(ReplyBody::Ping(Empty {}))
-    );
-}
-
 /// base64url without padding, for hand-made tokens.
 fn b64url(bytes: &[u8]) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";

@@ -38,14 +38,6 @@ async fn send_bytes(client: &mut Client, bytes: Vec<u8>) {
     }
 }
 
-/// The connection still answers commands.
-async fn assert_usable(client: &mut Client) {
-    assert_eq!(
-        client.request(ping_req()).await,
-        Ok(ReplyBody::Ping(Empty {}))
-    );
-}
-
 fn channel_req(channel: &str) -> ChannelRequest {
     ChannelRequest {
         channel: channel.into(),

@@ -20,13 +20,6 @@ fn channel_req(channel: &str) -> ChannelRequest {
     }
 }
 
-async fn assert_usable(client: &mut Client) {
-    assert_eq!(
-        client.request(ping_req()).await,
-        Ok(ReplyBody::Ping(Empty {}))
-    );
-}
-
 /// An encoded `publish` command of exactly `size` bytes in `codec`, if the
 /// codec's length prefixes allow that size.
 fn publish_frame_of_size(codec: Codec, id: u64, channel: &str, size: usize) -> Option<Vec<u8>> {

@@ -58,22 +58,7 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start(config: Config) -> TestServer {
-        let server = ServerBuilder::new(config)
-            .bind()
-            .await
-            .expect("server starts");
-        let addr = server.local_addr();
-        let node = server.node();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let done = tokio::spawn(server.run_until(async {
-            let _ = stopped.await;
-        }));
-        TestServer {
-            addr,
-            node,
-            stop: Some(stop),
-            done,
-        }
+        TestServer::start_with_hooks(config, chorus_server::NoHooks).await
     }
 
     pub fn url(&self) -> String {
@@ -644,4 +629,12 @@ impl Client {
             .await;
         self.wait_eof().await;
     }
+}
+
+/// The connection still answers commands (a ping round trip).
+pub async fn assert_usable(client: &mut Client) {
+    assert_eq!(
+        client.request(ping_req()).await,
+        Ok(ReplyBody::Ping(chorus_protocol::message::Empty {}))
+    );
 }
