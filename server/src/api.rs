@@ -161,9 +161,7 @@ async fn disconnect(
     let h = handle(node);
     match (&req.user, &req.client) {
         (Some(user), _) => h.disconnect_user(user, code, reason).await?,
-        (None, Some(client)) => {
-            h.disconnect_client(client, code, reason);
-        }
+        (None, Some(client)) => h.disconnect_client(client, code, reason).await?,
         (None, None) => {
             return Err(Error::new(ErrorCode::BAD_REQUEST, "give user or client").into());
         }
@@ -213,24 +211,12 @@ async fn info(State(node): State<Arc<Node>>) -> Json<crate::handle::Info> {
 
 #[derive(Serialize)]
 struct Nodes {
-    nodes: Vec<NodeEntry>,
+    nodes: Vec<crate::broker::NodeStatus>,
 }
 
-#[derive(Serialize)]
-struct NodeEntry {
-    #[serde(flatten)]
-    info: crate::handle::Info,
-    #[serde(flatten)]
-    stats: crate::handle::Stats,
-}
-
-/// Live nodes. On the memory broker this node is the whole cluster.
-async fn nodes(State(node): State<Arc<Node>>) -> Json<Nodes> {
-    let h = handle(node);
-    Json(Nodes {
-        nodes: vec![NodeEntry {
-            info: h.info(),
-            stats: h.stats(),
-        }],
-    })
+/// Live nodes (from the cluster registry; this node alone on the memory broker).
+async fn nodes(State(node): State<Arc<Node>>) -> ApiResult<Nodes> {
+    Ok(Json(Nodes {
+        nodes: handle(node).nodes().await?,
+    }))
 }

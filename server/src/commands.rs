@@ -174,6 +174,12 @@ impl Session {
                 ));
             }
         }
+        if !user.is_empty() {
+            if let Err(e) = node.broker.user_interest(user.clone()).await {
+                node.hub.unregister(&client, &user);
+                return refuse(Error::from(e));
+            }
+        }
         let leeway = node.config.auth.leeway_secs;
         let (expires_in_ms, expires_at) =
             claims.as_ref().map_or((None, None), |c| expiry(c, leeway));
@@ -258,11 +264,14 @@ impl Session {
             .on_subscribe(&info, channel.as_str(), req.data.as_ref())
             .await?;
 
-        if node.hub.subscribe(&key, &handle) {
-            if let Err(e) = node.broker.channel_interest(key.clone(), true).await {
-                node.hub.unsubscribe(&key, &handle.id);
-                return Err(Error::from(e));
+        // Asked even when others are members already: it returns once the
+        // broker listens, which a concurrent first subscriber may still be setting up.
+        node.hub.subscribe(&key, &handle);
+        if let Err(e) = node.broker.channel_interest(key.clone()).await {
+            if node.hub.unsubscribe(&key, &handle.id) {
+                let _ = node.broker.channel_interest(key.clone()).await;
             }
+            return Err(Error::from(e));
         }
         self.subs.insert(key.clone(), SubState::default());
         let mut result = SubscribeResult {
@@ -270,9 +279,10 @@ impl Session {
             ..Default::default()
         };
         if let Some(opts) = Node::history_options(&ns) {
+            // Without `since` only the position is needed.
             let query = HistoryQuery {
                 since: req.since.clone(),
-                limit: None,
+                limit: req.since.is_none().then_some(0),
                 reverse: false,
             };
             let page = match node.broker.history(key.clone(), opts, query).await {
@@ -334,7 +344,7 @@ impl Session {
         let node = self.node.clone();
         let info = auth.info.clone();
         if node.hub.unsubscribe(channel, &auth.client) {
-            if let Err(e) = node.broker.channel_interest(channel.clone(), false).await {
+            if let Err(e) = node.broker.channel_interest(channel.clone()).await {
                 tracing::warn!(error = %e, channel = %channel, "could not drop channel interest");
             }
         }

@@ -51,6 +51,7 @@ const ENV_ROOTS: &[&str] = &[
     "ws_path",
     "api_key",
     "nats",
+    "cluster",
     "dev",
     "allowed_origins",
     "log",
@@ -101,6 +102,8 @@ pub struct Config {
     pub api_key: Option<String>,
     /// NATS URLs; empty means the in-memory broker (single node).
     pub nats: Vec<String>,
+    /// Cluster options (used with `nats`).
+    pub cluster: ClusterConfig,
     /// Development profile: a `demo` namespace open to anonymous users.
     pub dev: bool,
     /// Origins allowed to open WebSockets (`*` for any). Empty: same origin only,
@@ -125,6 +128,7 @@ impl Default for Config {
             ws_path: "/ws".to_owned(),
             api_key: None,
             nats: Vec::new(),
+            cluster: ClusterConfig::default(),
             dev: false,
             allowed_origins: Vec::new(),
             log: LogConfig::default(),
@@ -134,6 +138,51 @@ impl Default for Config {
             namespaces: BTreeMap::new(),
         }
     }
+}
+
+/// Cluster mode: how the nodes of one system share NATS and JetStream.
+/// Every node of a cluster must use the same values (and the same namespaces).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// Prefix of every subject, stream and bucket name, so several systems can
+    /// share one NATS cluster (A-Z a-z 0-9 _ -).
+    pub prefix: String,
+    /// JetStream replicas of the history stream and the buckets (1, 3 or 5;
+    /// at most the number of NATS servers).
+    pub replicas: usize,
+    /// `file` or `memory` storage for the history stream and the buckets.
+    pub storage: ClusterStorage,
+    /// Bytes the history stream may hold in all (oldest publications go first).
+    pub history_max_bytes: i64,
+    /// A node that has not refreshed its registry entry for this long is dead:
+    /// it leaves `/api/nodes`, and its members leave presence (with leave events).
+    pub node_ttl_ms: u64,
+    /// How long to wait for a JetStream reply (publish ack, history read).
+    pub request_timeout_ms: u64,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            prefix: "chorus".to_owned(),
+            replicas: 1,
+            storage: ClusterStorage::File,
+            history_max_bytes: 1 << 30,
+            node_ttl_ms: 15_000,
+            request_timeout_ms: 5_000,
+        }
+    }
+}
+
+/// Where JetStream keeps cluster state.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ClusterStorage {
+    /// On disk: survives NATS server restarts.
+    File,
+    /// In memory: faster, lost when the NATS servers restart.
+    Memory,
 }
 
 /// Log output.
@@ -398,6 +447,33 @@ impl Config {
                     format!("{url:?} is not a nats:// or tls:// URL"),
                 ));
             }
+        }
+        let c = &self.cluster;
+        let prefix_ok = !c.prefix.is_empty()
+            && c.prefix.len() <= 32
+            && c.prefix
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if !prefix_ok {
+            return Err(invalid("cluster.prefix", "is 1 to 32 of A-Z a-z 0-9 _ -"));
+        }
+        if !(1..=5).contains(&c.replicas) {
+            return Err(invalid("cluster.replicas", "must be 1 to 5"));
+        }
+        if c.node_ttl_ms < 1_000 {
+            return Err(invalid("cluster.node_ttl_ms", "must be at least 1000"));
+        }
+        if c.request_timeout_ms == 0 {
+            return Err(invalid(
+                "cluster.request_timeout_ms",
+                "must be greater than 0",
+            ));
+        }
+        if c.history_max_bytes == 0 || c.history_max_bytes < -1 {
+            return Err(invalid(
+                "cluster.history_max_bytes",
+                "must be positive (or -1: no limit)",
+            ));
         }
         let l = &self.limits;
         let positive = [

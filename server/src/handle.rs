@@ -131,9 +131,37 @@ impl Handle {
             .map_err(Error::from)
     }
 
-    /// Closes one connection of this node; false when it is not connected here.
-    pub fn disconnect_client(&self, client: &str, code: CloseCode, reason: &str) -> bool {
-        self.node.hub.close_client(client, code, reason)
+    /// Closes one connection, on whichever node it is (nothing happens for an
+    /// id that is not connected anywhere).
+    pub async fn disconnect_client(
+        &self,
+        client: &str,
+        code: CloseCode,
+        reason: &str,
+    ) -> Result<(), Error> {
+        self.node
+            .broker
+            .close_client(client.into(), code, reason.to_owned())
+            .await
+            .map_err(Error::from)
+    }
+
+    /// Live nodes of the cluster (this node alone on the memory broker).
+    pub async fn nodes(&self) -> Result<Vec<crate::broker::NodeStatus>, Error> {
+        let node = &self.node;
+        let me = crate::broker::NodeStatus::of(
+            &node.id,
+            node.started,
+            node.broker_kind(),
+            node.draining(),
+            &node.hub,
+        );
+        // This node's own entry is given fresh; others' are as last refreshed.
+        let mut nodes = node.broker.nodes().await?.unwrap_or_default();
+        nodes.retain(|n| n.node != me.node);
+        nodes.push(me);
+        nodes.sort_by(|a, b| a.node.cmp(&b.node));
+        Ok(nodes)
     }
 
     /// Members of a channel.
@@ -185,12 +213,7 @@ impl Handle {
             node: self.node.id.to_string(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
             uptime_ms: self.node.started.elapsed().as_millis() as u64,
-            broker: if self.node.config.nats.is_empty() {
-                "memory"
-            } else {
-                "nats"
-            }
-            .to_owned(),
+            broker: self.node.broker_kind().to_owned(),
             draining: self.node.draining(),
         }
     }

@@ -103,10 +103,7 @@ impl Stream {
         self.ring.is_empty()
     }
 
-    /// Reads history. Forward: publications after `since` (or from the oldest),
-    /// oldest first. Reverse: publications before `since` (or from the newest),
-    /// newest first. A `since` from another epoch reads nothing. With `since`,
-    /// `recovered` says whether every publication after it is still retained.
+    /// Reads history (see [`page`]), after evicting what expired.
     pub fn read(
         &mut self,
         query: &HistoryQuery,
@@ -114,47 +111,64 @@ impl Stream {
         opts: HistoryOptions,
     ) -> HistoryPage {
         self.evict(now, opts);
-        let position = self.position();
-        let oldest = self
-            .ring
-            .front()
-            .map_or(self.top + 1, |(p, _)| p.offset.unwrap_or(0));
-        let same_stream = |s: &StreamPosition| *s.epoch == *self.epoch && s.offset <= self.top;
-        let recovered = query
-            .since
-            .as_ref()
-            .is_some_and(|s| same_stream(s) && s.offset + 1 >= oldest);
-        if query.since.as_ref().is_some_and(|s| !same_stream(s)) {
-            return HistoryPage {
-                position,
-                publications: Vec::new(),
-                recovered,
-            };
-        }
-        let limit = query.limit.unwrap_or(usize::MAX);
-        let offset_of = |p: &&Publication| p.offset.unwrap_or(0);
-        let retained = self.ring.iter().map(|(p, _)| p);
-        let publications: Vec<Publication> = if query.reverse {
-            let before = query.since.as_ref().map_or(u64::MAX, |s| s.offset);
-            retained
-                .rev()
-                .filter(|p| offset_of(p) < before)
-                .take(limit)
-                .cloned()
-                .collect()
-        } else {
-            let after = query.since.as_ref().map_or(0, |s| s.offset);
-            retained
-                .filter(|p| offset_of(p) > after)
-                .take(limit)
-                .cloned()
-                .collect()
-        };
-        HistoryPage {
+        page(self.position(), self.ring.iter().map(|(p, _)| p), query)
+    }
+}
+
+/// Answers a history query from a stream's top `position` and the publications
+/// it still retains (oldest first, contiguous offsets ending at the top): the one
+/// rule every broker follows, so recovery means the same on every node.
+///
+/// Forward: publications after `since` (or from the oldest), oldest first.
+/// Reverse: publications before `since` (or from the newest), newest first.
+/// A `since` from another epoch reads nothing. With `since`, `recovered` says
+/// whether every publication after it is still retained; offset 0 ("none seen
+/// yet") recovers whenever offset 1 of the current epoch is still retained.
+pub fn page<'a>(
+    position: StreamPosition,
+    retained: impl DoubleEndedIterator<Item = &'a Publication> + Clone,
+    query: &HistoryQuery,
+) -> HistoryPage {
+    let offset_of = |p: &Publication| p.offset.unwrap_or(0);
+    let oldest = retained
+        .clone()
+        .next()
+        .map_or(position.offset + 1, offset_of);
+    let fresh = |s: &StreamPosition| s.offset == 0 && oldest <= 1;
+    let same_stream =
+        |s: &StreamPosition| fresh(s) || (s.epoch == position.epoch && s.offset <= position.offset);
+    let recovered = query
+        .since
+        .as_ref()
+        .is_some_and(|s| same_stream(s) && s.offset + 1 >= oldest);
+    if query.since.as_ref().is_some_and(|s| !same_stream(s)) {
+        return HistoryPage {
             position,
-            publications,
+            publications: Vec::new(),
             recovered,
-        }
+        };
+    }
+    let limit = query.limit.unwrap_or(usize::MAX);
+    let publications: Vec<Publication> = if query.reverse {
+        let before = query.since.as_ref().map_or(u64::MAX, |s| s.offset);
+        retained
+            .rev()
+            .filter(|p| offset_of(p) < before)
+            .take(limit)
+            .cloned()
+            .collect()
+    } else {
+        let after = query.since.as_ref().map_or(0, |s| s.offset);
+        retained
+            .filter(|p| offset_of(p) > after)
+            .take(limit)
+            .cloned()
+            .collect()
+    };
+    HistoryPage {
+        position,
+        publications,
+        recovered,
     }
 }
 
@@ -256,5 +270,26 @@ mod tests {
             ..Default::default()
         };
         assert!(s.read(&q, later, OPTS).publications.is_empty());
+    }
+
+    #[test]
+    fn offset_zero_recovers_from_the_start_of_any_epoch() {
+        let t = Instant::now();
+        let mut s = Stream::new("e".into());
+        s.append(publication(1), t, OPTS);
+        s.append(publication(2), t, OPTS);
+        let page = s.read(&since(0, ""), t, OPTS);
+        assert!(page.recovered, "nothing was evicted yet");
+        assert_eq!(offsets(&page), [1, 2]);
+        for n in 3..=4 {
+            s.append(publication(n), t, OPTS);
+        }
+        assert!(
+            !s.read(&since(0, "e"), t, OPTS).recovered,
+            "offset 1 was evicted"
+        );
+        let page = s.read(&since(0, "other"), t, OPTS);
+        assert!(!page.recovered);
+        assert!(page.publications.is_empty(), "another epoch reads nothing");
     }
 }

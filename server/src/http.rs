@@ -46,6 +46,8 @@ async fn metrics(State(node): State<Arc<Node>>) -> Response {
 async fn ready(State(node): State<Arc<Node>>) -> Response {
     if node.draining() {
         (StatusCode::SERVICE_UNAVAILABLE, "draining").into_response()
+    } else if !node.broker.ready() {
+        (StatusCode::SERVICE_UNAVAILABLE, "broker unavailable").into_response()
     } else {
         "ready".into_response()
     }

@@ -257,6 +257,11 @@ impl Hub {
         members.values().filter(|h| h.deliver(item.clone())).count()
     }
 
+    /// Local connections of a user.
+    pub fn user_connections(&self, user: &str) -> usize {
+        lock(&self.users).get(user).map_or(0, |c| c.len())
+    }
+
     /// Queues an item for every local connection of a user.
     pub fn deliver_user(&self, user: &str, item: &Outgoing) -> usize {
         let users = lock(&self.users);

@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use crate::auth::{AuthConfigError, Verifier};
 use crate::broker::Broker;
 use crate::broker::memory::MemoryBroker;
+use crate::broker::nats::NatsBroker;
 use crate::config::{Config, ConfigError, NamespaceConfig};
 use crate::history::HistoryOptions;
 use crate::hooks::{Hooks, NoHooks};
@@ -38,9 +39,9 @@ pub enum StartError {
         /// Why.
         source: std::io::Error,
     },
-    /// A cluster broker was configured, which this build cannot run yet.
-    #[error("nats: {0}")]
-    Broker(String),
+    /// The cluster broker could not start (NATS unreachable, JetStream off...).
+    #[error("{0}")]
+    Broker(#[from] crate::broker::BrokerError),
 }
 
 /// The shared state of one node.
@@ -78,6 +79,15 @@ impl Node {
     pub fn next_client_id(&self) -> ClientId {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         format!("{}-{n}", self.id).into()
+    }
+
+    /// `memory` (single node) or `nats` (cluster).
+    pub fn broker_kind(&self) -> &'static str {
+        if self.config.nats.is_empty() {
+            "memory"
+        } else {
+            "nats"
+        }
     }
 
     /// True once shutdown started: not ready, not accepting.
@@ -261,11 +271,6 @@ impl ServerBuilder {
     /// Validates the configuration and binds the listen address.
     pub async fn bind(self) -> Result<Server, StartError> {
         self.config.validate()?;
-        if !self.config.nats.is_empty() {
-            return Err(StartError::Broker(
-                "cluster mode (NATS) is not available in this build yet".to_owned(),
-            ));
-        }
         let verifier = Verifier::new(&self.config.auth)?;
         let listener = TcpListener::bind(self.config.listen)
             .await
@@ -274,16 +279,26 @@ impl ServerBuilder {
                 source,
             })?;
         let hub = Arc::new(Hub::default());
-        let broker = Arc::new(MemoryBroker::new(
-            hub.clone(),
-            Duration::from_millis(self.config.limits.idempotency_window_ms),
-        ));
+        let id: Arc<str> = random_hex(6).into();
+        let (broker, memory): (Arc<dyn Broker>, _) = if self.config.nats.is_empty() {
+            let memory = Arc::new(MemoryBroker::new(
+                hub.clone(),
+                Duration::from_millis(self.config.limits.idempotency_window_ms),
+            ));
+            (memory.clone(), Some(memory))
+        } else {
+            let config = Arc::new(self.config.clone());
+            (
+                NatsBroker::connect(config, hub.clone(), id.clone()).await?,
+                None,
+            )
+        };
         let (shutdown, _) = watch::channel(false);
         let node = Arc::new(Node {
-            id: random_hex(6).into(),
+            id,
             config: self.config,
             hub: hub.clone(),
-            broker: broker.clone(),
+            broker,
             verifier,
             hooks: self.hooks,
             metrics: Metrics::new(&hub),
@@ -291,7 +306,9 @@ impl ServerBuilder {
             shutdown,
             started: Instant::now(),
         });
-        spawn_history_sweeper(&node, broker);
+        if let Some(memory) = memory {
+            spawn_history_sweeper(&node, memory);
+        }
         Ok(Server { node, listener })
     }
 }
@@ -376,6 +393,7 @@ impl Server {
         let server = tokio::spawn(async move { serve.await });
         let _ = stop.wait_for(|s| *s).await;
         let _ = tokio::time::timeout(limit + Duration::from_secs(1), server).await;
+        node.broker.shutdown().await;
         tracing::info!("stopped");
     }
 }

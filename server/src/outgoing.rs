@@ -26,6 +26,19 @@ impl SharedFrame {
         })
     }
 
+    /// Wraps a push that arrived already encoded as MessagePack (from another
+    /// node): MessagePack connections get those bytes as they are.
+    pub fn push_encoded(push: Push, msgpack: bytes::Bytes) -> Arc<SharedFrame> {
+        let shared = SharedFrame {
+            frame: ServerFrame::Push(push),
+            created: std::time::Instant::now(),
+            json: OnceLock::new(),
+            msgpack: OnceLock::new(),
+        };
+        let _ = shared.msgpack.set(Some(Message::Binary(msgpack)));
+        Arc::new(shared)
+    }
+
     /// The frame itself.
     pub fn frame(&self) -> &ServerFrame {
         &self.frame
@@ -76,4 +89,27 @@ pub enum Outgoing {
         /// The encoded push.
         frame: Arc<SharedFrame>,
     },
+}
+
+impl Outgoing {
+    /// The queue item for a push: a publication carries its channel and position
+    /// (connections skip what they already delivered), a join or leave its
+    /// channel (dropped after unsubscribing), anything else no channel.
+    pub fn for_push(frame: Arc<SharedFrame>) -> Outgoing {
+        match frame.frame() {
+            ServerFrame::Push(Push::Publication(p)) => Outgoing::Publication {
+                channel: p.channel.as_str().into(),
+                position: p.offset.zip(p.epoch.as_deref().map(Arc::<str>::from)),
+                frame,
+            },
+            ServerFrame::Push(Push::Join(m) | Push::Leave(m)) => Outgoing::Push {
+                channel: Some(m.channel.as_str().into()),
+                frame,
+            },
+            _ => Outgoing::Push {
+                channel: None,
+                frame,
+            },
+        }
+    }
 }

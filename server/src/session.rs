@@ -369,6 +369,11 @@ impl Session {
         }
         if let Some(auth) = self.auth.take() {
             self.node.hub.unregister(&auth.client, &auth.user);
+            if !auth.user.is_empty() {
+                if let Err(e) = self.node.broker.user_interest(auth.user.clone()).await {
+                    tracing::warn!(error = %e, "could not drop user interest");
+                }
+            }
             self.node.hooks.on_disconnect(&auth.info, code);
         }
     }

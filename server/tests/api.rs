@@ -5,43 +5,8 @@ mod common;
 use chorus_protocol::message::SubscribeRequest;
 use chorus_protocol::{Codec, Payload, Push, Request};
 use common::*;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const KEY: &str = "api-key-for-tests-0123456789";
-
-/// A minimal HTTP/1.1 request; returns the status and body.
-async fn http(
-    addr: std::net::SocketAddr,
-    method: &str,
-    path: &str,
-    key: Option<&str>,
-    body: &str,
-) -> (u16, String) {
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let auth = key
-        .map(|k| format!("Authorization: apikey {k}\r\n"))
-        .unwrap_or_default();
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(req.as_bytes()).await.unwrap();
-    let mut resp = String::new();
-    tokio::time::timeout(WAIT, stream.read_to_string(&mut resp))
-        .await
-        .unwrap()
-        .unwrap();
-    let status = resp
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = resp
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
-}
 
 fn api_config() -> chorus_server::Config {
     let mut c = config();

@@ -68,6 +68,7 @@ const TABLES: &[OptionTable] = &[
             ("ws_path", r#""/socket""#),
             ("api_key", r#""an-api-key-of-enough-length""#),
             ("nats", r#"["nats://127.0.0.1:4222"]"#),
+            ("cluster", "{}"),
             ("dev", "true"),
             ("allowed_origins", r#"["https://app.example.com"]"#),
             ("log", "{}"),
@@ -75,6 +76,18 @@ const TABLES: &[OptionTable] = &[
             ("limits", "{}"),
             ("default_namespace", "{}"),
             ("namespaces", "{}"),
+        ],
+    },
+    OptionTable {
+        header: "cluster",
+        section: "## `[cluster]`",
+        options: &[
+            ("prefix", r#""chat-prod""#),
+            ("replicas", "3"),
+            ("storage", r#""memory""#),
+            ("history_max_bytes", "1048576"),
+            ("node_ttl_ms", "5000"),
+            ("request_timeout_ms", "2000"),
         ],
     },
     OptionTable {
@@ -767,6 +780,7 @@ fn json_examples_are_json() {
 // ---- links ----
 
 const PROTOCOL_MD: &str = include_str!("../../docs/protocol.md");
+const CLUSTER_MD: &str = include_str!("../../docs/cluster.md");
 
 /// The anchor GitHub gives a heading: lower case, letters, digits, `-` and `_`
 /// kept, spaces turned into `-`, everything else dropped.
@@ -802,6 +816,7 @@ fn links_between_the_docs_resolve() {
         ("configuration.md", CONFIGURATION_MD),
         ("api.md", API_MD),
         ("protocol.md", PROTOCOL_MD),
+        ("cluster.md", CLUSTER_MD),
     ];
     let docs_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs");
     for (name, text) in &docs[..2] {

@@ -442,7 +442,7 @@ impl Conn {
             code: WsCloseCode::Normal,
             reason: "".into(),
         };
-        let _ = tokio::time::timeout(WAIT, self.ws.close(Some(frame))).await;
+        let _ = tokio::time::timeout(WAIT, WebSocketStream::close(&mut self.ws, Some(frame))).await;
     }
 }
 

@@ -105,13 +105,8 @@ impl MemoryBroker {
     }
 
     fn deliver(&self, p: Publication) -> usize {
-        let channel: Arc<str> = p.channel.as_str().into();
-        let position = p.offset.zip(p.epoch.as_deref().map(Arc::<str>::from));
-        let item = Outgoing::Publication {
-            channel: channel.clone(),
-            position,
-            frame: SharedFrame::push(Push::Publication(p)),
-        };
+        let channel = p.channel.clone();
+        let item = Outgoing::for_push(SharedFrame::push(Push::Publication(p)));
         self.hub.deliver_channel(&channel, &item)
     }
 }
@@ -169,11 +164,11 @@ impl Broker for MemoryBroker {
         })
     }
 
-    fn channel_interest(
-        &self,
-        _channel: Arc<str>,
-        _on: bool,
-    ) -> BoxFuture<'_, Result<(), BrokerError>> {
+    fn channel_interest(&self, _channel: Arc<str>) -> BoxFuture<'_, Result<(), BrokerError>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn user_interest(&self, _user: Arc<str>) -> BoxFuture<'_, Result<(), BrokerError>> {
         Box::pin(async { Ok(()) })
     }
 
@@ -183,10 +178,7 @@ impl Broker for MemoryBroker {
         message: Message,
     ) -> BoxFuture<'_, Result<(), BrokerError>> {
         Box::pin(async move {
-            let item = Outgoing::Push {
-                channel: None,
-                frame: SharedFrame::push(Push::Message(message)),
-            };
+            let item = Outgoing::for_push(SharedFrame::push(Push::Message(message)));
             self.hub.deliver_user(&user, &item);
             Ok(())
         })
@@ -194,10 +186,7 @@ impl Broker for MemoryBroker {
 
     fn broadcast(&self, message: Message) -> BoxFuture<'_, Result<(), BrokerError>> {
         Box::pin(async move {
-            let item = Outgoing::Push {
-                channel: None,
-                frame: SharedFrame::push(Push::Message(message)),
-            };
+            let item = Outgoing::for_push(SharedFrame::push(Push::Message(message)));
             self.hub.deliver_all(&item);
             Ok(())
         })
@@ -215,11 +204,8 @@ impl Broker for MemoryBroker {
             } else {
                 Push::Leave(event)
             };
-            let item = Outgoing::Push {
-                channel: Some(channel.clone()),
-                frame: SharedFrame::push(push),
-            };
-            self.hub.deliver_channel(&channel, &item);
+            self.hub
+                .deliver_channel(&channel, &Outgoing::for_push(SharedFrame::push(push)));
             Ok(())
         })
     }
@@ -295,6 +281,30 @@ impl Broker for MemoryBroker {
             self.hub.close_user(&user, code, &reason);
             Ok(())
         })
+    }
+
+    fn close_client(
+        &self,
+        client: Arc<str>,
+        code: CloseCode,
+        reason: String,
+    ) -> BoxFuture<'_, Result<(), BrokerError>> {
+        Box::pin(async move {
+            self.hub.close_client(&client, code, &reason);
+            Ok(())
+        })
+    }
+
+    fn ready(&self) -> bool {
+        true
+    }
+
+    fn nodes(&self) -> BoxFuture<'_, Result<Option<Vec<super::NodeStatus>>, BrokerError>> {
+        Box::pin(async { Ok(None) })
+    }
+
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
     }
 }
 

@@ -1,22 +1,26 @@
 //! Brokers move messages between nodes and keep what outlives a connection
 //! (history, presence, idempotency keys). One trait, two implementations:
-//! [`memory::MemoryBroker`] (the embedded single-node default) and a NATS broker
-//! for clusters.
+//! [`memory::MemoryBroker`] (the embedded single-node default) and
+//! [`nats::NatsBroker`] for clusters.
 //!
 //! Delivery into this node's connections always goes through the [`crate::hub::Hub`];
 //! a broker decides how a publication reaches the hubs of every node.
 
 pub mod memory;
+pub mod nats;
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Instant;
 
 use chorus_protocol::Payload;
 use chorus_protocol::message::{ClientInfo, Membership, Message, StreamPosition};
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::history::{HistoryOptions, HistoryPage, HistoryQuery};
+use crate::hub::Hub;
 
 /// A boxed future, so that brokers can be used as trait objects.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -70,6 +74,47 @@ pub struct PresenceStats {
     pub users: u32,
 }
 
+/// One node as `/api/nodes` lists it (and the cluster registry stores it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeStatus {
+    /// Node id (random per start).
+    pub node: String,
+    /// Server version.
+    pub version: String,
+    /// Milliseconds since start.
+    pub uptime_ms: u64,
+    /// `memory` or `nats`.
+    pub broker: String,
+    /// Whether the node is shutting down.
+    pub draining: bool,
+    /// Authenticated connections.
+    pub connections: usize,
+    /// Distinct users connected.
+    pub users: usize,
+    /// Subscriptions (connection x channel).
+    pub subscriptions: usize,
+    /// Channels with local subscribers.
+    pub channels: usize,
+}
+
+impl NodeStatus {
+    /// The status of a node from its hub's counts.
+    pub fn of(node: &str, started: Instant, broker: &str, draining: bool, hub: &Hub) -> Self {
+        let channels = hub.channels();
+        NodeStatus {
+            node: node.to_owned(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            uptime_ms: started.elapsed().as_millis() as u64,
+            broker: broker.to_owned(),
+            draining,
+            connections: hub.connections(),
+            users: hub.users(),
+            subscriptions: channels.iter().map(|(_, n)| n).sum(),
+            channels: channels.len(),
+        }
+    }
+}
+
 /// Moves messages between nodes and stores shared state.
 pub trait Broker: Send + Sync + 'static {
     /// Appends to history (if any) and delivers to every subscriber on every node,
@@ -84,14 +129,14 @@ pub trait Broker: Send + Sync + 'static {
         query: HistoryQuery,
     ) -> BoxFuture<'_, Result<HistoryPage, BrokerError>>;
 
-    /// This node gained its first (`true`) or lost its last (`false`) local member
-    /// of a channel. Must complete before history is read for a new subscriber, so
+    /// This node gained its first or lost its last local member of a channel
+    /// (per the hub, which the broker consults): start or stop receiving its
+    /// traffic. Must complete before history is read for a new subscriber, so
     /// that nothing published in between is missed.
-    fn channel_interest(
-        &self,
-        channel: Arc<str>,
-        on: bool,
-    ) -> BoxFuture<'_, Result<(), BrokerError>>;
+    fn channel_interest(&self, channel: Arc<str>) -> BoxFuture<'_, Result<(), BrokerError>>;
+
+    /// Same for a user's first or last connection on this node.
+    fn user_interest(&self, user: Arc<str>) -> BoxFuture<'_, Result<(), BrokerError>>;
 
     /// Delivers to every connection of `user` on every node.
     fn send_to_user(
@@ -137,4 +182,21 @@ pub trait Broker: Send + Sync + 'static {
         code: chorus_protocol::CloseCode,
         reason: String,
     ) -> BoxFuture<'_, Result<(), BrokerError>>;
+
+    /// Closes one connection, on whichever node it is.
+    fn close_client(
+        &self,
+        client: Arc<str>,
+        code: chorus_protocol::CloseCode,
+        reason: String,
+    ) -> BoxFuture<'_, Result<(), BrokerError>>;
+
+    /// Whether the broker can serve now (`/readyz`).
+    fn ready(&self) -> bool;
+
+    /// Live nodes of the cluster; `None` when this node is the whole system.
+    fn nodes(&self) -> BoxFuture<'_, Result<Option<Vec<NodeStatus>>, BrokerError>>;
+
+    /// Leaves the cluster cleanly (registry, presence) at the end of a shutdown.
+    fn shutdown(&self) -> BoxFuture<'_, ()>;
 }

@@ -638,3 +638,38 @@ pub async fn assert_usable(client: &mut Client) {
         Ok(ReplyBody::Ping(chorus_protocol::message::Empty {}))
     );
 }
+
+/// A minimal HTTP/1.1 request; returns the status and body.
+pub async fn http(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    key: Option<&str>,
+    body: &str,
+) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let auth = key
+        .map(|k| format!("Authorization: apikey {k}\r\n"))
+        .unwrap_or_default();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(req.as_bytes()).await.unwrap();
+    let mut resp = String::new();
+    tokio::time::timeout(WAIT, stream.read_to_string(&mut resp))
+        .await
+        .unwrap()
+        .unwrap();
+    let status = resp
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = resp
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}

@@ -1,0 +1,662 @@
+//! The cluster broker: any number of stateless nodes share one NATS cluster.
+//! Core NATS subjects carry live traffic, JetStream keeps what must outlive a
+//! node: history ([`history`]), presence ([`presence`]), the node registry
+//! ([`registry`]) and idempotency keys. Names are listed in [`names`].
+//!
+//! A node listens to a channel's subject only while it has local members of
+//! that channel ([`Broker::channel_interest`]), and to a user's subject only
+//! while that user has connections here; the broadcast and control subjects are
+//! always on. Every delivery into local connections goes through the hub.
+
+mod direct;
+mod history;
+pub mod names;
+mod presence;
+mod registry;
+mod wire;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_nats::connection::State;
+use async_nats::jetstream::kv;
+use async_nats::jetstream::{self, stream::StorageType};
+use async_nats::{Client, ConnectOptions, Event, ServerAddr, Subscriber};
+use bytes::Bytes;
+use chorus_protocol::message::{ClientInfo, Membership, Message, Publication, StreamPosition};
+use chorus_protocol::{CloseCode, Push};
+use futures_util::StreamExt;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use self::history::HistoryStore;
+use self::names::Names;
+use self::presence::Presence;
+use self::registry::Registry;
+use self::wire::Control;
+use super::{
+    BoxFuture, Broker, BrokerError, NodeStatus, PresenceStats, PublishArgs, PublishOutcome,
+};
+use crate::config::{ClusterStorage, Config};
+use crate::history::{HistoryOptions, HistoryPage, HistoryQuery};
+use crate::hub::Hub;
+use crate::outgoing::{Outgoing, SharedFrame};
+
+/// Aborts a background task when dropped (listeners end with their interest).
+#[derive(Debug)]
+struct Task(JoinHandle<()>);
+
+impl Drop for Task {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// What listener tasks need to deliver into this node.
+#[derive(Debug)]
+struct Delivery {
+    hub: Arc<Hub>,
+    config: Arc<Config>,
+    history: Option<Arc<HistoryStore>>,
+}
+
+/// The NATS broker.
+#[derive(Debug)]
+pub struct NatsBroker {
+    client: Client,
+    names: Names,
+    node: Arc<str>,
+    started: Instant,
+    delivery: Arc<Delivery>,
+    presence: Arc<Presence>,
+    registry: Arc<Registry>,
+    idempotency: kv::Store,
+    timeout: Duration,
+    channels: tokio::sync::Mutex<HashMap<Arc<str>, Task>>,
+    users: tokio::sync::Mutex<HashMap<Arc<str>, Task>>,
+    /// Bumped on every (re)connection to NATS: channel listeners then fetch
+    /// from history what they may have missed while disconnected.
+    connections: watch::Sender<u64>,
+    draining: AtomicBool,
+    background: Mutex<Vec<Task>>,
+}
+
+fn err(what: &str) -> impl Fn(String) -> BrokerError + '_ {
+    move |e| BrokerError(format!("{what}: {e}"))
+}
+
+impl NatsBroker {
+    /// Connects to NATS, creates the stream and buckets (or checks they match),
+    /// registers the node and starts listening to broadcast and control traffic.
+    pub async fn connect(
+        config: Arc<Config>,
+        hub: Arc<Hub>,
+        node: Arc<str>,
+    ) -> Result<Arc<NatsBroker>, BrokerError> {
+        let cluster = &config.cluster;
+        let timeout = Duration::from_millis(cluster.request_timeout_ms);
+        let addrs = config
+            .nats
+            .iter()
+            .map(|u| u.parse::<ServerAddr>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| BrokerError(format!("NATS URL: {e}")))?;
+        let (connections, _) = watch::channel(0u64);
+        let events = connections.clone();
+        let client = ConnectOptions::new()
+            .name(format!("chorus node {node}"))
+            .connection_timeout(timeout)
+            .max_reconnects(None)
+            .event_callback(move |event| {
+                let events = events.clone();
+                async move {
+                    match event {
+                        Event::Connected => {
+                            tracing::info!("connected to NATS");
+                            events.send_modify(|n| *n += 1);
+                        }
+                        Event::Disconnected => tracing::warn!("disconnected from NATS"),
+                        other => tracing::info!(event = %other, "NATS"),
+                    }
+                }
+            })
+            .connect(addrs)
+            .await
+            .map_err(|e| BrokerError(format!("connect to NATS {:?}: {e}", config.nats)))?;
+        let js = jetstream::ContextBuilder::new()
+            .timeout(timeout)
+            .build(client.clone());
+        let names = Names::new(&cluster.prefix);
+        let node_ttl = Duration::from_millis(cluster.node_ttl_ms);
+        let bucket = |name: String, max_age: Duration| kv::Config {
+            bucket: name,
+            history: 1,
+            max_age,
+            storage: match cluster.storage {
+                ClusterStorage::File => StorageType::File,
+                ClusterStorage::Memory => StorageType::Memory,
+            },
+            num_replicas: cluster.replicas,
+            ..Default::default()
+        };
+        let presence_kv = js
+            .create_or_update_key_value(bucket(names.presence_bucket(), node_ttl * 3))
+            .await
+            .map_err(|e| err("presence bucket")(e.to_string()))?;
+        let nodes_kv = js
+            .create_or_update_key_value(bucket(names.nodes_bucket(), node_ttl))
+            .await
+            .map_err(|e| err("registry bucket")(e.to_string()))?;
+        let window = Duration::from_millis(config.limits.idempotency_window_ms.max(1_000));
+        let idempotency = js
+            .create_or_update_key_value(bucket(names.idempotency_bucket(), window))
+            .await
+            .map_err(|e| err("idempotency bucket")(e.to_string()))?;
+        let history = HistoryStore::ensure(client.clone(), js.clone(), names.clone(), &config)
+            .await?
+            .map(Arc::new);
+        let presence = Arc::new(Presence::new(
+            client.clone(),
+            presence_kv,
+            names.clone(),
+            node.clone(),
+            timeout,
+        ));
+        let registry = Arc::new(Registry::new(
+            client.clone(),
+            nodes_kv,
+            names.clone(),
+            node.clone(),
+            timeout,
+            node_ttl * 3,
+        ));
+        let broker = Arc::new(NatsBroker {
+            client,
+            names,
+            node,
+            started: Instant::now(),
+            delivery: Arc::new(Delivery {
+                hub,
+                config,
+                history,
+            }),
+            presence,
+            registry,
+            idempotency,
+            timeout,
+            channels: Default::default(),
+            users: Default::default(),
+            connections,
+            draining: AtomicBool::new(false),
+            background: Mutex::default(),
+        });
+        broker.registry.beat(&broker.status()).await?;
+        broker.registry.poll().await?;
+        broker.start_background().await?;
+        Ok(broker)
+    }
+
+    fn status(&self) -> NodeStatus {
+        NodeStatus::of(
+            &self.node,
+            self.started,
+            "nats",
+            self.draining.load(Ordering::Relaxed),
+            &self.delivery.hub,
+        )
+    }
+
+    async fn subscribe(&self, subject: String) -> Result<Subscriber, BrokerError> {
+        let sub = self
+            .client
+            .subscribe(subject)
+            .await
+            .map_err(|e| err("subscribe")(e.to_string()))?;
+        // The server has the subscription once the flush returns: nothing
+        // published after this call is missed.
+        tokio::time::timeout(self.timeout, self.client.flush())
+            .await
+            .map_err(|_| BrokerError("subscribe: NATS did not answer".into()))?
+            .map_err(|e| err("subscribe")(e.to_string()))?;
+        Ok(sub)
+    }
+
+    async fn start_background(self: &Arc<Self>) -> Result<(), BrokerError> {
+        let mut tasks = Vec::new();
+        let broadcast = self.subscribe(self.names.broadcast()).await?;
+        let delivery = self.delivery.clone();
+        tasks.push(Task(tokio::spawn(listen(broadcast, move |push, bytes| {
+            delivery
+                .hub
+                .deliver_all(&Outgoing::for_push(SharedFrame::push_encoded(push, bytes)));
+        }))));
+        let mut control = self.subscribe(self.names.control()).await?;
+        let hub = self.delivery.hub.clone();
+        tasks.push(Task(tokio::spawn(async move {
+            while let Some(message) = control.next().await {
+                match serde_json::from_slice::<Control>(&message.payload) {
+                    Ok(c) => {
+                        let code = c.code();
+                        match c {
+                            Control::CloseUser { user, reason, .. } => {
+                                hub.close_user(&user, code, &reason);
+                            }
+                            Control::CloseClient { client, reason, .. } => {
+                                hub.close_client(&client, code, &reason);
+                            }
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "bad control message"),
+                }
+            }
+        })));
+        let weak = Arc::downgrade(self);
+        let period = Duration::from_millis(self.delivery.config.cluster.node_ttl_ms) / 3;
+        tasks.push(Task(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period);
+            tick.tick().await;
+            for round in 1u64.. {
+                tick.tick().await;
+                let Some(broker) = weak.upgrade() else { break };
+                broker.housekeeping(round % 3 == 0).await;
+            }
+        })));
+        *self.background.lock().unwrap_or_else(|p| p.into_inner()) = tasks;
+        Ok(())
+    }
+
+    /// Refreshes the registry entry, notices dead nodes, refreshes presence.
+    async fn housekeeping(&self, refresh_presence: bool) {
+        if let Err(e) = self.registry.beat(&self.status()).await {
+            tracing::warn!(error = %e, "registry refresh failed");
+        }
+        match self.registry.poll().await {
+            Ok(died) => {
+                for node in died {
+                    self.announce_leaves(&node).await;
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "registry read failed"),
+        }
+        if refresh_presence {
+            self.presence.refresh().await;
+        }
+    }
+
+    /// Tells local subscribers that the members a dead node had in their
+    /// channels left. Every surviving node does this for its own subscribers.
+    async fn announce_leaves(&self, dead: &str) {
+        let hub = &self.delivery.hub;
+        for (channel, _) in hub.channels() {
+            let Some(ns) = namespace_of(&self.delivery.config, &channel) else {
+                continue;
+            };
+            if !(ns.presence && ns.join_leave) {
+                continue;
+            }
+            let members = match self.presence.of_node(&channel, dead).await {
+                Ok(m) => m,
+                Err(e) => {
+                    tracing::warn!(error = %e, %channel, "could not read a dead node's members");
+                    continue;
+                }
+            };
+            for info in members {
+                let push = Push::Leave(Membership {
+                    channel: channel.to_string(),
+                    info,
+                });
+                hub.deliver_channel(&channel, &Outgoing::for_push(SharedFrame::push(push)));
+            }
+        }
+    }
+
+    async fn publish_push(&self, subject: String, push: Push) -> Result<(), BrokerError> {
+        let (bytes, _) = wire::encode_push(push)?;
+        self.client
+            .publish(subject, bytes)
+            .await
+            .map_err(|e| err("publish")(e.to_string()))
+    }
+
+    async fn control(&self, c: Control) -> Result<(), BrokerError> {
+        let bytes = serde_json::to_vec(&c).map_err(|e| BrokerError(e.to_string()))?;
+        self.client
+            .publish(self.names.control(), bytes.into())
+            .await
+            .map_err(|e| err("control")(e.to_string()))
+    }
+
+    fn history_store(&self) -> Result<&HistoryStore, BrokerError> {
+        self.delivery
+            .history
+            .as_deref()
+            .ok_or_else(|| BrokerError("no namespace keeps history".into()))
+    }
+}
+
+fn namespace_of<'a>(
+    config: &'a Config,
+    channel: &str,
+) -> Option<&'a crate::config::NamespaceConfig> {
+    let parsed = chorus_protocol::Channel::parse(channel).ok()?;
+    config.namespace(parsed.namespace())
+}
+
+/// Delivers every push arriving on `sub` with `deliver`.
+async fn listen(mut sub: Subscriber, deliver: impl Fn(Push, Bytes)) {
+    while let Some(message) = sub.next().await {
+        if let Some(push) = wire::decode_push(&message.payload) {
+            deliver(push, message.payload);
+        }
+    }
+}
+
+/// Delivers a channel's live traffic to its local members, in offset order:
+/// a publication that skips offsets (missed during a NATS reconnect) is
+/// preceded by the missing ones, read back from history; after every
+/// reconnect, whatever was stored meanwhile is read back too.
+async fn listen_channel(
+    delivery: Arc<Delivery>,
+    channel: Arc<str>,
+    mut sub: Subscriber,
+    mut connections: watch::Receiver<u64>,
+) {
+    let opts =
+        namespace_of(&delivery.config, &channel).and_then(crate::node::Node::history_options);
+    let mut last: Option<StreamPosition> = None;
+    loop {
+        tokio::select! {
+            message = sub.next() => {
+                let Some(message) = message else { break };
+                let Some(push) = wire::decode_push(&message.payload) else { continue };
+                if let (Push::Publication(p), Some(opts)) = (&push, opts) {
+                    if let Some(position) = position_of(p) {
+                        if !delivery.catch_up(&channel, opts, &mut last, Some(&position)).await {
+                            continue;
+                        }
+                        last = Some(position);
+                    }
+                }
+                let item = Outgoing::for_push(SharedFrame::push_encoded(push, message.payload));
+                delivery.hub.deliver_channel(&channel, &item);
+            }
+            changed = connections.changed() => {
+                if changed.is_err() { break }
+                if let Some(opts) = opts {
+                    delivery.catch_up(&channel, opts, &mut last, None).await;
+                }
+            }
+        }
+    }
+}
+
+fn position_of(p: &Publication) -> Option<StreamPosition> {
+    Some(StreamPosition {
+        offset: p.offset?,
+        epoch: p.epoch.clone()?,
+    })
+}
+
+impl Delivery {
+    /// Before delivering the publication at `next` (or, with `None`, after a
+    /// reconnect), delivers what history holds between `last` and it. Returns
+    /// false when `next` was already delivered.
+    async fn catch_up(
+        &self,
+        channel: &Arc<str>,
+        opts: HistoryOptions,
+        last: &mut Option<StreamPosition>,
+        next: Option<&StreamPosition>,
+    ) -> bool {
+        let Some(seen) = last.clone() else {
+            return true;
+        };
+        if let Some(next) = next {
+            if next.epoch != seen.epoch {
+                return true;
+            }
+            if next.offset <= seen.offset {
+                return false;
+            }
+            if next.offset == seen.offset + 1 {
+                return true;
+            }
+        }
+        let Some(store) = &self.history else {
+            return true;
+        };
+        let query = HistoryQuery {
+            since: Some(seen.clone()),
+            limit: None,
+            reverse: false,
+        };
+        let page = match store.read(channel, opts, &query).await {
+            Ok(page) => page,
+            Err(e) => {
+                tracing::warn!(error = %e, %channel, "could not read back missed publications");
+                return true;
+            }
+        };
+        if !page.recovered {
+            tracing::warn!(%channel, "publications missed during a NATS outage are no longer stored");
+        }
+        for p in page.publications {
+            let Some(position) = position_of(&p) else {
+                continue;
+            };
+            if next.is_some_and(|n| position.offset >= n.offset) {
+                break;
+            }
+            *last = Some(position);
+            let item = Outgoing::for_push(SharedFrame::push(Push::Publication(p)));
+            self.hub.deliver_channel(channel, &item);
+        }
+        true
+    }
+}
+
+impl Broker for NatsBroker {
+    fn publish(&self, args: PublishArgs) -> BoxFuture<'_, Result<PublishOutcome, BrokerError>> {
+        Box::pin(async move {
+            let p = Publication {
+                channel: args.channel.to_string(),
+                offset: None,
+                epoch: None,
+                data: args.data,
+                info: args.info,
+            };
+            if let Some(opts) = args.history {
+                return self
+                    .history_store()?
+                    .append(&args.channel, p, opts, args.idempotency_key.as_deref())
+                    .await;
+            }
+            if let Some(key) = &args.idempotency_key {
+                let name = self.names.idempotency_key(&args.channel, key);
+                match self.idempotency.create(&name, Bytes::new()).await {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => {
+                        return Ok(PublishOutcome {
+                            position: None,
+                            duplicate: true,
+                        });
+                    }
+                    Err(e) => return Err(err("idempotency")(e.to_string())),
+                }
+            }
+            self.publish_push(self.names.channel(&args.channel), Push::Publication(p))
+                .await?;
+            Ok(PublishOutcome::default())
+        })
+    }
+
+    fn history(
+        &self,
+        channel: Arc<str>,
+        opts: HistoryOptions,
+        query: HistoryQuery,
+    ) -> BoxFuture<'_, Result<HistoryPage, BrokerError>> {
+        Box::pin(async move { self.history_store()?.read(&channel, opts, &query).await })
+    }
+
+    fn channel_interest(&self, channel: Arc<str>) -> BoxFuture<'_, Result<(), BrokerError>> {
+        Box::pin(async move {
+            let mut listeners = self.channels.lock().await;
+            let wanted = self.delivery.hub.channel_members(&channel) > 0;
+            match (wanted, listeners.contains_key(&channel)) {
+                (true, false) => {
+                    let sub = self.subscribe(self.names.channel(&channel)).await?;
+                    let task = tokio::spawn(listen_channel(
+                        self.delivery.clone(),
+                        channel.clone(),
+                        sub,
+                        self.connections.subscribe(),
+                    ));
+                    listeners.insert(channel, Task(task));
+                }
+                (false, true) => {
+                    listeners.remove(&channel);
+                }
+                _ => {}
+            }
+            Ok(())
+        })
+    }
+
+    fn user_interest(&self, user: Arc<str>) -> BoxFuture<'_, Result<(), BrokerError>> {
+        Box::pin(async move {
+            let mut listeners = self.users.lock().await;
+            let wanted = self.delivery.hub.user_connections(&user) > 0;
+            match (wanted, listeners.contains_key(&user)) {
+                (true, false) => {
+                    let sub = self.subscribe(self.names.user(&user)).await?;
+                    let hub = self.delivery.hub.clone();
+                    let target = user.clone();
+                    let task = tokio::spawn(listen(sub, move |push, bytes| {
+                        let item = Outgoing::for_push(SharedFrame::push_encoded(push, bytes));
+                        hub.deliver_user(&target, &item);
+                    }));
+                    listeners.insert(user, Task(task));
+                }
+                (false, true) => {
+                    listeners.remove(&user);
+                }
+                _ => {}
+            }
+            Ok(())
+        })
+    }
+
+    fn send_to_user(
+        &self,
+        user: Arc<str>,
+        message: Message,
+    ) -> BoxFuture<'_, Result<(), BrokerError>> {
+        Box::pin(async move {
+            self.publish_push(self.names.user(&user), Push::Message(message))
+                .await
+        })
+    }
+
+    fn broadcast(&self, message: Message) -> BoxFuture<'_, Result<(), BrokerError>> {
+        Box::pin(async move {
+            self.publish_push(self.names.broadcast(), Push::Message(message))
+                .await
+        })
+    }
+
+    fn membership(
+        &self,
+        joined: bool,
+        event: Membership,
+    ) -> BoxFuture<'_, Result<(), BrokerError>> {
+        Box::pin(async move {
+            let subject = self.names.channel(&event.channel);
+            let push = if joined {
+                Push::Join(event)
+            } else {
+                Push::Leave(event)
+            };
+            self.publish_push(subject, push).await
+        })
+    }
+
+    fn presence_add(
+        &self,
+        channel: Arc<str>,
+        info: ClientInfo,
+    ) -> BoxFuture<'_, Result<(), BrokerError>> {
+        Box::pin(self.presence.add(channel, info))
+    }
+
+    fn presence_remove(
+        &self,
+        channel: Arc<str>,
+        client: Arc<str>,
+    ) -> BoxFuture<'_, Result<(), BrokerError>> {
+        Box::pin(async move { self.presence.remove(channel, &client).await })
+    }
+
+    fn presence(&self, channel: Arc<str>) -> BoxFuture<'_, Result<Vec<ClientInfo>, BrokerError>> {
+        Box::pin(async move { self.presence.members(&channel, &self.registry.dead()).await })
+    }
+
+    fn presence_stats(
+        &self,
+        channel: Arc<str>,
+    ) -> BoxFuture<'_, Result<PresenceStats, BrokerError>> {
+        Box::pin(async move { self.presence.stats(&channel, &self.registry.dead()).await })
+    }
+
+    fn close_user(
+        &self,
+        user: Arc<str>,
+        code: CloseCode,
+        reason: String,
+    ) -> BoxFuture<'_, Result<(), BrokerError>> {
+        Box::pin(self.control(Control::CloseUser {
+            user: user.to_string(),
+            code: code.0,
+            reason,
+        }))
+    }
+
+    fn close_client(
+        &self,
+        client: Arc<str>,
+        code: CloseCode,
+        reason: String,
+    ) -> BoxFuture<'_, Result<(), BrokerError>> {
+        Box::pin(self.control(Control::CloseClient {
+            client: client.to_string(),
+            code: code.0,
+            reason,
+        }))
+    }
+
+    fn ready(&self) -> bool {
+        self.client.connection_state() == State::Connected
+    }
+
+    fn nodes(&self) -> BoxFuture<'_, Result<Option<Vec<NodeStatus>>, BrokerError>> {
+        Box::pin(async move { self.registry.read().await.map(Some) })
+    }
+
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            self.draining.store(true, Ordering::Relaxed);
+            self.background
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clear();
+            self.registry.leave().await;
+            self.presence.clear().await;
+            self.channels.lock().await.clear();
+            self.users.lock().await.clear();
+            let _ = tokio::time::timeout(self.timeout, self.client.flush()).await;
+        })
+    }
+}

@@ -1,0 +1,125 @@
+//! Every subject, stream and bucket name the cluster uses, derived from the
+//! configured prefix `P`. Channel names and user ids become one NATS-safe token
+//! each ([`chorus_protocol::subject::encode_token`]), so a hostile name can
+//! never widen or redirect a subscription.
+//!
+//! | name | what |
+//! | --- | --- |
+//! | `P.ch.<channel>` | live traffic of a channel: publications, joins, leaves |
+//! | `P.hist.<channel>` | publications of history channels, stored by stream `P_history`, which republishes each stored one on `P.ch.<channel>`, in stream order |
+//! | `P.user.<user>` | messages to every connection of a user |
+//! | `P.broadcast` | messages to every connection |
+//! | `P.ctl` | cross-node actions (close a user's or a client's connections) |
+//! | bucket `P_presence` | key `<channel>.<node>`: that node's members of the channel |
+//! | bucket `P_nodes` | key `<node>`: the node's status, refreshed while it lives |
+//! | bucket `P_idem` | idempotency keys of channels without history |
+
+use chorus_protocol::subject::{channel_subject, encode_token, user_subject};
+
+/// Names derived from one prefix.
+#[derive(Debug, Clone)]
+pub struct Names {
+    prefix: String,
+}
+
+impl Names {
+    /// Names under `prefix` (validated by the configuration).
+    pub fn new(prefix: &str) -> Self {
+        Names {
+            prefix: prefix.to_owned(),
+        }
+    }
+
+    /// Live subject of a channel.
+    pub fn channel(&self, channel: &str) -> String {
+        channel_subject(&self.prefix, channel)
+    }
+
+    /// Subject a history channel is published to (and stored under).
+    pub fn history(&self, channel: &str) -> String {
+        format!("{}.hist.{}", self.prefix, encode_token(channel))
+    }
+
+    /// Subjects of the history stream.
+    pub fn history_all(&self) -> String {
+        format!("{}.hist.>", self.prefix)
+    }
+
+    /// Where the history stream republishes what it stored.
+    pub fn channel_all(&self) -> String {
+        format!("{}.ch.>", self.prefix)
+    }
+
+    /// Subject of a user's messages.
+    pub fn user(&self, user: &str) -> String {
+        user_subject(&self.prefix, user)
+    }
+
+    /// The broadcast subject.
+    pub fn broadcast(&self) -> String {
+        format!("{}.broadcast", self.prefix)
+    }
+
+    /// The control subject.
+    pub fn control(&self) -> String {
+        format!("{}.ctl", self.prefix)
+    }
+
+    /// The history stream.
+    pub fn history_stream(&self) -> String {
+        format!("{}_history", self.prefix)
+    }
+
+    /// The presence bucket.
+    pub fn presence_bucket(&self) -> String {
+        format!("{}_presence", self.prefix)
+    }
+
+    /// Key of one node's members of a channel.
+    pub fn presence_key(&self, channel: &str, node: &str) -> String {
+        format!("{}.{}", encode_token(channel), encode_token(node))
+    }
+
+    /// Filter of every node's members of a channel, as a subject of the bucket's stream.
+    pub fn presence_filter(&self, channel: &str) -> String {
+        format!("$KV.{}.{}.*", self.presence_bucket(), encode_token(channel))
+    }
+
+    /// The node registry bucket.
+    pub fn nodes_bucket(&self) -> String {
+        format!("{}_nodes", self.prefix)
+    }
+
+    /// Filter of every registry entry, as a subject of the bucket's stream.
+    pub fn nodes_filter(&self) -> String {
+        format!("$KV.{}.*", self.nodes_bucket())
+    }
+
+    /// The idempotency bucket.
+    pub fn idempotency_bucket(&self) -> String {
+        format!("{}_idem", self.prefix)
+    }
+
+    /// Key remembering one idempotency key of a channel.
+    pub fn idempotency_key(&self, channel: &str, key: &str) -> String {
+        format!("{}.{}", encode_token(channel), encode_token(key))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_names_stay_one_token() {
+        let n = Names::new("p");
+        for hostile in ["a.b", "*", ">", "a b", "x.>", ""] {
+            for subject in [n.channel(hostile), n.history(hostile), n.user(hostile)] {
+                assert_eq!(subject.split('.').count(), 3, "{subject}");
+                assert!(!subject.contains(['*', '>', ' ']), "{subject}");
+            }
+            assert_eq!(n.presence_key(hostile, "node").split('.').count(), 2);
+        }
+        assert_eq!(n.presence_filter("chat:a"), "$KV.p_presence.chat_3Aa.*");
+    }
+}

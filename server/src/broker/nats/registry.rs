@@ -1,0 +1,140 @@
+//! The node registry: each node keeps an entry (its status) in a bucket whose
+//! entries expire after the node TTL, and refreshes it three times per TTL. Every
+//! node reads the whole registry at the same pace: an entry that disappears
+//! means its node died (or left), which the broker turns into leave events.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use async_nats::Client;
+use async_nats::jetstream::kv;
+use serde_json::json;
+
+use super::direct;
+use super::names::Names;
+use crate::broker::{BrokerError, NodeStatus};
+
+/// Registry entries read at once.
+const MAX_NODES: usize = 1_024;
+
+#[derive(Debug, Default)]
+struct State {
+    live: HashMap<String, NodeStatus>,
+    /// Nodes seen to die, and when (forgotten once their entries expired).
+    dead: HashMap<String, Instant>,
+}
+
+/// The registry bucket and what this node last read of it.
+#[derive(Debug)]
+pub struct Registry {
+    client: Client,
+    kv: kv::Store,
+    names: Names,
+    node: Arc<str>,
+    timeout: Duration,
+    /// How long a dead node is remembered (its presence entries expire by then).
+    remember: Duration,
+    state: Mutex<State>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Registry {
+    /// The registry for `node`.
+    pub fn new(
+        client: Client,
+        kv: kv::Store,
+        names: Names,
+        node: Arc<str>,
+        timeout: Duration,
+        remember: Duration,
+    ) -> Self {
+        Registry {
+            client,
+            kv,
+            names,
+            node,
+            timeout,
+            remember,
+            state: Mutex::default(),
+        }
+    }
+
+    /// Writes this node's entry.
+    pub async fn beat(&self, status: &NodeStatus) -> Result<(), BrokerError> {
+        let value = serde_json::to_vec(status).map_err(|e| BrokerError(e.to_string()))?;
+        self.kv
+            .put(&*self.node, value.into())
+            .await
+            .map_err(|e| BrokerError(format!("registry put: {e}")))?;
+        Ok(())
+    }
+
+    /// Reads every live entry, sorted by node id.
+    pub async fn read(&self) -> Result<Vec<NodeStatus>, BrokerError> {
+        let mut nodes: Vec<NodeStatus> = self.read_map().await?.into_values().collect();
+        nodes.sort_by(|a, b| a.node.cmp(&b.node));
+        Ok(nodes)
+    }
+
+    async fn read_map(&self) -> Result<HashMap<String, NodeStatus>, BrokerError> {
+        let batch = direct::batch(
+            &self.client,
+            &self.kv.stream_name,
+            json!({ "multi_last": [self.names.nodes_filter()], "batch": MAX_NODES }),
+            self.timeout,
+        )
+        .await?;
+        let mut live = HashMap::new();
+        for stored in batch.messages.iter().filter(|s| !s.is_tombstone()) {
+            match serde_json::from_slice::<NodeStatus>(&stored.message.payload) {
+                Ok(status) => {
+                    live.insert(status.node.clone(), status);
+                }
+                Err(e) => {
+                    tracing::warn!(subject = %stored.subject, error = %e, "bad registry entry")
+                }
+            }
+        }
+        Ok(live)
+    }
+
+    /// Reads every entry; returns the nodes that died since the last poll.
+    pub async fn poll(&self) -> Result<Vec<String>, BrokerError> {
+        let live = self.read_map().await?;
+        let now = Instant::now();
+        let mut state = lock(&self.state);
+        let died: Vec<String> = state
+            .live
+            .keys()
+            .filter(|n| !live.contains_key(*n) && n.as_str() != &*self.node)
+            .cloned()
+            .collect();
+        for node in &died {
+            tracing::warn!(node = %node, "node left the registry: treating it as dead");
+            state.dead.insert(node.clone(), now);
+        }
+        for node in live.keys() {
+            state.dead.remove(node);
+        }
+        let remember = self.remember;
+        state
+            .dead
+            .retain(|_, at| now.duration_since(*at) < remember);
+        state.live = live;
+        Ok(died)
+    }
+
+    /// Nodes seen to die recently (their presence entries may linger).
+    pub fn dead(&self) -> HashSet<String> {
+        lock(&self.state).dead.keys().cloned().collect()
+    }
+
+    /// Removes this node's entry (graceful shutdown).
+    pub async fn leave(&self) {
+        let _ = self.kv.delete(&*self.node).await;
+    }
+}

@@ -1,0 +1,66 @@
+//! What travels between nodes: pushes encoded once as MessagePack server frames
+//! (the bytes a MessagePack client receives, reused as they are), and control
+//! messages as JSON.
+
+use bytes::Bytes;
+use chorus_protocol::{CloseCode, Codec, Push, ServerFrame};
+use serde::{Deserialize, Serialize};
+
+use crate::broker::BrokerError;
+
+/// Encodes a push for other nodes.
+pub fn encode_push(push: Push) -> Result<(Bytes, ServerFrame), BrokerError> {
+    let frame = ServerFrame::Push(push);
+    let bytes = Codec::MessagePack
+        .encode_server(&frame)
+        .map_err(|e| BrokerError(format!("encode: {e}")))?;
+    Ok((bytes.into(), frame))
+}
+
+/// Decodes a push from another node (`None`, logged, for anything else).
+pub fn decode_push(bytes: &[u8]) -> Option<Push> {
+    match Codec::MessagePack.decode_server(bytes) {
+        Ok(ServerFrame::Push(push)) => Some(push),
+        Ok(_) => {
+            tracing::warn!("cluster message is not a push; ignored");
+            None
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "undecodable cluster message; ignored");
+            None
+        }
+    }
+}
+
+/// A cross-node action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Control {
+    /// Close every connection of a user.
+    CloseUser {
+        /// The user.
+        user: String,
+        /// Close code.
+        code: u16,
+        /// Close reason.
+        reason: String,
+    },
+    /// Close one connection.
+    CloseClient {
+        /// The connection id.
+        client: String,
+        /// Close code.
+        code: u16,
+        /// Close reason.
+        reason: String,
+    },
+}
+
+impl Control {
+    /// The close code carried.
+    pub fn code(&self) -> CloseCode {
+        match self {
+            Control::CloseUser { code, .. } | Control::CloseClient { code, .. } => CloseCode(*code),
+        }
+    }
+}
