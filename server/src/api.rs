@@ -80,7 +80,7 @@ pub struct DisconnectBody {
 
 /// The `/api` routes, or none when no API key is configured.
 pub fn router(node: Arc<Node>) -> Option<Router<Arc<Node>>> {
-    node.config.api_key.as_ref()?;
+    node.config().api_key.as_ref()?;
     let routes = Router::new()
         .route("/api/publish", post(publish))
         .route("/api/broadcast", post(broadcast))
@@ -93,6 +93,8 @@ pub fn router(node: Arc<Node>) -> Option<Router<Arc<Node>>> {
         .route("/api/stats", get(stats))
         .route("/api/info", get(info))
         .route("/api/nodes", get(nodes))
+        .route("/api/reload", post(reload))
+        .route("/api/revoke", post(revoke))
         .route_layer(middleware::from_fn_with_state(node, require_key));
     Some(routes)
 }
@@ -108,7 +110,8 @@ async fn require_key(State(node): State<Arc<Node>>, req: Request, next: Next) ->
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("apikey "));
-    let expected = node.config.api_key.as_deref().unwrap_or_default();
+    let config = node.config();
+    let expected = config.api_key.as_deref().unwrap_or_default();
     match given {
         Some(key) if !expected.is_empty() && same(key.trim().as_bytes(), expected.as_bytes()) => {
             next.run(req).await
@@ -219,4 +222,60 @@ async fn nodes(State(node): State<Arc<Node>>) -> ApiResult<Nodes> {
     Ok(Json(Nodes {
         nodes: handle(node).nodes().await?,
     }))
+}
+
+/// Reloads the configuration from the node's source (file, environment,
+/// flags); refused with 400 naming the option when invalid or fixed.
+async fn reload(State(node): State<Arc<Node>>) -> ApiResult<Empty> {
+    match node.reload_from_source().await {
+        Ok(()) => Ok(Json(Empty {})),
+        Err(crate::ReloadError::NoSource) => Err(Error::new(
+            ErrorCode::NOT_AVAILABLE,
+            "this node was started without a configuration source",
+        )
+        .into()),
+        Err(e) => {
+            tracing::warn!(error = %e, "reload refused");
+            Err(Error::new(ErrorCode::BAD_REQUEST, e.to_string()).into())
+        }
+    }
+}
+
+/// How long a revocation is kept when the request does not say (`until`).
+const DEFAULT_REVOCATION_SECS: u64 = 30 * 24 * 3600;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RevokeBody {
+    jti: Option<String>,
+    user: Option<String>,
+    before: Option<u64>,
+    until: Option<u64>,
+}
+
+/// Revokes one token (`jti`) or a user's tokens issued before `before`
+/// (default: now), on every node.
+async fn revoke(State(node): State<Arc<Node>>, Json(req): Json<RevokeBody>) -> ApiResult<Empty> {
+    use crate::revocation::{Revocation, Revoked, unix_now};
+    let now = unix_now();
+    let revoked = match (req.jti, req.user) {
+        (Some(jti), None) if !jti.is_empty() => Revoked::Token { jti },
+        (None, Some(user)) if !user.is_empty() => Revoked::User {
+            user,
+            before: req.before.unwrap_or(now + 1),
+        },
+        _ => {
+            return Err(Error::new(
+                ErrorCode::BAD_REQUEST,
+                "give exactly one of `jti` and `user`",
+            )
+            .into());
+        }
+    };
+    let revocation = Revocation {
+        revoked,
+        until: req.until.unwrap_or(now + DEFAULT_REVOCATION_SECS),
+    };
+    handle(node).revoke(revocation).await?;
+    Ok(Json(Empty {}))
 }

@@ -14,6 +14,7 @@ use crate::hooks::ConnectContext;
 use crate::hub::{ConnHandle, RegisterError};
 use crate::node::Node;
 use crate::permissions::{Principal, may_publish, may_subscribe};
+use crate::revocation::TokenId;
 use crate::session::{Authed, Session, SubState};
 
 /// A command's result and, when the connection must end, the close code.
@@ -73,7 +74,7 @@ impl Session {
                 self.presence_stats(req).await.map(ReplyBody::PresenceStats)
             }
             Request::History(req) => self.history(req).await.map(ReplyBody::History),
-            Request::Refresh(req) => return self.refresh(req),
+            Request::Refresh(req) => return self.refresh(req).await,
             Request::Rpc(req) => self.rpc(req).await.map(ReplyBody::Rpc),
             Request::Ping(_) => Ok(ReplyBody::Ping(Empty {})),
         };
@@ -115,7 +116,7 @@ impl Session {
         };
         let node = self.node.clone();
         let (user, claims) = match &req.token {
-            Some(token) => match node.verifier.verify(token) {
+            Some(token) => match node.verifier().verify(token) {
                 Ok(claims) => (claims.sub.clone(), Some(claims)),
                 Err(e) => {
                     let close = e.close_code();
@@ -125,9 +126,14 @@ impl Session {
                     );
                 }
             },
-            None if node.config.allows_anonymous() => (String::new(), None),
+            None if node.config().allows_anonymous() => (String::new(), None),
             None => return refuse(err(ErrorCode::UNAUTHORIZED, "a token is required")),
         };
+        if let Some(claims) = &claims {
+            if let Err(refused) = check_not_revoked(&node, claims).await {
+                return refused;
+            }
+        }
         let client = node.next_client_id();
         let ctx = ConnectContext {
             client: client.to_string(),
@@ -147,7 +153,8 @@ impl Session {
                 .and_then(|v| Payload::json(v).ok())
         });
         let user: Arc<str> = user.into();
-        let limits = &node.config.limits;
+        let config = node.config();
+        let limits = &config.limits;
         let (handle, rx) = ConnHandle::new(
             client.clone(),
             user.clone(),
@@ -155,6 +162,9 @@ impl Session {
             self.kill.clone(),
             node.hub.stats.clone(),
         );
+        if let Some(claims) = &claims {
+            handle.set_token(token_id(claims));
+        }
         match node.hub.register(
             handle.clone(),
             limits.max_connections,
@@ -180,7 +190,7 @@ impl Session {
                 return refuse(Error::from(e));
             }
         }
-        let leeway = node.config.auth.leeway_secs;
+        let leeway = node.config().auth.leeway_secs;
         let (expires_in_ms, expires_at) =
             claims.as_ref().map_or((None, None), |c| expiry(c, leeway));
         self.auth = Some(Authed {
@@ -231,7 +241,8 @@ impl Session {
                 format!("already subscribed to {channel}"),
             ));
         }
-        let limits = &self.node.config.limits;
+        let config = self.node.config();
+        let limits = &config.limits;
         if self.subs.len() >= limits.max_channels_per_connection {
             return Err(err(
                 ErrorCode::LIMIT_EXCEEDED,
@@ -370,7 +381,7 @@ impl Session {
         let (channel, ns) = self.resolve(&req.channel)?;
         let subscribed = self.subs.contains_key(channel.as_str());
         may_publish(&ns, self.principal(), &channel, subscribed)?;
-        let max = self.node.config.limits.max_message_size;
+        let max = self.node.config().limits.max_message_size;
         if req.data.len() > max {
             return Err(err(
                 ErrorCode::MESSAGE_TOO_LARGE,
@@ -445,8 +456,13 @@ impl Session {
         self.node.clone().history_page(&channel, &ns, req).await
     }
 
-    fn refresh(&mut self, req: RefreshRequest) -> Outcome {
+    async fn refresh(&mut self, req: RefreshRequest) -> Outcome {
         let node = self.node.clone();
+        if let Ok(claims) = node.verifier().verify(&req.token) {
+            if let Err(refused) = check_not_revoked(&node, &claims).await {
+                return refused;
+            }
+        }
         let Some(auth) = self.auth.as_mut() else {
             return (
                 Err(err(ErrorCode::NOT_CONNECTED, "send connect first")),
@@ -462,10 +478,11 @@ impl Session {
                 None,
             );
         }
-        match node.verifier.verify(&req.token) {
+        match node.verifier().verify(&req.token) {
             Ok(claims) if *claims.sub == *auth.user => {
-                let (expires_in_ms, expires_at) = expiry(&claims, node.config.auth.leeway_secs);
+                let (expires_in_ms, expires_at) = expiry(&claims, node.config().auth.leeway_secs);
                 auth.expires_at = expires_at;
+                auth.handle.set_token(token_id(&claims));
                 auth.claims = Some(claims);
                 (
                     Ok(ReplyBody::Refresh(RefreshResult { expires_in_ms })),
@@ -492,6 +509,34 @@ impl Session {
 }
 
 /// `dispatch` handles connect before matching; this arm cannot be reached.
+fn token_id(claims: &Claims) -> TokenId {
+    TokenId {
+        jti: claims.jti.clone(),
+        iat: claims.iat,
+    }
+}
+
+/// Refuses a revoked token with error 101 and close 4505.
+async fn check_not_revoked(node: &Node, claims: &Claims) -> Result<(), Outcome> {
+    match node
+        .broker
+        .is_revoked(claims.sub.as_str().into(), token_id(claims))
+        .await
+    {
+        Ok(false) => Ok(()),
+        Ok(true) => Err((
+            Err(err(ErrorCode::UNAUTHORIZED, "token revoked")),
+            Some((CloseCode::TOKEN_REVOKED, "token revoked".to_owned())),
+        )),
+        Err(e) => {
+            let e = Error::from(e);
+            let close = CloseCode::for_connect_error(e.code);
+            let reason = e.message.clone();
+            Err((Err(e), Some((close, reason))))
+        }
+    }
+}
+
 fn unreachable_connect() -> Result<ReplyBody, Error> {
     Err(err(ErrorCode::INTERNAL, "connect handled earlier"))
 }

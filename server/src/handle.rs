@@ -65,7 +65,7 @@ impl Handle {
 
     /// Refuses data larger than clients may receive (`limits.max_message_size`).
     fn check_size(&self, data: &Payload) -> Result<(), Error> {
-        let max = self.node.config.limits.max_message_size;
+        let max = self.node.config().limits.max_message_size;
         if data.len() > max {
             return Err(Error::new(
                 ErrorCode::MESSAGE_TOO_LARGE,
@@ -142,6 +142,16 @@ impl Handle {
         self.node
             .broker
             .close_client(client.into(), code, reason.to_owned())
+            .await
+            .map_err(Error::from)
+    }
+
+    /// Revokes tokens: their connections close with 4505 on every node, and
+    /// they are refused at connect and refresh until `revocation.until`.
+    pub async fn revoke(&self, revocation: crate::revocation::Revocation) -> Result<(), Error> {
+        self.node
+            .broker
+            .revoke(revocation)
             .await
             .map_err(Error::from)
     }

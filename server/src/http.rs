@@ -18,11 +18,11 @@ use crate::session;
 /// The node's HTTP routes.
 pub fn router(node: Arc<Node>) -> Router {
     let mut router = Router::new()
-        .route(&node.config.ws_path, get(upgrade))
+        .route(&node.config().ws_path, get(upgrade))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics));
-    if node.config.dev {
+    if node.config().dev {
         router = router.route("/", get(|| async { Html(include_str!("demo.html")) }));
     }
     if let Some(api) = crate::api::router(node.clone()) {
@@ -68,7 +68,8 @@ fn origin_allowed(node: &Node, headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) else {
         return true; // not a browser
     };
-    let allowed = &node.config.allowed_origins;
+    let config = node.config();
+    let allowed = &config.allowed_origins;
     if allowed
         .iter()
         .any(|a| a == "*" || a.eq_ignore_ascii_case(origin))
@@ -98,7 +99,8 @@ async fn upgrade(
     if !origin_allowed(&node, &headers) {
         return (StatusCode::FORBIDDEN, "origin not allowed\n").into_response();
     }
-    let limits = &node.config.limits;
+    let config = node.config();
+    let limits = &config.limits;
     // Frames a bit over the limit still arrive whole, so the session can answer
     // them with close 4503; far larger ones are cut off by the transport.
     let transport_max = limits.max_message_size.saturating_mul(2).max(4096);

@@ -16,6 +16,7 @@ use chorus_protocol::CloseCode;
 use tokio::sync::{Notify, mpsc};
 
 use crate::outgoing::Outgoing;
+use crate::revocation::{Revocation, TokenId};
 
 /// A connection id, unique across the cluster (node id + counter).
 pub type ClientId = Arc<str>;
@@ -61,6 +62,8 @@ pub struct ConnHandle {
     pub id: ClientId,
     /// The user id (`""` when anonymous).
     pub user: Arc<str>,
+    /// The token the connection holds (replaced on refresh), for revocation.
+    token: Arc<Mutex<TokenId>>,
     tx: mpsc::Sender<Outgoing>,
     kill: Arc<KillSwitch>,
     stats: Arc<HubStats>,
@@ -80,6 +83,7 @@ impl ConnHandle {
             ConnHandle {
                 id,
                 user,
+                token: Arc::default(),
                 tx,
                 kill,
                 stats,
@@ -108,6 +112,16 @@ impl ConnHandle {
     /// Asks the connection to close.
     pub fn close(&self, code: CloseCode, reason: &str) {
         self.kill.fire(code, reason);
+    }
+
+    /// Records the token the connection now holds (connect, refresh).
+    pub fn set_token(&self, token: TokenId) {
+        *lock(&self.token) = token;
+    }
+
+    /// The token the connection holds.
+    pub fn token(&self) -> TokenId {
+        lock(&self.token).clone()
     }
 }
 
@@ -291,6 +305,23 @@ impl Hub {
             .get(id)
             .map(|h| h.close(code, reason))
             .is_some()
+    }
+
+    /// Every local connection.
+    pub fn handles(&self) -> Vec<ConnHandle> {
+        lock(&self.clients).values().cloned().collect()
+    }
+
+    /// Closes every local connection holding a token `revocation` covers.
+    pub fn close_revoked(&self, revocation: &Revocation) -> usize {
+        let mut closed = 0;
+        for h in self.handles() {
+            if !h.user.is_empty() && revocation.covers(&h.user, &h.token()) {
+                h.close(CloseCode::TOKEN_REVOKED, "token revoked");
+                closed += 1;
+            }
+        }
+        closed
     }
 
     /// Closes every local connection (graceful shutdown).

@@ -28,6 +28,8 @@ pub mod node;
 pub mod outgoing;
 pub mod permissions;
 pub mod rate;
+pub mod reload;
+pub mod revocation;
 pub mod session;
 
 /// The protocol crate, re-exported so embedders use the same version.
@@ -37,4 +39,4 @@ pub use broker::BoxFuture;
 pub use config::Config;
 pub use handle::Handle;
 pub use hooks::{ConnectContext, ConnectDecision, Hooks, NoHooks};
-pub use node::{Node, Server, ServerBuilder, StartError};
+pub use node::{Node, ReloadError, Server, ServerBuilder, StartError};

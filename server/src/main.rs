@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use chorus_server::config::LogFormat;
+use chorus_server::config::{ConfigError, LogFormat};
 use chorus_server::{Config, ServerBuilder};
 use clap::Parser;
 
@@ -12,7 +12,7 @@ use clap::Parser;
 ///
 /// Options come from the config file, then `CHORUS_*` environment variables
 /// (`CHORUS_LIMITS__OUTBOUND_QUEUE=512`), then these flags. See docs/configuration.md.
-#[derive(Debug, Parser)]
+#[derive(Debug, Clone, Parser)]
 #[command(name = "chorus", version)]
 struct Cli {
     /// TOML configuration file.
@@ -36,23 +36,18 @@ struct Cli {
     log_json: bool,
 }
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let mut config = match Config::load(cli.config.as_deref(), std::env::vars()) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("chorus: invalid configuration: {e}");
-            return ExitCode::from(2);
-        }
-    };
+/// The configuration from the file, then the environment, then the flags.
+/// Runs at startup and again on every reload (SIGHUP, `POST /api/reload`).
+fn load(cli: &Cli) -> Result<Config, ConfigError> {
+    let mut config = Config::load(cli.config.as_deref(), std::env::vars())?;
     if let Some(listen) = cli.listen {
         config.listen = listen;
     }
     if cli.api_key.is_some() {
-        config.api_key = cli.api_key;
+        config.api_key = cli.api_key.clone();
     }
     if !cli.nats.is_empty() {
-        config.nats = cli.nats;
+        config.nats = cli.nats.clone();
     }
     if cli.log_json {
         config.log.format = LogFormat::Json;
@@ -60,10 +55,19 @@ fn main() -> ExitCode {
     if cli.dev || config.dev {
         config.apply_dev_profile();
     }
-    if let Err(e) = config.validate() {
-        eprintln!("chorus: invalid configuration: {e}");
-        return ExitCode::from(2);
-    }
+    config.validate()?;
+    Ok(config)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match load(&cli) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("chorus: invalid configuration: {e}");
+            return ExitCode::from(2);
+        }
+    };
     init_logging(&config);
     if config.dev {
         tracing::warn!(
@@ -78,7 +82,9 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async move {
-        let server = match ServerBuilder::new(config).bind().await {
+        let source = cli.clone();
+        let builder = ServerBuilder::new(config).reload_source(move || load(&source));
+        let server = match builder.bind().await {
             Ok(s) => s,
             Err(e) => {
                 tracing::error!("cannot start: {e}");
@@ -87,8 +93,9 @@ fn main() -> ExitCode {
             }
         };
         let addr = server.local_addr();
-        let path = server.node().config.ws_path.clone();
+        let path = server.node().config().ws_path.clone();
         tracing::info!(%addr, "listening; WebSocket at ws://{addr}{path}");
+        spawn_reload_on_sighup(server.node());
         server.run_until(shutdown_signal()).await;
         ExitCode::SUCCESS
     })
@@ -123,4 +130,26 @@ async fn shutdown_signal() {
         () = ctrl_c => {}
         () = term => {}
     }
+}
+
+/// Reloads the configuration on every SIGHUP; a refused one is logged and the
+/// old one stays in force.
+fn spawn_reload_on_sighup(node: std::sync::Arc<chorus_server::Node>) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            return;
+        };
+        while hup.recv().await.is_some() {
+            match node.reload_from_source().await {
+                Ok(()) => tracing::info!("SIGHUP: configuration reloaded"),
+                Err(e) => {
+                    tracing::error!("SIGHUP: reload refused, keeping the old configuration: {e}")
+                }
+            }
+        }
+    });
+    #[cfg(not(unix))]
+    let _ = node;
 }

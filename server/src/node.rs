@@ -3,8 +3,8 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use thiserror::Error;
@@ -21,6 +21,7 @@ use crate::hooks::{Hooks, NoHooks};
 use crate::hub::{ClientId, Hub};
 use crate::ids::random_hex;
 use crate::metrics::Metrics;
+pub use crate::reload::ReloadError;
 
 /// Why a node could not start.
 #[derive(Debug, Error)]
@@ -46,16 +47,18 @@ pub enum StartError {
 
 /// The shared state of one node.
 pub struct Node {
-    /// The configuration in force.
-    pub config: Config,
+    /// The configuration in force (replaced whole by a reload).
+    config: RwLock<Arc<Config>>,
+    /// Token verification (replaced by a reload).
+    verifier: RwLock<Arc<Verifier>>,
+    /// Where a reload reads the configuration from, if anywhere.
+    reload_source: Option<ReloadSource>,
     /// This node's id (random per start).
     pub id: Arc<str>,
     /// Local connections and memberships.
     pub hub: Arc<Hub>,
     /// How messages reach other nodes.
     pub broker: Arc<dyn Broker>,
-    /// Token verification.
-    pub verifier: Verifier,
     /// Embedder decisions.
     pub hooks: Arc<dyn Hooks>,
     /// Prometheus metrics.
@@ -74,7 +77,50 @@ impl std::fmt::Debug for Node {
     }
 }
 
+/// Produces the configuration again (file, environment, flags), for reloads.
+pub type ReloadSource = Arc<dyn Fn() -> Result<Config, ConfigError> + Send + Sync>;
+
+fn read<T: ?Sized>(lock: &RwLock<Arc<T>>) -> Arc<T> {
+    lock.read().unwrap_or_else(|p| p.into_inner()).clone()
+}
+
 impl Node {
+    /// The configuration in force. Hold the returned `Arc` for a consistent
+    /// view; a reload replaces the configuration, not what was handed out.
+    pub fn config(&self) -> Arc<Config> {
+        read(&self.config)
+    }
+
+    /// The token verifier in force.
+    pub fn verifier(&self) -> Arc<Verifier> {
+        read(&self.verifier)
+    }
+
+    /// Replaces namespaces, limits and secrets without dropping connections.
+    /// Options that shape the running node (listen address, WebSocket path,
+    /// NATS, cluster, dev profile, whether the API is on) cannot change: such a
+    /// config is refused, naming the option, and the old one stays in force.
+    pub async fn reload(&self, new: Config) -> Result<(), ReloadError> {
+        new.validate()?;
+        let old = self.config();
+        crate::reload::check_fixed(&old, &new)?;
+        let verifier = Verifier::new(&new.auth)?;
+        let new = Arc::new(new);
+        self.broker.reconfigure(new.clone()).await?;
+        *self.verifier.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(verifier);
+        *self.config.write().unwrap_or_else(|p| p.into_inner()) = new;
+        tracing::info!("configuration reloaded");
+        Ok(())
+    }
+
+    /// Reloads from the node's configuration source (the `chorus` binary's
+    /// file, environment and flags).
+    pub async fn reload_from_source(&self) -> Result<(), ReloadError> {
+        let source = self.reload_source.as_ref().ok_or(ReloadError::NoSource)?;
+        let config = source()?;
+        self.reload(config).await
+    }
+
     /// A fresh connection id, unique across the cluster.
     pub fn next_client_id(&self) -> ClientId {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
@@ -83,7 +129,7 @@ impl Node {
 
     /// `memory` (single node) or `nats` (cluster).
     pub fn broker_kind(&self) -> &'static str {
-        if self.config.nats.is_empty() {
+        if self.config().nats.is_empty() {
             "memory"
         } else {
             "nats"
@@ -123,7 +169,7 @@ impl Node {
         let channel = chorus_protocol::Channel::parse(channel)
             .map_err(|e| Error::new(ErrorCode::BAD_REQUEST, e.to_string()))?;
         let ns = self
-            .config
+            .config()
             .namespace(channel.namespace())
             .cloned()
             .ok_or_else(|| {
@@ -231,7 +277,7 @@ impl Node {
     /// History bounds of a channel, if its namespace keeps history.
     pub fn history_options_for(&self, channel: &str) -> Option<HistoryOptions> {
         let ns = chorus_protocol::Channel::parse(channel).ok()?;
-        self.config
+        self.config()
             .namespace(ns.namespace())
             .and_then(Node::history_options)
     }
@@ -251,6 +297,7 @@ impl Node {
 pub struct ServerBuilder {
     config: Config,
     hooks: Arc<dyn Hooks>,
+    reload_source: Option<ReloadSource>,
 }
 
 impl ServerBuilder {
@@ -259,7 +306,19 @@ impl ServerBuilder {
         ServerBuilder {
             config,
             hooks: Arc::new(NoHooks),
+            reload_source: None,
         }
+    }
+
+    /// Where `POST /api/reload` (and [`Node::reload_from_source`]) read the
+    /// configuration again; without one, only [`Node::reload`] with a given
+    /// configuration works.
+    pub fn reload_source(
+        mut self,
+        source: impl Fn() -> Result<Config, ConfigError> + Send + Sync + 'static,
+    ) -> Self {
+        self.reload_source = Some(Arc::new(source));
+        self
     }
 
     /// Sets the hooks that take part in connect, subscribe, publish and rpc.
@@ -296,10 +355,11 @@ impl ServerBuilder {
         let (shutdown, _) = watch::channel(false);
         let node = Arc::new(Node {
             id,
-            config: self.config,
+            config: RwLock::new(Arc::new(self.config)),
+            verifier: RwLock::new(Arc::new(verifier)),
+            reload_source: self.reload_source,
             hub: hub.clone(),
             broker,
-            verifier,
             hooks: self.hooks,
             metrics: Metrics::new(&hub),
             counter: AtomicU64::new(1),
@@ -337,7 +397,7 @@ impl Server {
     pub fn local_addr(&self) -> SocketAddr {
         self.listener
             .local_addr()
-            .unwrap_or(self.node.config.listen)
+            .unwrap_or(self.node.config().listen)
     }
 
     /// A handle for publishing, sending and disconnecting from server code.
@@ -356,7 +416,7 @@ impl Server {
     pub async fn run_until(self, signal: impl Future<Output = ()> + Send + 'static) {
         let node = self.node.clone();
         let app = crate::http::router(node.clone());
-        let limit = Duration::from_millis(node.config.limits.shutdown_timeout_ms);
+        let limit = Duration::from_millis(node.config().limits.shutdown_timeout_ms);
         // While draining, the listener stays open: `/readyz` answers 503 and new
         // WebSocket clients are told to reconnect elsewhere (close 4000).
         let drained = {

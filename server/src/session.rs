@@ -65,7 +65,7 @@ pub(crate) struct Session {
 
 /// Runs a connection to its end.
 pub async fn run(node: Arc<Node>, mut socket: WebSocket, codec: Codec) {
-    let limits = node.config.limits.clone();
+    let limits = node.config().limits.clone();
     let mut session = Session {
         rate: TokenBucket::new(limits.rate_per_second, limits.rate_burst),
         node,
@@ -87,7 +87,7 @@ pub async fn run(node: Arc<Node>, mut socket: WebSocket, codec: Codec) {
 
 impl Session {
     async fn serve(&mut self, socket: &mut WebSocket) -> (CloseCode, String) {
-        let limits = self.node.config.limits.clone();
+        let limits = self.node.config().limits.clone();
         let handshake_deadline =
             Instant::now() + Duration::from_millis(limits.handshake_timeout_ms);
         let ping_every = Duration::from_millis(limits.ping_interval_ms);
@@ -150,7 +150,7 @@ impl Session {
     }
 
     async fn on_message(&mut self, socket: &mut WebSocket, msg: Message) -> Flow {
-        let max = self.node.config.limits.max_message_size;
+        let max = self.node.config().limits.max_message_size;
         let bytes = match (&msg, self.codec.is_binary()) {
             (Message::Text(t), false) => t.as_bytes(),
             (Message::Binary(b), true) => &b[..],
@@ -210,7 +210,7 @@ impl Session {
                 )
                 .await;
             // Before connect there is nothing to keep; after it, only persistent abuse closes.
-            let persistent = self.rate_strikes > self.node.config.limits.rate_burst;
+            let persistent = self.rate_strikes > self.node.config().limits.rate_burst;
             if self.auth.is_none() || persistent {
                 return Flow::Close(CloseCode::RATE_LIMITED, "rate limit exceeded".to_owned());
             }

@@ -98,7 +98,7 @@ async fn assert_refused(
 #[tokio::test]
 async fn no_token_without_anonymous_namespaces_gets_101_then_4500() {
     let server = TestServer::start(config()).await;
-    assert!(!server.node.config.allows_anonymous());
+    assert!(!server.node.config().allows_anonymous());
     let mut bystander = Bystander::new(&server, "chat:bystander").await;
     for codec in both() {
         assert_refused(

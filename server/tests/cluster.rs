@@ -5,7 +5,6 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use chorus_protocol::message::{
@@ -90,82 +89,18 @@ async fn get_json(addr: SocketAddr, path: &str) -> serde_json::Value {
     serde_json::from_str(&body).unwrap()
 }
 
-/// A node as a separate `chorus` process, so that a test can SIGKILL it.
-struct NodeProcess {
-    child: Child,
-    addr: SocketAddr,
-    _dir: tempfile::TempDir,
-}
-
-impl NodeProcess {
-    async fn start(urls: &[String]) -> NodeProcess {
-        let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let nats: Vec<String> = urls.iter().map(|u| format!("{u:?}")).collect();
-        let toml = format!(
-            "listen = \"{addr}\"\nnats = [{}]\napi_key = \"{KEY}\"\n\
-             [auth]\nhmac_secret = \"{SECRET}\"\n\
-             [cluster]\nnode_ttl_ms = {NODE_TTL_MS}\n\
-             [namespaces.chat]\nhistory_size = 100\nhistory_ttl_ms = 600000\npresence = true\njoin_leave = true\n\
-             [namespaces.live]\nhistory_size = 0\n",
-            nats.join(", ")
-        );
-        let config = dir.path().join("chorus.toml");
-        std::fs::write(&config, toml).unwrap();
-        let log = std::fs::File::create(dir.path().join("node.log")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_chorus"))
-            .arg("--config")
-            .arg(&config)
-            .env_remove("CHORUS_LOG")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let node = NodeProcess {
-            child,
-            addr,
-            _dir: dir,
-        };
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
-            if let Ok((200, _)) = http_get(addr, "/readyz").await {
-                return node;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "node process did not become ready"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("ws://{}/ws", self.addr)
-    }
-
-    async fn user(&self, user: &str) -> Client {
-        let mut c = Client::open(&self.url(), Codec::MessagePack).await;
-        c.connect(Some(token(user)))
-            .await
-            .expect("connect succeeds");
-        c
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill(); // SIGKILL
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for NodeProcess {
-    fn drop(&mut self) {
-        self.kill();
-    }
+/// A node process on the given NATS servers, with the namespaces of [`config`].
+async fn node_process(urls: &[String]) -> NodeProcess {
+    let nats: Vec<String> = urls.iter().map(|u| format!("{u:?}")).collect();
+    NodeProcess::start(&format!(
+        "nats = [{}]\napi_key = \"{KEY}\"\n\
+         [auth]\nhmac_secret = \"{SECRET}\"\n\
+         [cluster]\nnode_ttl_ms = {NODE_TTL_MS}\n\
+         [namespaces.chat]\nhistory_size = 100\nhistory_ttl_ms = 600000\npresence = true\njoin_leave = true\n\
+         [namespaces.live]\nhistory_size = 0\n",
+        nats.join(", ")
+    ))
+    .await
 }
 
 #[tokio::test]
@@ -414,7 +349,7 @@ async fn idempotent_publish_across_nodes() {
 async fn presence_across_nodes_and_after_a_node_is_killed() {
     let nats = NatsServer::start().await;
     let a = TestServer::start(cluster_config(vec![nats.url()])).await;
-    let mut p = NodeProcess::start(&[nats.url()]).await;
+    let mut p = node_process(&[nats.url()]).await;
     let mut alice = a.user(Codec::Json, "alice").await;
     expect_ok(alice.request(subscribe_req("chat:lobby")).await);
     let mut carol = p.user("carol").await;

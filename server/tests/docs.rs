@@ -499,7 +499,9 @@ impl Running {
                 ..NamespaceConfig::default()
             },
         );
+        let source = config.clone();
         let server = ServerBuilder::new(config)
+            .reload_source(move || Ok(source.clone()))
             .bind()
             .await
             .expect("the server starts");
@@ -781,6 +783,7 @@ fn json_examples_are_json() {
 
 const PROTOCOL_MD: &str = include_str!("../../docs/protocol.md");
 const CLUSTER_MD: &str = include_str!("../../docs/cluster.md");
+const USERS_MD: &str = include_str!("../../docs/users.md");
 
 /// The anchor GitHub gives a heading: lower case, letters, digits, `-` and `_`
 /// kept, spaces turned into `-`, everything else dropped.
@@ -817,6 +820,7 @@ fn links_between_the_docs_resolve() {
         ("api.md", API_MD),
         ("protocol.md", PROTOCOL_MD),
         ("cluster.md", CLUSTER_MD),
+        ("users.md", USERS_MD),
     ];
     let docs_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs");
     for (name, text) in &docs[..2] {

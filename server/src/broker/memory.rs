@@ -15,6 +15,7 @@ use crate::history::{HistoryOptions, HistoryPage, HistoryQuery, Stream};
 use crate::hub::Hub;
 use crate::ids::random_hex;
 use crate::outgoing::{Outgoing, SharedFrame};
+use crate::revocation::{Revocation, RevocationList, TokenId, unix_now};
 
 /// Most idempotency keys remembered at once (oldest forgotten first).
 const MAX_IDEMPOTENCY_KEYS: usize = 100_000;
@@ -61,8 +62,10 @@ pub struct MemoryBroker {
     hub: Arc<Hub>,
     streams: Mutex<HashMap<Arc<str>, Arc<Mutex<Stream>>>>,
     idempotency: Mutex<Idempotency>,
-    idempotency_window: Duration,
+    /// Idempotency window in milliseconds (a reload may change it).
+    idempotency_window_ms: std::sync::atomic::AtomicU64,
     presence: Mutex<HashMap<Arc<str>, Members>>,
+    revocations: Mutex<RevocationList>,
 }
 
 /// A channel's members by connection id.
@@ -79,8 +82,9 @@ impl MemoryBroker {
             hub,
             streams: Mutex::default(),
             idempotency: Mutex::default(),
-            idempotency_window,
+            idempotency_window_ms: (idempotency_window.as_millis() as u64).into(),
             presence: Mutex::default(),
+            revocations: Mutex::default(),
         }
     }
 
@@ -120,7 +124,10 @@ impl Broker for MemoryBroker {
                     &args.channel,
                     key,
                     now,
-                    self.idempotency_window,
+                    Duration::from_millis(
+                        self.idempotency_window_ms
+                            .load(std::sync::atomic::Ordering::Relaxed),
+                    ),
                 ) {
                     return Ok(PublishOutcome {
                         position: None,
@@ -295,12 +302,41 @@ impl Broker for MemoryBroker {
         })
     }
 
+    fn revoke(&self, revocation: Revocation) -> BoxFuture<'_, Result<(), BrokerError>> {
+        Box::pin(async move {
+            lock(&self.revocations).add(&revocation, unix_now());
+            self.hub.close_revoked(&revocation);
+            Ok(())
+        })
+    }
+
+    fn is_revoked(
+        &self,
+        user: Arc<str>,
+        token: TokenId,
+    ) -> BoxFuture<'_, Result<bool, BrokerError>> {
+        Box::pin(async move { Ok(lock(&self.revocations).is_revoked(&user, &token, unix_now())) })
+    }
+
     fn ready(&self) -> bool {
         true
     }
 
     fn nodes(&self) -> BoxFuture<'_, Result<Option<Vec<super::NodeStatus>>, BrokerError>> {
         Box::pin(async { Ok(None) })
+    }
+
+    fn reconfigure(
+        &self,
+        config: Arc<crate::config::Config>,
+    ) -> BoxFuture<'_, Result<(), BrokerError>> {
+        Box::pin(async move {
+            self.idempotency_window_ms.store(
+                config.limits.idempotency_window_ms,
+                std::sync::atomic::Ordering::Relaxed,
+            );
+            Ok(())
+        })
     }
 
     fn shutdown(&self) -> BoxFuture<'_, ()> {

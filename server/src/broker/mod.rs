@@ -191,11 +191,31 @@ pub trait Broker: Send + Sync + 'static {
         reason: String,
     ) -> BoxFuture<'_, Result<(), BrokerError>>;
 
+    /// Stores a revocation and closes the connections it covers on every node.
+    fn revoke(
+        &self,
+        revocation: crate::revocation::Revocation,
+    ) -> BoxFuture<'_, Result<(), BrokerError>>;
+
+    /// Whether a token of `user` is revoked.
+    fn is_revoked(
+        &self,
+        user: Arc<str>,
+        token: crate::revocation::TokenId,
+    ) -> BoxFuture<'_, Result<bool, BrokerError>>;
+
     /// Whether the broker can serve now (`/readyz`).
     fn ready(&self) -> bool;
 
     /// Live nodes of the cluster; `None` when this node is the whole system.
     fn nodes(&self) -> BoxFuture<'_, Result<Option<Vec<NodeStatus>>, BrokerError>>;
+
+    /// Applies a reloaded configuration (namespaces, limits) to what the broker
+    /// keeps: history bounds, idempotency window.
+    fn reconfigure(
+        &self,
+        config: Arc<crate::config::Config>,
+    ) -> BoxFuture<'_, Result<(), BrokerError>>;
 
     /// Leaves the cluster cleanly (registry, presence) at the end of a shutdown.
     fn shutdown(&self) -> BoxFuture<'_, ()>;

@@ -573,11 +573,12 @@ impl TestServer {
 impl TestServer {
     /// Like [`TestServer::start`], with embedder hooks.
     pub async fn start_with_hooks(config: Config, hooks: impl chorus_server::Hooks) -> TestServer {
-        let server = ServerBuilder::new(config)
-            .hooks(hooks)
-            .bind()
-            .await
-            .expect("server starts");
+        TestServer::from_builder(ServerBuilder::new(config).hooks(hooks)).await
+    }
+
+    /// Binds and runs a configured builder.
+    pub async fn from_builder(builder: ServerBuilder) -> TestServer {
+        let server = builder.bind().await.expect("server starts");
         let addr = server.local_addr();
         let node = server.node();
         let (stop, stopped) = oneshot::channel::<()>();
@@ -672,4 +673,90 @@ pub async fn http(
         .map(|(_, b)| b.to_owned())
         .unwrap_or_default();
     (status, body)
+}
+
+/// A node as a separate `chorus` process, so that a test can signal or
+/// SIGKILL it. Its configuration file lives in a temp dir with its log.
+pub struct NodeProcess {
+    child: std::process::Child,
+    pub addr: SocketAddr,
+    pub config_path: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl NodeProcess {
+    /// Starts `chorus --config` with `toml` (everything but `listen`) on a free
+    /// port and waits until `/readyz` answers 200.
+    pub async fn start(toml: &str) -> NodeProcess {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let config_path = dir.path().join("chorus.toml");
+        std::fs::write(&config_path, format!("listen = \"{addr}\"\n{toml}")).unwrap();
+        let log = std::fs::File::create(dir.path().join("node.log")).unwrap();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_chorus"))
+            .arg("--config")
+            .arg(&config_path)
+            .env_remove("CHORUS_LOG")
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let node = NodeProcess {
+            child,
+            addr,
+            config_path,
+            _dir: dir,
+        };
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            if let Ok((200, _)) = http_get(addr, "/readyz").await {
+                return node;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "node process did not become ready"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("ws://{}/ws", self.addr)
+    }
+
+    /// A connected MessagePack client of `user`.
+    pub async fn user(&self, user: &str) -> Client {
+        let mut c = Client::open(&self.url(), Codec::MessagePack).await;
+        c.connect(Some(token(user)))
+            .await
+            .expect("connect succeeds");
+        c
+    }
+
+    /// Sends a signal by name (`HUP`, `TERM`) with the `kill` command.
+    pub fn signal(&self, name: &str) {
+        let status = std::process::Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{name} failed");
+    }
+
+    /// SIGKILL, and waits for the exit.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
 }

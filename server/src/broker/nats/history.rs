@@ -56,7 +56,8 @@ pub struct HistoryStore {
     client: Client,
     js: jetstream::Context,
     names: Names,
-    config: stream::Config,
+    /// The stream's configuration; `None` until some namespace keeps history.
+    config: Mutex<Option<stream::Config>>,
     timeout: Duration,
     heads: Mutex<HashMap<Arc<str>, HeadSlot>>,
 }
@@ -105,34 +106,55 @@ fn stream_config(names: &Names, config: &Config) -> Option<stream::Config> {
 }
 
 impl HistoryStore {
-    /// Creates (or updates) the stream; `None` when no namespace keeps history.
-    pub async fn ensure(
+    /// The history store; creates (or updates) the stream when some namespace
+    /// keeps history.
+    pub async fn new(
         client: Client,
         js: jetstream::Context,
         names: Names,
         config: &Config,
-    ) -> Result<Option<HistoryStore>, BrokerError> {
-        let Some(stream_config) = stream_config(&names, config) else {
-            return Ok(None);
-        };
+    ) -> Result<HistoryStore, BrokerError> {
         let store = HistoryStore {
             client,
             js,
             names,
-            config: stream_config,
+            config: Mutex::default(),
             timeout: Duration::from_millis(config.cluster.request_timeout_ms),
             heads: Mutex::default(),
         };
-        store.create_stream().await?;
-        Ok(Some(store))
+        store.reconfigure(config).await?;
+        Ok(store)
+    }
+
+    /// Brings the stream's limits in line with the namespaces (a reload).
+    pub async fn reconfigure(&self, config: &Config) -> Result<(), BrokerError> {
+        let Some(wanted) = stream_config(&self.names, config) else {
+            return Ok(());
+        };
+        *self.config.lock().unwrap_or_else(|p| p.into_inner()) = Some(wanted);
+        self.create_stream().await
+    }
+
+    fn stream_config(&self) -> Result<stream::Config, BrokerError> {
+        self.config
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or_else(|| BrokerError("no namespace keeps history".into()))
     }
 
     async fn create_stream(&self) -> Result<(), BrokerError> {
+        let config = self.stream_config()?;
+        let name = config.name.clone();
         self.js
-            .create_or_update_stream(self.config.clone())
+            .create_or_update_stream(config)
             .await
-            .map_err(|e| BrokerError(format!("history stream {}: {e}", self.config.name)))?;
+            .map_err(|e| BrokerError(format!("history stream {name}: {e}")))?;
         Ok(())
+    }
+
+    fn stream_name(&self) -> String {
+        self.names.history_stream()
     }
 
     fn slot(&self, channel: &Arc<str>) -> HeadSlot {
@@ -148,7 +170,7 @@ impl HistoryStore {
         let subject = self.names.history(channel);
         let batch = direct::batch(
             &self.client,
-            &self.config.name,
+            &self.stream_name(),
             json!({ "multi_last": [subject], "batch": 1 }),
             self.timeout,
         )
@@ -226,7 +248,7 @@ impl HistoryStore {
                 }
                 Err(e) if e.kind() == PublishErrorKind::WrongLastSequence => continue,
                 Err(e) if e.kind() == PublishErrorKind::StreamNotFound => {
-                    tracing::warn!(stream = %self.config.name, "history stream lost; creating it again");
+                    tracing::warn!(stream = %self.stream_name(), "history stream lost; creating it again");
                     self.create_stream().await?;
                 }
                 Err(e) => return Err(BrokerError(format!("history publish: {e}"))),
@@ -282,7 +304,7 @@ impl HistoryStore {
         loop {
             let batch = direct::batch(
                 &self.client,
-                &self.config.name,
+                &self.stream_name(),
                 json!({ "seq": from, "next_by_subj": subject, "batch": READ_BATCH }),
                 self.timeout,
             )

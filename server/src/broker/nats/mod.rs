@@ -43,6 +43,8 @@ use crate::config::{ClusterStorage, Config};
 use crate::history::{HistoryOptions, HistoryPage, HistoryQuery};
 use crate::hub::Hub;
 use crate::outgoing::{Outgoing, SharedFrame};
+use crate::revocation::{Revocation, Revoked, TokenId, unix_now};
+use async_nats::jetstream::message::PublishMessage;
 
 /// Aborts a background task when dropped (listeners end with their interest).
 #[derive(Debug)]
@@ -58,8 +60,8 @@ impl Drop for Task {
 #[derive(Debug)]
 struct Delivery {
     hub: Arc<Hub>,
-    config: Arc<Config>,
-    history: Option<Arc<HistoryStore>>,
+    config: std::sync::RwLock<Arc<Config>>,
+    history: Arc<HistoryStore>,
 }
 
 /// The NATS broker.
@@ -73,6 +75,7 @@ pub struct NatsBroker {
     presence: Arc<Presence>,
     registry: Arc<Registry>,
     idempotency: kv::Store,
+    js: jetstream::Context,
     timeout: Duration,
     channels: tokio::sync::Mutex<HashMap<Arc<str>, Task>>,
     users: tokio::sync::Mutex<HashMap<Arc<str>, Task>>,
@@ -154,9 +157,13 @@ impl NatsBroker {
             .create_or_update_key_value(bucket(names.idempotency_bucket(), window))
             .await
             .map_err(|e| err("idempotency bucket")(e.to_string()))?;
-        let history = HistoryStore::ensure(client.clone(), js.clone(), names.clone(), &config)
-            .await?
-            .map(Arc::new);
+        let mut revoked = bucket(names.revoked_bucket(), Duration::ZERO);
+        revoked.limit_markers = Some(Duration::from_secs(1));
+        js.create_or_update_key_value(revoked)
+            .await
+            .map_err(|e| err("revocation bucket")(e.to_string()))?;
+        let history =
+            Arc::new(HistoryStore::new(client.clone(), js.clone(), names.clone(), &config).await?);
         let presence = Arc::new(Presence::new(
             client.clone(),
             presence_kv,
@@ -179,12 +186,13 @@ impl NatsBroker {
             started: Instant::now(),
             delivery: Arc::new(Delivery {
                 hub,
-                config,
+                config: std::sync::RwLock::new(config),
                 history,
             }),
             presence,
             registry,
             idempotency,
+            js,
             timeout,
             channels: Default::default(),
             users: Default::default(),
@@ -246,6 +254,9 @@ impl NatsBroker {
                             Control::CloseClient { client, reason, .. } => {
                                 hub.close_client(&client, code, &reason);
                             }
+                            Control::Revoke(revocation) => {
+                                hub.close_revoked(&revocation);
+                            }
                         }
                     }
                     Err(e) => tracing::warn!(error = %e, "bad control message"),
@@ -253,7 +264,7 @@ impl NatsBroker {
             }
         })));
         let weak = Arc::downgrade(self);
-        let period = Duration::from_millis(self.delivery.config.cluster.node_ttl_ms) / 3;
+        let period = Duration::from_millis(self.delivery.config().cluster.node_ttl_ms) / 3;
         tasks.push(Task(tokio::spawn(async move {
             let mut tick = tokio::time::interval(period);
             tick.tick().await;
@@ -263,8 +274,35 @@ impl NatsBroker {
                 broker.housekeeping(round % 3 == 0).await;
             }
         })));
+        // Revocations published while this node was cut off from NATS never
+        // reached it: after every reconnect, check the tokens it holds.
+        let weak = Arc::downgrade(self);
+        let mut connections = self.connections.subscribe();
+        tasks.push(Task(tokio::spawn(async move {
+            while connections.changed().await.is_ok() {
+                let Some(broker) = weak.upgrade() else { break };
+                broker.recheck_revocations().await;
+            }
+        })));
         *self.background.lock().unwrap_or_else(|p| p.into_inner()) = tasks;
         Ok(())
+    }
+
+    /// Closes local connections whose token was revoked (after a reconnect).
+    async fn recheck_revocations(&self) {
+        for handle in self.delivery.hub.handles() {
+            if handle.user.is_empty() {
+                continue;
+            }
+            match self.is_revoked(handle.user.clone(), handle.token()).await {
+                Ok(true) => handle.close(CloseCode::TOKEN_REVOKED, "token revoked"),
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not check revocations after a reconnect");
+                    return;
+                }
+            }
+        }
     }
 
     /// Refreshes the registry entry, notices dead nodes, refreshes presence.
@@ -290,7 +328,7 @@ impl NatsBroker {
     async fn announce_leaves(&self, dead: &str) {
         let hub = &self.delivery.hub;
         for (channel, _) in hub.channels() {
-            let Some(ns) = namespace_of(&self.delivery.config, &channel) else {
+            let Some(ns) = namespace_of(&self.delivery.config(), &channel).cloned() else {
                 continue;
             };
             if !(ns.presence && ns.join_leave) {
@@ -330,10 +368,7 @@ impl NatsBroker {
     }
 
     fn history_store(&self) -> Result<&HistoryStore, BrokerError> {
-        self.delivery
-            .history
-            .as_deref()
-            .ok_or_else(|| BrokerError("no namespace keeps history".into()))
+        Ok(&self.delivery.history)
     }
 }
 
@@ -364,15 +399,13 @@ async fn listen_channel(
     mut sub: Subscriber,
     mut connections: watch::Receiver<u64>,
 ) {
-    let opts =
-        namespace_of(&delivery.config, &channel).and_then(crate::node::Node::history_options);
     let mut last: Option<StreamPosition> = None;
     loop {
         tokio::select! {
             message = sub.next() => {
                 let Some(message) = message else { break };
                 let Some(push) = wire::decode_push(&message.payload) else { continue };
-                if let (Push::Publication(p), Some(opts)) = (&push, opts) {
+                if let (Push::Publication(p), Some(opts)) = (&push, delivery.history_options(&channel)) {
                     if let Some(position) = position_of(p) {
                         if !delivery.catch_up(&channel, opts, &mut last, Some(&position)).await {
                             continue;
@@ -385,7 +418,7 @@ async fn listen_channel(
             }
             changed = connections.changed() => {
                 if changed.is_err() { break }
-                if let Some(opts) = opts {
+                if let Some(opts) = delivery.history_options(&channel) {
                     delivery.catch_up(&channel, opts, &mut last, None).await;
                 }
             }
@@ -401,6 +434,18 @@ fn position_of(p: &Publication) -> Option<StreamPosition> {
 }
 
 impl Delivery {
+    fn config(&self) -> Arc<Config> {
+        self.config
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// History bounds of a channel's namespace, as currently configured.
+    fn history_options(&self, channel: &str) -> Option<HistoryOptions> {
+        namespace_of(&self.config(), channel).and_then(crate::node::Node::history_options)
+    }
+
     /// Before delivering the publication at `next` (or, with `None`, after a
     /// reconnect), delivers what history holds between `last` and it. Returns
     /// false when `next` was already delivered.
@@ -425,9 +470,7 @@ impl Delivery {
                 return true;
             }
         }
-        let Some(store) = &self.history else {
-            return true;
-        };
+        let store = &self.history;
         let query = HistoryQuery {
             since: Some(seen.clone()),
             limit: None,
@@ -637,12 +680,72 @@ impl Broker for NatsBroker {
         }))
     }
 
+    fn revoke(&self, revocation: Revocation) -> BoxFuture<'_, Result<(), BrokerError>> {
+        Box::pin(async move {
+            let subject = match &revocation.revoked {
+                Revoked::Token { jti } => self.names.revoked_token(jti),
+                Revoked::User { user, .. } => self.names.revoked_user(user),
+            };
+            let ttl = revocation.until.saturating_sub(unix_now()).max(1);
+            let value = serde_json::to_vec(&revocation).map_err(|e| BrokerError(e.to_string()))?;
+            let publish = PublishMessage::build()
+                .payload(value.into())
+                .ttl(Duration::from_secs(ttl));
+            self.js
+                .send_publish(subject, publish)
+                .await
+                .map_err(|e| err("revoke")(e.to_string()))?
+                .await
+                .map_err(|e| err("revoke")(e.to_string()))?;
+            self.control(Control::Revoke(revocation)).await
+        })
+    }
+
+    fn is_revoked(
+        &self,
+        user: Arc<str>,
+        token: TokenId,
+    ) -> BoxFuture<'_, Result<bool, BrokerError>> {
+        Box::pin(async move {
+            let mut subjects = vec![self.names.revoked_user(&user)];
+            if let Some(jti) = &token.jti {
+                subjects.push(self.names.revoked_token(jti));
+            }
+            let batch = direct::batch(
+                &self.client,
+                &format!("KV_{}", self.names.revoked_bucket()),
+                serde_json::json!({ "multi_last": subjects, "batch": 2 }),
+                self.timeout,
+            )
+            .await?;
+            let now = unix_now();
+            Ok(batch
+                .messages
+                .iter()
+                .filter(|s| !s.is_tombstone())
+                .filter_map(|s| serde_json::from_slice::<Revocation>(&s.message.payload).ok())
+                .any(|r| r.until > now && r.covers(&user, &token)))
+        })
+    }
+
     fn ready(&self) -> bool {
         self.client.connection_state() == State::Connected
     }
 
     fn nodes(&self) -> BoxFuture<'_, Result<Option<Vec<NodeStatus>>, BrokerError>> {
         Box::pin(async move { self.registry.read().await.map(Some) })
+    }
+
+    fn reconfigure(&self, config: Arc<Config>) -> BoxFuture<'_, Result<(), BrokerError>> {
+        Box::pin(async move {
+            self.delivery.history.reconfigure(&config).await?;
+            *self
+                .delivery
+                .config
+                .write()
+                .unwrap_or_else(|p| p.into_inner()) = config;
+            Ok(())
+        })
     }
 
     fn shutdown(&self) -> BoxFuture<'_, ()> {

@@ -13,6 +13,7 @@
 //! | bucket `P_presence` | key `<channel>.<node>`: that node's members of the channel |
 //! | bucket `P_nodes` | key `<node>`: the node's status, refreshed while it lives |
 //! | bucket `P_idem` | idempotency keys of channels without history |
+//! | bucket `P_revoked` | revocations (`t.<jti>`, `u.<user>`), each expiring with the tokens it covers |
 
 use chorus_protocol::subject::{channel_subject, encode_token, user_subject};
 
@@ -93,6 +94,21 @@ impl Names {
     /// Filter of every registry entry, as a subject of the bucket's stream.
     pub fn nodes_filter(&self) -> String {
         format!("$KV.{}.*", self.nodes_bucket())
+    }
+
+    /// The revocation bucket.
+    pub fn revoked_bucket(&self) -> String {
+        format!("{}_revoked", self.prefix)
+    }
+
+    /// Subject (in the revocation bucket's stream) of a revoked token id.
+    pub fn revoked_token(&self, jti: &str) -> String {
+        format!("$KV.{}.t.{}", self.revoked_bucket(), encode_token(jti))
+    }
+
+    /// Subject (in the revocation bucket's stream) of a user's revocation.
+    pub fn revoked_user(&self, user: &str) -> String {
+        format!("$KV.{}.u.{}", self.revoked_bucket(), encode_token(user))
     }
 
     /// The idempotency bucket.

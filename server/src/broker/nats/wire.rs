@@ -54,13 +54,16 @@ pub enum Control {
         /// Close reason.
         reason: String,
     },
+    /// Close the connections holding revoked tokens.
+    Revoke(crate::revocation::Revocation),
 }
 
 impl Control {
-    /// The close code carried.
+    /// The close code it asks for.
     pub fn code(&self) -> CloseCode {
         match self {
             Control::CloseUser { code, .. } | Control::CloseClient { code, .. } => CloseCode(*code),
+            Control::Revoke(_) => CloseCode::TOKEN_REVOKED,
         }
     }
 }
