@@ -114,6 +114,13 @@ impl ClientBuilder {
         self
     }
 
+    /// Starts from an inbox position persisted by an earlier run of the app:
+    /// the first connect replays the messages sent to the user since then.
+    pub fn inbox_since(mut self, position: chorus_protocol::message::StreamPosition) -> Self {
+        self.config.inbox_since = Some(position);
+        self
+    }
+
     /// Starts the client's background task (on the current tokio runtime). The
     /// client does not connect until [`Client::connect`].
     pub fn build(self) -> Client {

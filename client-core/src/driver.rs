@@ -25,6 +25,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+use crate::InboxState;
 use crate::builder::{ClientBuilder, TokenProvider};
 use crate::error::ClientError;
 use crate::subscription::SubEvent;
@@ -84,6 +85,7 @@ struct Driver {
     cmds: mpsc::UnboundedReceiver<Cmd>,
     state: watch::Sender<ConnectionState>,
     messages: broadcast::Sender<chorus_protocol::message::Message>,
+    inbox: watch::Sender<InboxState>,
     ws: Option<Ws>,
     opening: Option<Opening>,
     token: Option<TokenFuture>,
@@ -100,6 +102,10 @@ pub(crate) fn spawn(builder: ClientBuilder) -> Client {
     let (cmds_tx, cmds) = mpsc::unbounded_channel();
     let (state, state_rx) = watch::channel(ConnectionState::Disconnected);
     let (messages, _) = broadcast::channel(1024);
+    let (inbox, inbox_rx) = watch::channel(InboxState {
+        position: builder.config.inbox_since.clone(),
+        recovery: None,
+    });
     let driver = Driver {
         machine: ClientMachine::new(builder.config),
         url: builder.url,
@@ -107,6 +113,7 @@ pub(crate) fn spawn(builder: ClientBuilder) -> Client {
         cmds,
         state,
         messages: messages.clone(),
+        inbox,
         ws: None,
         opening: None,
         token: None,
@@ -124,6 +131,7 @@ pub(crate) fn spawn(builder: ClientBuilder) -> Client {
             cmds: cmds_tx,
             state: state_rx,
             messages,
+            inbox: inbox_rx,
         }),
     }
 }
@@ -403,7 +411,20 @@ impl Driver {
                 self.forward(&channel, SubEvent::Leave(m)).await;
             }
             Event::Message(m) => {
+                let position = self.machine.inbox_position().cloned();
+                self.inbox.send_if_modified(|s| {
+                    let changed = s.position != position;
+                    s.position = position;
+                    changed
+                });
                 let _ = self.messages.send(m);
+            }
+            Event::Inbox(recovery) => {
+                let position = self.machine.inbox_position().cloned();
+                self.inbox.send_replace(InboxState {
+                    position,
+                    recovery: Some(recovery),
+                });
             }
             Event::Reply { request, result } => {
                 if let Some(reply) = self.replies.remove(&request) {

@@ -87,6 +87,19 @@ struct Shared {
     cmds: mpsc::UnboundedSender<Cmd>,
     state: watch::Receiver<ConnectionState>,
     messages: broadcast::Sender<Message>,
+    inbox: watch::Receiver<InboxState>,
+}
+
+/// The user's inbox as this client sees it (servers that keep inboxes).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InboxState {
+    /// The position of the last inbox message delivered: persist it and pass it
+    /// to [`ClientBuilder::inbox_since`] so a restarted app gets what it missed.
+    pub position: Option<StreamPosition>,
+    /// The outcome of the last connect's replay: `Recovered` when every missed
+    /// message was delivered (through [`Client::messages`], just before),
+    /// `Unrecoverable` when some were lost, `Fresh` when there was no position.
+    pub recovery: Option<Recovery>,
 }
 
 impl Client {
@@ -158,6 +171,11 @@ impl Client {
     /// that falls more than 1024 behind loses the oldest.
     pub fn messages(&self) -> broadcast::Receiver<Message> {
         self.inner.messages.subscribe()
+    }
+
+    /// The inbox position and the outcome of its last replay, as they change.
+    pub fn inbox(&self) -> watch::Receiver<InboxState> {
+        self.inner.inbox.clone()
     }
 
     /// Subscribes to a channel. Resolves once the server confirmed it (waiting for

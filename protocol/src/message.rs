@@ -99,6 +99,10 @@ pub struct ConnectRequest {
     /// Subscriptions to (re)establish, with recovery positions.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub subs: Vec<SubscribeRequest>,
+    /// This device's last position in the user's inbox: the server replays the
+    /// messages sent to the user since then (absent: nothing is replayed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inbox: Option<StreamPosition>,
 }
 
 /// `subscribe`: join a channel, optionally recovering what was missed since a position.
@@ -217,6 +221,23 @@ pub struct ConnectResult {
     /// Outcome of each subscription asked for in the connect command, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub subs: Vec<ConnectSub>,
+    /// The user's inbox, when the server keeps one (authenticated users only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inbox: Option<InboxResult>,
+}
+
+/// The inbox part of a connect reply: like a subscribe reply with recovery.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InboxResult {
+    /// The inbox's current position.
+    pub position: StreamPosition,
+    /// With `inbox` in the connect: true if `messages` holds every message sent
+    /// to the user after that position.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub recovered: bool,
+    /// The messages after the connect's `inbox` position, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub messages: Vec<Message>,
 }
 
 /// Outcome of one subscription made as part of `connect`.
@@ -347,6 +368,13 @@ pub struct Message {
     /// True for a broadcast to every connection, false for a message to this user.
     #[serde(default, skip_serializing_if = "is_false")]
     pub broadcast: bool,
+    /// Offset of a message to this user in the user's inbox (when the server
+    /// keeps inboxes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+    /// Epoch of the inbox the offset belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<String>,
 }
 
 /// The server is about to close the connection; also sent as the WebSocket close code.

@@ -95,6 +95,7 @@ pub fn router(node: Arc<Node>) -> Option<Router<Arc<Node>>> {
         .route("/api/nodes", get(nodes))
         .route("/api/reload", post(reload))
         .route("/api/revoke", post(revoke))
+        .route("/api/status", post(status))
         .route_layer(middleware::from_fn_with_state(node, require_key));
     Some(routes)
 }
@@ -278,4 +279,35 @@ async fn revoke(State(node): State<Arc<Node>>, Json(req): Json<RevokeBody>) -> A
     };
     handle(node).revoke(revocation).await?;
     Ok(Json(Empty {}))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatusBody {
+    users: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct StatusReply {
+    users: Vec<crate::status::UserStatus>,
+}
+
+/// Most users one status request may ask about.
+const MAX_STATUS_USERS: usize = 1_000;
+
+/// Online status and last-seen time of users, across the cluster.
+async fn status(
+    State(node): State<Arc<Node>>,
+    Json(req): Json<StatusBody>,
+) -> ApiResult<StatusReply> {
+    if req.users.len() > MAX_STATUS_USERS || req.users.iter().any(String::is_empty) {
+        return Err(Error::new(
+            ErrorCode::BAD_REQUEST,
+            format!("give 0 to {MAX_STATUS_USERS} non-empty user ids"),
+        )
+        .into());
+    }
+    Ok(Json(StatusReply {
+        users: node.user_status(req.users).await?,
+    }))
 }

@@ -206,6 +206,14 @@ impl Session {
             expires_at,
         });
         self.rx = Some(rx);
+        if !user.is_empty() {
+            let info = self.authed().map(|a| a.info.clone());
+            if let Ok(info) = info {
+                if let Err(e) = node.status_join(&info).await {
+                    return refuse(Error::from(e));
+                }
+            }
+        }
         let mut subs = Vec::with_capacity(req.subs.len());
         for sub in req.subs {
             let channel = sub.channel.clone();
@@ -214,6 +222,18 @@ impl Session {
                 Err(e) => (None, Some(e)),
             };
             subs.push(ConnectSub { channel, ok, error });
+        }
+        // Read after the user's interest is on: what arrives later is live.
+        let inbox = if user.is_empty() {
+            None
+        } else {
+            match node.inbox_page(&user, req.inbox.clone()).await {
+                Ok(page) => page,
+                Err(e) => return refuse(e),
+            }
+        };
+        if let Some(page) = &inbox {
+            self.inbox_last = Some((page.position.offset, page.position.epoch.as_str().into()));
         }
         let result = ConnectResult {
             client: client.to_string(),
@@ -224,6 +244,7 @@ impl Session {
             expires_in_ms,
             data: decision.data,
             subs,
+            inbox,
         };
         (Ok(ReplyBody::Connect(result)), None)
     }
@@ -270,10 +291,16 @@ impl Session {
         let auth = self.authed()?;
         let info = auth.info.clone();
         let handle = auth.handle.clone();
-        let data = node
+        let mut data = node
             .hooks
             .on_subscribe(&info, channel.as_str(), req.data.as_ref())
             .await?;
+        if data.is_none() {
+            if let Some(user) = crate::status::user_of_channel(&node.config(), channel.as_str()) {
+                let mut status = node.user_status(vec![user.to_owned()]).await?;
+                data = status.pop().map(|s| s.payload());
+            }
+        }
 
         // Asked even when others are members already: it returns once the
         // broker listens, which a concurrent first subscriber may still be setting up.
@@ -412,13 +439,10 @@ impl Session {
         let message = Message {
             data: req.data,
             from: Some(auth.info.clone()),
-            broadcast: false,
+            ..Default::default()
         };
         let node = self.node.clone();
-        node.broker
-            .send_to_user(req.user.as_str().into(), message)
-            .await
-            .map_err(Error::from)
+        node.send_to_user(&req.user, message).await
     }
 
     async fn broadcast(&mut self, req: BroadcastRequest) -> Result<(), Error> {
@@ -433,6 +457,7 @@ impl Session {
             data: req.data,
             from: Some(auth.info.clone()),
             broadcast: true,
+            ..Default::default()
         };
         let node = self.node.clone();
         node.broker.broadcast(message).await.map_err(Error::from)

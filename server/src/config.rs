@@ -52,6 +52,7 @@ const ENV_ROOTS: &[&str] = &[
     "api_key",
     "nats",
     "cluster",
+    "users",
     "dev",
     "allowed_origins",
     "log",
@@ -104,6 +105,8 @@ pub struct Config {
     pub nats: Vec<String>,
     /// Cluster options (used with `nats`).
     pub cluster: ClusterConfig,
+    /// Per-user features: the offline inbox and online status.
+    pub users: UsersConfig,
     /// Development profile: a `demo` namespace open to anonymous users.
     pub dev: bool,
     /// Origins allowed to open WebSockets (`*` for any). Empty: same origin only,
@@ -129,6 +132,7 @@ impl Default for Config {
             api_key: None,
             nats: Vec::new(),
             cluster: ClusterConfig::default(),
+            users: UsersConfig::default(),
             dev: false,
             allowed_origins: Vec::new(),
             log: LogConfig::default(),
@@ -171,6 +175,31 @@ impl Default for ClusterConfig {
             history_max_bytes: 1 << 30,
             node_ttl_ms: 15_000,
             request_timeout_ms: 5_000,
+        }
+    }
+}
+
+/// The offline inbox and online status of users.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct UsersConfig {
+    /// Messages kept per user inbox (0: no inbox; `send` only reaches
+    /// connections that are online).
+    pub inbox_size: usize,
+    /// How long an inbox message is kept.
+    pub inbox_ttl_ms: u64,
+    /// Namespace whose channel `<namespace>:<user>` carries that user's online
+    /// and offline events (unset: no events; status is still queryable through
+    /// the server API).
+    pub status_namespace: Option<String>,
+}
+
+impl Default for UsersConfig {
+    fn default() -> Self {
+        UsersConfig {
+            inbox_size: 100,
+            inbox_ttl_ms: 86_400_000,
+            status_namespace: None,
         }
     }
 }
@@ -474,6 +503,21 @@ impl Config {
                 "cluster.history_max_bytes",
                 "must be positive (or -1: no limit)",
             ));
+        }
+        let u = &self.users;
+        if u.inbox_size > 100_000 {
+            return Err(invalid("users.inbox_size", "must be at most 100000"));
+        }
+        if u.inbox_size > 0 && u.inbox_ttl_ms == 0 {
+            return Err(invalid("users.inbox_ttl_ms", "must be greater than 0"));
+        }
+        if let Some(ns) = &u.status_namespace {
+            if !self.namespaces.contains_key(ns) {
+                return Err(invalid(
+                    "users.status_namespace",
+                    format!("namespace {ns:?} is not configured"),
+                ));
+            }
         }
         let l = &self.limits;
         let positive = [

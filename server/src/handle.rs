@@ -92,14 +92,9 @@ impl Handle {
         self.check_size(&data)?;
         let message = Message {
             data,
-            from: None,
-            broadcast: false,
+            ..Default::default()
         };
-        self.node
-            .broker
-            .send_to_user(user.into(), message)
-            .await
-            .map_err(Error::from)
+        self.node.send_to_user(user, message).await
     }
 
     /// Delivers data to every connection on every node.
@@ -109,6 +104,7 @@ impl Handle {
             data,
             from: None,
             broadcast: true,
+            ..Default::default()
         };
         self.node
             .broker

@@ -23,6 +23,7 @@ pub mod hooks;
 pub mod http;
 pub mod hub;
 pub mod ids;
+pub mod inbox;
 pub mod metrics;
 pub mod node;
 pub mod outgoing;
@@ -31,6 +32,7 @@ pub mod rate;
 pub mod reload;
 pub mod revocation;
 pub mod session;
+pub mod status;
 
 /// The protocol crate, re-exported so embedders use the same version.
 pub use chorus_protocol as protocol;

@@ -274,8 +274,129 @@ impl Node {
         })
     }
 
-    /// History bounds of a channel, if its namespace keeps history.
+    /// Sends a message to every connection of a user, on every node, through
+    /// the user's inbox when inboxes are on: the one path of the `send`
+    /// command and the server API.
+    pub async fn send_to_user(
+        &self,
+        user: &str,
+        message: chorus_protocol::message::Message,
+    ) -> Result<(), chorus_protocol::message::Error> {
+        let inbox = crate::inbox::options(&self.config());
+        self.broker
+            .send_to_user(user.into(), message, inbox)
+            .await
+            .map_err(Into::into)
+    }
+
+    /// Counts a new connection of an authenticated user towards their online
+    /// status; the first one anywhere makes the user online.
+    pub async fn status_join(
+        &self,
+        info: &chorus_protocol::message::ClientInfo,
+    ) -> Result<(), crate::broker::BrokerError> {
+        let key: Arc<str> = crate::status::key(&info.user).into();
+        self.broker.presence_add(key.clone(), info.clone()).await?;
+        if self.broker.presence_stats(key).await?.clients == 1 {
+            self.publish_status(&info.user, true, None).await;
+        }
+        Ok(())
+    }
+
+    /// Forgets a closed connection; the last one anywhere makes the user
+    /// offline, last seen now.
+    pub async fn status_leave(
+        &self,
+        info: &chorus_protocol::message::ClientInfo,
+    ) -> Result<(), crate::broker::BrokerError> {
+        let key: Arc<str> = crate::status::key(&info.user).into();
+        self.broker
+            .presence_remove(key.clone(), info.client.as_str().into())
+            .await?;
+        if self.broker.presence_stats(key).await?.clients == 0 {
+            let now = crate::status::unix_ms();
+            self.broker
+                .set_last_seen(info.user.as_str().into(), now)
+                .await?;
+            self.publish_status(&info.user, false, Some(now)).await;
+        }
+        Ok(())
+    }
+
+    async fn publish_status(&self, user: &str, online: bool, last_seen_ms: Option<u64>) {
+        let status = crate::status::UserStatus {
+            user: user.to_owned(),
+            online,
+            last_seen_ms,
+        };
+        if let Some(args) = crate::status::event(&self.config(), &status) {
+            if let Err(e) = self.broker.publish(args).await {
+                tracing::warn!(error = %e, user, "could not publish a status event");
+            }
+        }
+    }
+
+    /// The online status of users, across the cluster.
+    pub async fn user_status(
+        &self,
+        users: Vec<String>,
+    ) -> Result<Vec<crate::status::UserStatus>, chorus_protocol::message::Error> {
+        let seen = self.broker.last_seen(users.clone()).await?;
+        let mut out = Vec::with_capacity(users.len());
+        for (user, last_seen_ms) in users.into_iter().zip(seen) {
+            let stats = self
+                .broker
+                .presence_stats(crate::status::key(&user).into())
+                .await?;
+            let online = stats.clients > 0;
+            out.push(crate::status::UserStatus {
+                user,
+                online,
+                last_seen_ms: if online { None } else { last_seen_ms },
+            });
+        }
+        Ok(out)
+    }
+
+    /// The inbox part of a connect reply: the position, and with `since` the
+    /// messages after it (`None` when inboxes are off).
+    pub async fn inbox_page(
+        &self,
+        user: &str,
+        since: Option<chorus_protocol::message::StreamPosition>,
+    ) -> Result<Option<chorus_protocol::message::InboxResult>, chorus_protocol::message::Error>
+    {
+        let Some(opts) = crate::inbox::options(&self.config()) else {
+            return Ok(None);
+        };
+        let query = crate::history::HistoryQuery {
+            limit: since.is_none().then_some(0),
+            since,
+            reverse: false,
+        };
+        let page = self
+            .broker
+            .history(crate::inbox::key(user).into(), opts, query)
+            .await?;
+        Ok(Some(chorus_protocol::message::InboxResult {
+            position: page.position,
+            recovered: page.recovered,
+            messages: if page.recovered {
+                page.publications
+                    .into_iter()
+                    .map(crate::inbox::to_message)
+                    .collect()
+            } else {
+                Vec::new()
+            },
+        }))
+    }
+
+    /// History bounds of a channel (or inbox key), if it keeps history.
     pub fn history_options_for(&self, channel: &str) -> Option<HistoryOptions> {
+        if crate::inbox::user_of(channel).is_some() {
+            return crate::inbox::options(&self.config());
+        }
         let ns = chorus_protocol::Channel::parse(channel).ok()?;
         self.config()
             .namespace(ns.namespace())

@@ -82,6 +82,14 @@ pub enum Outgoing {
         /// The encoded push.
         frame: Arc<SharedFrame>,
     },
+    /// A message to the user with its inbox position; the connection skips
+    /// positions it has already delivered (the connect replay overlaps).
+    Inbox {
+        /// Inbox position.
+        position: (u64, Arc<str>),
+        /// The encoded push.
+        frame: Arc<SharedFrame>,
+    },
     /// Any other push (join, leave, message).
     Push {
         /// Channel the push concerns, if any: dropped when no longer subscribed.
@@ -102,6 +110,15 @@ impl Outgoing {
                 position: p.offset.zip(p.epoch.as_deref().map(Arc::<str>::from)),
                 frame,
             },
+            ServerFrame::Push(Push::Message(m)) if m.offset.is_some() && m.epoch.is_some() => {
+                Outgoing::Inbox {
+                    position: (
+                        m.offset.unwrap_or(0),
+                        m.epoch.as_deref().unwrap_or("").into(),
+                    ),
+                    frame,
+                }
+            }
             ServerFrame::Push(Push::Join(m) | Push::Leave(m)) => Outgoing::Push {
                 channel: Some(m.channel.as_str().into()),
                 frame,

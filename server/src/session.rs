@@ -57,6 +57,8 @@ pub(crate) struct Session {
     pub(crate) kill: Arc<KillSwitch>,
     pub(crate) auth: Option<Authed>,
     pub(crate) subs: HashMap<Arc<str>, SubState>,
+    /// Position of the last inbox message delivered (replayed or live).
+    pub(crate) inbox_last: Option<(u64, Arc<str>)>,
     pub(crate) rx: Option<mpsc::Receiver<Outgoing>>,
     rate: TokenBucket,
     rate_strikes: u32,
@@ -73,6 +75,7 @@ pub async fn run(node: Arc<Node>, mut socket: WebSocket, codec: Codec) {
         kill: Arc::new(KillSwitch::default()),
         auth: None,
         subs: HashMap::new(),
+        inbox_last: None,
         rx: None,
         rate_strikes: 0,
         pong_deadline: None,
@@ -310,6 +313,15 @@ impl Session {
                 self.node.metrics.publish_to_write.observe(latency);
                 frame.message(self.codec)
             }
+            Outgoing::Inbox { position, frame } => {
+                if let Some((last, last_epoch)) = &self.inbox_last {
+                    if *last_epoch == position.1 && position.0 <= *last {
+                        return None;
+                    }
+                }
+                self.inbox_last = Some(position);
+                frame.message(self.codec)
+            }
             Outgoing::Push { channel, frame } => {
                 if channel.is_some_and(|c| !self.subs.contains_key(&c)) {
                     return None;
@@ -369,6 +381,11 @@ impl Session {
         }
         if let Some(auth) = self.auth.take() {
             self.node.hub.unregister(&auth.client, &auth.user);
+            if !auth.user.is_empty() {
+                if let Err(e) = self.node.status_leave(&auth.info).await {
+                    tracing::warn!(error = %e, "could not update the user's status");
+                }
+            }
             if !auth.user.is_empty() {
                 if let Err(e) = self.node.broker.user_interest(auth.user.clone()).await {
                     tracing::warn!(error = %e, "could not drop user interest");

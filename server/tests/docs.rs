@@ -69,6 +69,7 @@ const TABLES: &[OptionTable] = &[
             ("api_key", r#""an-api-key-of-enough-length""#),
             ("nats", r#"["nats://127.0.0.1:4222"]"#),
             ("cluster", "{}"),
+            ("users", "{}"),
             ("dev", "true"),
             ("allowed_origins", r#"["https://app.example.com"]"#),
             ("log", "{}"),
@@ -88,6 +89,15 @@ const TABLES: &[OptionTable] = &[
             ("history_max_bytes", "1048576"),
             ("node_ttl_ms", "5000"),
             ("request_timeout_ms", "2000"),
+        ],
+    },
+    OptionTable {
+        header: "users",
+        section: "## `[users]`",
+        options: &[
+            ("inbox_size", "500"),
+            ("inbox_ttl_ms", "3600000"),
+            ("status_namespace", r#""chat""#),
         ],
     },
     OptionTable {

@@ -193,3 +193,244 @@ async fn sighup_reloads_the_configuration_file() {
     assert_usable(&mut alice).await;
     expect_ok(alice.request(subscribe_req("chat:still")).await);
 }
+
+// ---- offline inbox ----
+
+use chorus_protocol::Push;
+use chorus_protocol::ReplyBody;
+use chorus_protocol::message::{ConnectRequest, InboxResult, SendRequest, StreamPosition};
+
+/// Connects `user` with an inbox position; returns the client and the inbox part.
+async fn device(url: &str, user: &str, since: Option<StreamPosition>) -> (Client, InboxResult) {
+    let mut c = Client::open(url, Codec::MessagePack).await;
+    let reply = c
+        .request(Request::Connect(ConnectRequest {
+            token: Some(token(user)),
+            inbox: since,
+            ..Default::default()
+        }))
+        .await;
+    match expect_ok(reply) {
+        ReplyBody::Connect(r) => (c, r.inbox.expect("the server keeps inboxes")),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+async fn send(from: &mut Client, to: &str, text: &str) {
+    expect_ok(
+        from.request(Request::Send(SendRequest {
+            user: to.into(),
+            data: Payload::json(&text).unwrap(),
+        }))
+        .await,
+    );
+}
+
+/// The next message push; returns its text and inbox offset.
+async fn message(c: &mut Client) -> (String, u64) {
+    loop {
+        if let Push::Message(m) = c.push().await {
+            return (
+                m.data.parse_json().unwrap(),
+                m.offset.expect("an inbox offset"),
+            );
+        }
+    }
+}
+
+fn texts(inbox: &InboxResult) -> Vec<String> {
+    inbox
+        .messages
+        .iter()
+        .map(|m| m.data.parse_json().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_inbox_replays_what_each_device_missed() {
+    let server = TestServer::start(config()).await;
+    let mut alice = server.user(Codec::Json, "alice").await;
+    let (mut phone, start) = device(&server.url(), "bob", None).await;
+    assert!(
+        start.messages.is_empty() && !start.recovered,
+        "no position: nothing replayed"
+    );
+    let (mut laptop, _) = device(&server.url(), "bob", None).await;
+    for text in ["m1", "m2"] {
+        send(&mut alice, "bob", text).await;
+    }
+    let mut phone_at = None;
+    for expected in [("m1", 1), ("m2", 2)] {
+        let (text, offset) = message(&mut phone).await;
+        assert_eq!((text.as_str(), offset), expected);
+        phone_at = Some(offset);
+    }
+    // The laptop saw only m1 before going away.
+    assert_eq!(message(&mut laptop).await, ("m1".to_owned(), 1));
+    let epoch = start.position.epoch.clone();
+    phone.close_fully().await;
+    laptop.close_fully().await;
+    for text in ["m3", "m4", "m5"] {
+        send(&mut alice, "bob", text).await;
+    }
+    // Each device gets what it missed, once, in order.
+    let since = |offset| StreamPosition {
+        offset,
+        epoch: epoch.clone(),
+    };
+    let (mut phone, inbox) = device(&server.url(), "bob", Some(since(phone_at.unwrap()))).await;
+    assert!(inbox.recovered);
+    assert_eq!(texts(&inbox), ["m3", "m4", "m5"]);
+    let (_laptop, inbox) = device(&server.url(), "bob", Some(since(1))).await;
+    assert!(inbox.recovered);
+    assert_eq!(texts(&inbox), ["m2", "m3", "m4", "m5"]);
+    // And live delivery goes on from there, without duplicates.
+    send(&mut alice, "bob", "m6").await;
+    assert_eq!(message(&mut phone).await, ("m6".to_owned(), 6));
+}
+
+#[tokio::test]
+async fn an_overflowed_inbox_is_reported_unrecoverable() {
+    let mut config = config();
+    config.users.inbox_size = 3;
+    let server = TestServer::start(config).await;
+    let mut alice = server.user(Codec::Json, "alice").await;
+    let (mut bob, start) = device(&server.url(), "bob", None).await;
+    send(&mut alice, "bob", "seen").await;
+    assert_eq!(message(&mut bob).await.1, 1);
+    bob.close_fully().await;
+    for i in 0..5 {
+        send(&mut alice, "bob", &format!("lost {i}")).await;
+    }
+    let since = StreamPosition {
+        offset: 1,
+        epoch: start.position.epoch.clone(),
+    };
+    let (_bob, inbox) = device(&server.url(), "bob", Some(since)).await;
+    assert!(!inbox.recovered, "offsets 2 and 3 were evicted");
+    assert!(inbox.messages.is_empty());
+    assert_eq!(inbox.position.offset, 6);
+}
+
+#[tokio::test]
+async fn the_inbox_follows_the_user_to_another_node() {
+    let nats = NatsServer::start().await;
+    let node = |url: String| {
+        let mut c = config();
+        c.nats = vec![url];
+        c
+    };
+    let a = TestServer::start(node(nats.url())).await;
+    let b = TestServer::start(node(nats.url())).await;
+    let mut alice = b.user(Codec::Json, "alice").await;
+    let (mut bob, _) = device(&a.url(), "bob", None).await;
+    send(&mut alice, "bob", "first").await;
+    let (_, offset) = message(&mut bob).await;
+    let epoch = a
+        .node
+        .inbox_page("bob", None)
+        .await
+        .unwrap()
+        .unwrap()
+        .position
+        .epoch;
+    bob.close_fully().await;
+    for text in ["while away 1", "while away 2"] {
+        send(&mut alice, "bob", text).await;
+    }
+    let since = StreamPosition { offset, epoch };
+    let (mut bob, inbox) = device(&b.url(), "bob", Some(since)).await;
+    assert!(inbox.recovered);
+    assert_eq!(texts(&inbox), ["while away 1", "while away 2"]);
+    send(&mut alice, "bob", "live").await;
+    assert_eq!(message(&mut bob).await, ("live".to_owned(), offset + 3));
+}
+
+// ---- online status ----
+
+fn status_config() -> Config {
+    let mut c = with_api(config());
+    c.namespaces
+        .insert("status".into(), NamespaceConfig::default());
+    c.users.status_namespace = Some("status".into());
+    c
+}
+
+/// The next status event on a `status:` subscription.
+async fn status_event(c: &mut Client) -> serde_json::Value {
+    c.publication().await.data.parse_json().unwrap()
+}
+
+async fn api_status(addr: std::net::SocketAddr, user: &str) -> serde_json::Value {
+    let (code, body) = http(
+        addr,
+        "POST",
+        "/api/status",
+        Some(KEY),
+        &format!(r#"{{"users":["{user}"]}}"#),
+    )
+    .await;
+    assert_eq!(code, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    v["users"][0].clone()
+}
+
+#[tokio::test]
+async fn online_status_events_and_queries() {
+    let server = TestServer::start(status_config()).await;
+    let mut carol = server.user(Codec::Json, "carol").await;
+    match expect_ok(carol.request(subscribe_req("status:bob")).await) {
+        ReplyBody::Subscribe(r) => {
+            let now: serde_json::Value = r.data.expect("current status").parse_json().unwrap();
+            assert_eq!(now["online"], false);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let phone = server.user(Codec::MessagePack, "bob").await;
+    assert_eq!(status_event(&mut carol).await["online"], true);
+    assert_eq!(api_status(server.addr, "bob").await["online"], true);
+    let laptop = server.user(Codec::Json, "bob").await;
+    phone.close_fully().await;
+    assert_eq!(
+        api_status(server.addr, "bob").await["online"],
+        true,
+        "one device left"
+    );
+    laptop.close_fully().await;
+    let offline = status_event(&mut carol).await;
+    assert_eq!(offline["online"], false, "{offline}");
+    let seen = offline["last_seen_ms"].as_u64().expect("last seen");
+    let queried = api_status(server.addr, "bob").await;
+    assert_eq!(queried["online"], false);
+    assert_eq!(queried["last_seen_ms"].as_u64(), Some(seen));
+}
+
+#[tokio::test]
+async fn a_killed_nodes_users_go_offline() {
+    let nats = NatsServer::start().await;
+    let mut config = status_config();
+    config.nats = vec![nats.url()];
+    config.cluster.node_ttl_ms = 2_000;
+    let a = TestServer::start(config).await;
+    let toml = format!(
+        "nats = [\"{}\"]\napi_key = \"{KEY}\"\n[auth]\nhmac_secret = \"{SECRET}\"\n\
+         [cluster]\nnode_ttl_ms = 2000\n[users]\nstatus_namespace = \"status\"\n\
+         [namespaces.status]\n[namespaces.chat]\nhistory_size = 100\npresence = true\n",
+        nats.url()
+    );
+    let mut p = NodeProcess::start(&toml).await;
+    let mut carol = a.user(Codec::Json, "carol").await;
+    expect_ok(carol.request(subscribe_req("status:bob")).await);
+    let _bob = p.user("bob").await;
+    assert_eq!(status_event(&mut carol).await["online"], true);
+    assert_eq!(
+        api_status(a.addr, "bob").await["online"],
+        true,
+        "seen from the other node"
+    );
+    p.kill();
+    let offline = status_event(&mut carol).await;
+    assert_eq!(offline["online"], false, "{offline}");
+    assert!(offline["last_seen_ms"].as_u64().is_some());
+    assert_eq!(api_status(a.addr, "bob").await["online"], false);
+}

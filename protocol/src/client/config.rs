@@ -39,6 +39,9 @@ pub struct ClientConfig {
     pub max_buffered_publications: usize,
     /// Seed of the jitter generator: inject real randomness here.
     pub random_seed: u64,
+    /// An inbox position the application persisted from an earlier run, so the
+    /// first connect replays the messages sent to the user since then.
+    pub inbox_since: Option<crate::message::StreamPosition>,
 }
 
 impl Default for ClientConfig {
@@ -58,6 +61,7 @@ impl Default for ClientConfig {
             refresh_margin_ms: 10_000,
             max_buffered_publications: 1_000,
             random_seed: 0x5eed,
+            inbox_since: None,
         }
     }
 }

@@ -108,8 +108,13 @@ pub enum Event {
     Join(Membership),
     /// Someone left a subscribed channel.
     Leave(Membership),
-    /// A message to this user, or a broadcast.
+    /// A message to this user (delivered once and in order when the server
+    /// keeps an inbox), or a broadcast.
     Message(Message),
+    /// After each connect to a server that keeps inboxes: whether the messages
+    /// sent to the user while this device was away were all delivered (just
+    /// before this event), or some were lost (the inbox overflowed or expired).
+    Inbox(Recovery),
     /// The answer to an application request.
     Reply {
         /// The request it answers.

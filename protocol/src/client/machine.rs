@@ -1,5 +1,6 @@
 //! The connection side of the state machine: lifecycle, requests, timers.
 
+use super::inbox::Inbox;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use super::backoff::{Backoff, Rng};
@@ -83,6 +84,9 @@ pub struct ClientMachine {
     refresh_in_flight: bool,
     server_disconnect: Option<CloseReason>,
     armed: Option<Millis>,
+    inbox: Inbox,
+    /// Whether the connect in flight carried an inbox position.
+    inbox_asked: bool,
 }
 
 fn local_error(code: ErrorCode, message: impl Into<String>) -> Error {
@@ -96,6 +100,8 @@ impl ClientMachine {
             rng: Rng::new(config.random_seed),
             backoff: Backoff::new(config.backoff),
             token: config.token.clone(),
+            inbox: Inbox::new(config.inbox_since.clone()),
+            inbox_asked: false,
             config,
             state: ConnectionState::Disconnected,
             phase: Phase::Idle,
@@ -301,6 +307,12 @@ impl ClientMachine {
         }
     }
 
+    /// The position of the last inbox message delivered, for applications that
+    /// persist it (pass it back through [`ClientConfig::inbox_since`]).
+    pub fn inbox_position(&self) -> Option<&crate::message::StreamPosition> {
+        self.inbox.position()
+    }
+
     // ---- transport and timer inputs ----
 
     /// The transport asked for by [`Action::OpenTransport`] is open.
@@ -314,7 +326,9 @@ impl ClientMachine {
                 version: Some(self.config.version.clone()),
                 data: self.config.connect_data.clone(),
                 subs,
+                inbox: self.inbox.position().cloned(),
             });
+            self.inbox_asked = self.inbox.position().is_some();
             let deadline = self
                 .connect_deadline
                 .unwrap_or(now + self.config.connect_timeout_ms);
@@ -649,8 +663,14 @@ impl ClientMachine {
         self.arm_ping(now);
         self.schedule_refresh(now, result.expires_in_ms);
         let subs = std::mem::take(&mut result.subs);
+        let inbox = result.inbox.take();
         self.set_state(ConnectionState::Connected, None);
         self.emit(Event::Connected(result));
+        if let Some(inbox) = inbox {
+            for event in self.inbox.connected(inbox, self.inbox_asked) {
+                self.emit(event);
+            }
+        }
         self.apply_connect_subs(now, id, subs);
         while let Some(q) = self.queue.pop_front() {
             self.send_command(q.request, PendingKind::User(q.id), q.deadline);
@@ -694,7 +714,11 @@ impl ClientMachine {
                     self.emit(Event::Leave(m));
                 }
             }
-            Push::Message(m) => self.emit(Event::Message(m)),
+            Push::Message(m) => {
+                if self.inbox.accept(&m) {
+                    self.emit(Event::Message(m));
+                }
+            }
             Push::Disconnect(d) => {
                 self.server_disconnect = Some(CloseReason {
                     code: d.code,

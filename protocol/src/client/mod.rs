@@ -29,6 +29,7 @@
 mod backoff;
 mod config;
 mod event;
+mod inbox;
 mod machine;
 mod subscription;
 

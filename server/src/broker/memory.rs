@@ -66,7 +66,11 @@ pub struct MemoryBroker {
     idempotency_window_ms: std::sync::atomic::AtomicU64,
     presence: Mutex<HashMap<Arc<str>, Members>>,
     revocations: Mutex<RevocationList>,
+    last_seen: Mutex<HashMap<Arc<str>, u64>>,
 }
+
+/// Most users whose last-seen time is remembered (the oldest are forgotten).
+const MAX_LAST_SEEN: usize = 100_000;
 
 /// A channel's members by connection id.
 type Members = HashMap<Arc<str>, ClientInfo>;
@@ -85,6 +89,7 @@ impl MemoryBroker {
             idempotency_window_ms: (idempotency_window.as_millis() as u64).into(),
             presence: Mutex::default(),
             revocations: Mutex::default(),
+            last_seen: Mutex::default(),
         }
     }
 
@@ -183,10 +188,26 @@ impl Broker for MemoryBroker {
         &self,
         user: Arc<str>,
         message: Message,
+        inbox: Option<HistoryOptions>,
     ) -> BoxFuture<'_, Result<(), BrokerError>> {
         Box::pin(async move {
-            let item = Outgoing::for_push(SharedFrame::push(Push::Message(message)));
-            self.hub.deliver_user(&user, &item);
+            let Some(opts) = inbox else {
+                let item = Outgoing::for_push(SharedFrame::push(Push::Message(message)));
+                self.hub.deliver_user(&user, &item);
+                return Ok(());
+            };
+            // Stamped and delivered under the inbox's lock: devices see offsets in order.
+            let key: Arc<str> = crate::inbox::key(&user).into();
+            let stream = self.stream(&key);
+            let mut stream = lock(&stream);
+            let stored = stream.append(
+                crate::inbox::to_stored(&user, message),
+                Instant::now(),
+                opts,
+            );
+            let push = Push::Message(crate::inbox::to_message(stored));
+            self.hub
+                .deliver_user(&user, &Outgoing::for_push(SharedFrame::push(push)));
             Ok(())
         })
     }
@@ -298,6 +319,36 @@ impl Broker for MemoryBroker {
     ) -> BoxFuture<'_, Result<(), BrokerError>> {
         Box::pin(async move {
             self.hub.close_client(&client, code, &reason);
+            Ok(())
+        })
+    }
+
+    fn last_seen(
+        &self,
+        users: Vec<String>,
+    ) -> BoxFuture<'_, Result<Vec<Option<u64>>, BrokerError>> {
+        Box::pin(async move {
+            let seen = lock(&self.last_seen);
+            Ok(users
+                .iter()
+                .map(|u| seen.get(u.as_str()).copied())
+                .collect())
+        })
+    }
+
+    fn set_last_seen(&self, user: Arc<str>, at_ms: u64) -> BoxFuture<'_, Result<(), BrokerError>> {
+        Box::pin(async move {
+            let mut seen = lock(&self.last_seen);
+            if seen.len() >= MAX_LAST_SEEN && !seen.contains_key(&user) {
+                if let Some(oldest) = seen
+                    .iter()
+                    .min_by_key(|(_, at)| **at)
+                    .map(|(u, _)| u.clone())
+                {
+                    seen.remove(&oldest);
+                }
+            }
+            seen.insert(user, at_ms);
             Ok(())
         })
     }

@@ -138,11 +138,14 @@ pub trait Broker: Send + Sync + 'static {
     /// Same for a user's first or last connection on this node.
     fn user_interest(&self, user: Arc<str>) -> BoxFuture<'_, Result<(), BrokerError>>;
 
-    /// Delivers to every connection of `user` on every node.
+    /// Delivers to every connection of `user` on every node; with `inbox`,
+    /// first appends it to the user's inbox (see [`crate::inbox`]), and the
+    /// delivered message carries its inbox position.
     fn send_to_user(
         &self,
         user: Arc<str>,
         message: Message,
+        inbox: Option<HistoryOptions>,
     ) -> BoxFuture<'_, Result<(), BrokerError>>;
 
     /// Delivers to every connection on every node.
@@ -190,6 +193,13 @@ pub trait Broker: Send + Sync + 'static {
         code: chorus_protocol::CloseCode,
         reason: String,
     ) -> BoxFuture<'_, Result<(), BrokerError>>;
+
+    /// When each of `users` was last online (Unix ms), where known.
+    fn last_seen(&self, users: Vec<String>)
+    -> BoxFuture<'_, Result<Vec<Option<u64>>, BrokerError>>;
+
+    /// Records when `user` went offline.
+    fn set_last_seen(&self, user: Arc<str>, at_ms: u64) -> BoxFuture<'_, Result<(), BrokerError>>;
 
     /// Stores a revocation and closes the connections it covers on every node.
     fn revoke(

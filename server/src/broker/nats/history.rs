@@ -67,16 +67,16 @@ fn whole_seconds(d: Duration) -> Duration {
     Duration::from_secs(d.as_millis().div_ceil(1000).max(1) as u64)
 }
 
-/// The stream's limits: the largest size and TTL of any namespace (each
-/// publication carries its own namespace's TTL; reads trim to its size).
+/// The stream's limits: the largest size and TTL of any namespace or of the
+/// inboxes (each publication carries its own TTL; reads trim to its size).
 fn stream_config(names: &Names, config: &Config) -> Option<stream::Config> {
     let namespaces = std::iter::once(&config.default_namespace).chain(config.namespaces.values());
-    let with_history: Vec<_> = namespaces.filter(|ns| ns.has_history()).collect();
-    let size = with_history.iter().map(|ns| ns.history_size).max()?;
-    let ttl = with_history
-        .iter()
-        .map(|ns| whole_seconds(Duration::from_millis(ns.history_ttl_ms)))
-        .max()?;
+    let bounds: Vec<HistoryOptions> = namespaces
+        .filter_map(crate::node::Node::history_options)
+        .chain(crate::inbox::options(config))
+        .collect();
+    let size = bounds.iter().map(|b| b.size).max()?;
+    let ttl = bounds.iter().map(|b| whole_seconds(b.ttl)).max()?;
     let window = Duration::from_millis(config.limits.idempotency_window_ms)
         .min(ttl)
         .max(Duration::from_secs(1));

@@ -46,6 +46,9 @@ use crate::outgoing::{Outgoing, SharedFrame};
 use crate::revocation::{Revocation, Revoked, TokenId, unix_now};
 use async_nats::jetstream::message::PublishMessage;
 
+/// How long a user's last-seen time is kept.
+const LAST_SEEN_KEPT: Duration = Duration::from_secs(30 * 24 * 3600);
+
 /// Aborts a background task when dropped (listeners end with their interest).
 #[derive(Debug)]
 struct Task(JoinHandle<()>);
@@ -75,10 +78,11 @@ pub struct NatsBroker {
     presence: Arc<Presence>,
     registry: Arc<Registry>,
     idempotency: kv::Store,
+    seen: kv::Store,
     js: jetstream::Context,
     timeout: Duration,
     channels: tokio::sync::Mutex<HashMap<Arc<str>, Task>>,
-    users: tokio::sync::Mutex<HashMap<Arc<str>, Task>>,
+    users: tokio::sync::Mutex<HashMap<Arc<str>, (Task, Task)>>,
     /// Bumped on every (re)connection to NATS: channel listeners then fetch
     /// from history what they may have missed while disconnected.
     connections: watch::Sender<u64>,
@@ -157,6 +161,10 @@ impl NatsBroker {
             .create_or_update_key_value(bucket(names.idempotency_bucket(), window))
             .await
             .map_err(|e| err("idempotency bucket")(e.to_string()))?;
+        let seen = js
+            .create_or_update_key_value(bucket(names.seen_bucket(), LAST_SEEN_KEPT))
+            .await
+            .map_err(|e| err("last-seen bucket")(e.to_string()))?;
         let mut revoked = bucket(names.revoked_bucket(), Duration::ZERO);
         revoked.limit_markers = Some(Duration::from_secs(1));
         js.create_or_update_key_value(revoked)
@@ -192,6 +200,7 @@ impl NatsBroker {
             presence,
             registry,
             idempotency,
+            seen,
             js,
             timeout,
             channels: Default::default(),
@@ -323,30 +332,63 @@ impl NatsBroker {
         }
     }
 
-    /// Tells local subscribers that the members a dead node had in their
-    /// channels left. Every surviving node does this for its own subscribers.
+    /// What a dead node's members leave behind. Every surviving node tells its
+    /// own subscribers that they left; the leading node alone records its users
+    /// offline (last seen now) and publishes their status events.
     async fn announce_leaves(&self, dead: &str) {
+        let entries = match self.presence.all_of_node(dead).await {
+            Ok(entries) => entries,
+            Err(e) => {
+                tracing::warn!(error = %e, node = dead, "could not read a dead node's members");
+                return;
+            }
+        };
+        let config = self.delivery.config();
         let hub = &self.delivery.hub;
-        for (channel, _) in hub.channels() {
-            let Some(ns) = namespace_of(&self.delivery.config(), &channel).cloned() else {
-                continue;
-            };
-            if !(ns.presence && ns.join_leave) {
+        for (key, members) in entries {
+            if let Some(user) = crate::status::user_of(&key) {
+                if self.registry.leads() {
+                    self.announce_offline(&config, &key, user).await;
+                }
                 continue;
             }
-            let members = match self.presence.of_node(&channel, dead).await {
-                Ok(m) => m,
-                Err(e) => {
-                    tracing::warn!(error = %e, %channel, "could not read a dead node's members");
-                    continue;
-                }
-            };
+            let joins_leaves = namespace_of(&config, &key).is_some_and(|ns| ns.join_leave);
+            if !joins_leaves || hub.channel_members(&key) == 0 {
+                continue;
+            }
             for info in members {
                 let push = Push::Leave(Membership {
-                    channel: channel.to_string(),
+                    channel: key.clone(),
                     info,
                 });
-                hub.deliver_channel(&channel, &Outgoing::for_push(SharedFrame::push(push)));
+                hub.deliver_channel(&key, &Outgoing::for_push(SharedFrame::push(push)));
+            }
+        }
+    }
+
+    /// Records `user` offline if no live node holds a connection of theirs.
+    async fn announce_offline(&self, config: &Config, key: &str, user: &str) {
+        let dead = self.registry.dead();
+        match self.presence.stats(key, &dead).await {
+            Ok(stats) if stats.clients == 0 => {}
+            Ok(_) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, user, "could not check a user's status");
+                return;
+            }
+        }
+        let now = crate::status::unix_ms();
+        if let Err(e) = self.set_last_seen(user.into(), now).await {
+            tracing::warn!(error = %e, user, "could not record last seen");
+        }
+        let status = crate::status::UserStatus {
+            user: user.to_owned(),
+            online: false,
+            last_seen_ms: Some(now),
+        };
+        if let Some(args) = crate::status::event(config, &status) {
+            if let Err(e) = self.publish(args).await {
+                tracing::warn!(error = %e, user, "could not publish a status event");
             }
         }
     }
@@ -389,13 +431,23 @@ async fn listen(mut sub: Subscriber, deliver: impl Fn(Push, Bytes)) {
     }
 }
 
-/// Delivers a channel's live traffic to its local members, in offset order:
-/// a publication that skips offsets (missed during a NATS reconnect) is
-/// preceded by the missing ones, read back from history; after every
-/// reconnect, whatever was stored meanwhile is read back too.
-async fn listen_channel(
+/// Where a stream's live traffic goes on this node.
+#[derive(Debug, Clone)]
+enum Target {
+    /// A channel's local members.
+    Channel,
+    /// A user's local connections (the stream is the user's inbox).
+    Inbox(Arc<str>),
+}
+
+/// Delivers a stream's live traffic (a channel's, or a user's inbox) to local
+/// connections, in offset order: a publication that skips offsets (missed
+/// during a NATS reconnect) is preceded by the missing ones, read back from
+/// history; after every reconnect, whatever was stored meanwhile is read back too.
+async fn listen_stream(
     delivery: Arc<Delivery>,
-    channel: Arc<str>,
+    key: Arc<str>,
+    target: Target,
     mut sub: Subscriber,
     mut connections: watch::Receiver<u64>,
 ) {
@@ -405,21 +457,26 @@ async fn listen_channel(
             message = sub.next() => {
                 let Some(message) = message else { break };
                 let Some(push) = wire::decode_push(&message.payload) else { continue };
-                if let (Push::Publication(p), Some(opts)) = (&push, delivery.history_options(&channel)) {
+                if let (Push::Publication(p), Some(opts)) = (&push, delivery.history_options(&key)) {
                     if let Some(position) = position_of(p) {
-                        if !delivery.catch_up(&channel, opts, &mut last, Some(&position)).await {
+                        if !delivery.catch_up(&key, &target, opts, &mut last, Some(&position)).await {
                             continue;
                         }
                         last = Some(position);
                     }
                 }
-                let item = Outgoing::for_push(SharedFrame::push_encoded(push, message.payload));
-                delivery.hub.deliver_channel(&channel, &item);
+                let frame = match (&target, push) {
+                    (Target::Inbox(_), Push::Publication(p)) => {
+                        SharedFrame::push(Push::Message(crate::inbox::to_message(p)))
+                    }
+                    (_, push) => SharedFrame::push_encoded(push, message.payload),
+                };
+                delivery.deliver(&key, &target, Outgoing::for_push(frame));
             }
             changed = connections.changed() => {
                 if changed.is_err() { break }
-                if let Some(opts) = delivery.history_options(&channel) {
-                    delivery.catch_up(&channel, opts, &mut last, None).await;
+                if let Some(opts) = delivery.history_options(&key) {
+                    delivery.catch_up(&key, &target, opts, &mut last, None).await;
                 }
             }
         }
@@ -441,9 +498,20 @@ impl Delivery {
             .clone()
     }
 
-    /// History bounds of a channel's namespace, as currently configured.
-    fn history_options(&self, channel: &str) -> Option<HistoryOptions> {
-        namespace_of(&self.config(), channel).and_then(crate::node::Node::history_options)
+    /// History bounds of a channel's namespace (or of inboxes), as configured now.
+    fn history_options(&self, key: &str) -> Option<HistoryOptions> {
+        let config = self.config();
+        if crate::inbox::user_of(key).is_some() {
+            return crate::inbox::options(&config);
+        }
+        namespace_of(&config, key).and_then(crate::node::Node::history_options)
+    }
+
+    fn deliver(&self, key: &str, target: &Target, item: Outgoing) {
+        match target {
+            Target::Channel => self.hub.deliver_channel(key, &item),
+            Target::Inbox(user) => self.hub.deliver_user(user, &item),
+        };
     }
 
     /// Before delivering the publication at `next` (or, with `None`, after a
@@ -452,6 +520,7 @@ impl Delivery {
     async fn catch_up(
         &self,
         channel: &Arc<str>,
+        target: &Target,
         opts: HistoryOptions,
         last: &mut Option<StreamPosition>,
         next: Option<&StreamPosition>,
@@ -494,8 +563,11 @@ impl Delivery {
                 break;
             }
             *last = Some(position);
-            let item = Outgoing::for_push(SharedFrame::push(Push::Publication(p)));
-            self.hub.deliver_channel(channel, &item);
+            let push = match target {
+                Target::Channel => Push::Publication(p),
+                Target::Inbox(_) => Push::Message(crate::inbox::to_message(p)),
+            };
+            self.deliver(channel, target, Outgoing::for_push(SharedFrame::push(push)));
         }
         true
     }
@@ -552,9 +624,10 @@ impl Broker for NatsBroker {
             match (wanted, listeners.contains_key(&channel)) {
                 (true, false) => {
                     let sub = self.subscribe(self.names.channel(&channel)).await?;
-                    let task = tokio::spawn(listen_channel(
+                    let task = tokio::spawn(listen_stream(
                         self.delivery.clone(),
                         channel.clone(),
+                        Target::Channel,
                         sub,
                         self.connections.subscribe(),
                     ));
@@ -575,14 +648,25 @@ impl Broker for NatsBroker {
             let wanted = self.delivery.hub.user_connections(&user) > 0;
             match (wanted, listeners.contains_key(&user)) {
                 (true, false) => {
-                    let sub = self.subscribe(self.names.user(&user)).await?;
+                    // Messages without inbox on the user's subject, and the
+                    // user's inbox as its stream republishes it.
+                    let direct = self.subscribe(self.names.user(&user)).await?;
+                    let inbox_key: Arc<str> = crate::inbox::key(&user).into();
+                    let inbox = self.subscribe(self.names.channel(&inbox_key)).await?;
                     let hub = self.delivery.hub.clone();
                     let target = user.clone();
-                    let task = tokio::spawn(listen(sub, move |push, bytes| {
+                    let direct = tokio::spawn(listen(direct, move |push, bytes| {
                         let item = Outgoing::for_push(SharedFrame::push_encoded(push, bytes));
                         hub.deliver_user(&target, &item);
                     }));
-                    listeners.insert(user, Task(task));
+                    let inbox = tokio::spawn(listen_stream(
+                        self.delivery.clone(),
+                        inbox_key,
+                        Target::Inbox(user.clone()),
+                        inbox,
+                        self.connections.subscribe(),
+                    ));
+                    listeners.insert(user, (Task(direct), Task(inbox)));
                 }
                 (false, true) => {
                     listeners.remove(&user);
@@ -597,10 +681,21 @@ impl Broker for NatsBroker {
         &self,
         user: Arc<str>,
         message: Message,
+        inbox: Option<HistoryOptions>,
     ) -> BoxFuture<'_, Result<(), BrokerError>> {
         Box::pin(async move {
-            self.publish_push(self.names.user(&user), Push::Message(message))
+            let Some(opts) = inbox else {
+                return self
+                    .publish_push(self.names.user(&user), Push::Message(message))
+                    .await;
+            };
+            let key: Arc<str> = crate::inbox::key(&user).into();
+            let stored = crate::inbox::to_stored(&user, message);
+            self.delivery
+                .history
+                .append(&key, stored, opts, None)
                 .await
+                .map(drop)
         })
     }
 
@@ -678,6 +773,48 @@ impl Broker for NatsBroker {
             code: code.0,
             reason,
         }))
+    }
+
+    fn last_seen(
+        &self,
+        users: Vec<String>,
+    ) -> BoxFuture<'_, Result<Vec<Option<u64>>, BrokerError>> {
+        Box::pin(async move {
+            let subjects: Vec<String> = users.iter().map(|u| self.names.seen_user(u)).collect();
+            let batch = direct::batch(
+                &self.client,
+                &format!("KV_{}", self.names.seen_bucket()),
+                serde_json::json!({ "multi_last": subjects, "batch": users.len().max(1) }),
+                self.timeout,
+            )
+            .await?;
+            let mut seen: HashMap<String, u64> = HashMap::new();
+            for stored in batch.messages.iter().filter(|s| !s.is_tombstone()) {
+                if let Ok(at) = std::str::from_utf8(&stored.message.payload)
+                    .unwrap_or_default()
+                    .parse()
+                {
+                    seen.insert(stored.subject.clone(), at);
+                }
+            }
+            Ok(users
+                .iter()
+                .map(|u| seen.get(&self.names.seen_user(u)).copied())
+                .collect())
+        })
+    }
+
+    fn set_last_seen(&self, user: Arc<str>, at_ms: u64) -> BoxFuture<'_, Result<(), BrokerError>> {
+        Box::pin(async move {
+            self.seen
+                .put(
+                    chorus_protocol::subject::encode_token(&user),
+                    at_ms.to_string().into(),
+                )
+                .await
+                .map(drop)
+                .map_err(|e| err("last seen")(e.to_string()))
+        })
     }
 
     fn revoke(&self, revocation: Revocation) -> BoxFuture<'_, Result<(), BrokerError>> {

@@ -13,6 +13,7 @@
 //! | bucket `P_presence` | key `<channel>.<node>`: that node's members of the channel |
 //! | bucket `P_nodes` | key `<node>`: the node's status, refreshed while it lives |
 //! | bucket `P_idem` | idempotency keys of channels without history |
+//! | bucket `P_seen` | key `<user>`: when the user was last online (Unix ms) |
 //! | bucket `P_revoked` | revocations (`t.<jti>`, `u.<user>`), each expiring with the tokens it covers |
 
 use chorus_protocol::subject::{channel_subject, encode_token, user_subject};
@@ -109,6 +110,21 @@ impl Names {
     /// Subject (in the revocation bucket's stream) of a user's revocation.
     pub fn revoked_user(&self, user: &str) -> String {
         format!("$KV.{}.u.{}", self.revoked_bucket(), encode_token(user))
+    }
+
+    /// The last-seen bucket (key: user).
+    pub fn seen_bucket(&self) -> String {
+        format!("{}_seen", self.prefix)
+    }
+
+    /// Subject (in the last-seen bucket's stream) of a user.
+    pub fn seen_user(&self, user: &str) -> String {
+        format!("$KV.{}.{}", self.seen_bucket(), encode_token(user))
+    }
+
+    /// Filter of every presence entry of one node.
+    pub fn presence_of_node(&self, node: &str) -> String {
+        format!("$KV.{}.*.{}", self.presence_bucket(), encode_token(node))
     }
 
     /// The idempotency bucket.

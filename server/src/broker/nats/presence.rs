@@ -24,6 +24,8 @@ use crate::broker::{BrokerError, PresenceStats};
 
 /// Node entries read per presence query (one per node holding members).
 const MAX_NODES: usize = 1_024;
+/// Entries of one node read at once when it died.
+const MAX_ENTRIES: usize = 100_000;
 
 /// This node's members of one channel, and what of them was written.
 #[derive(Debug, Default)]
@@ -214,16 +216,30 @@ impl Presence {
         })
     }
 
-    /// The members another node had in a channel, to announce their leave when
-    /// that node died. The entry is left to expire: every surviving node reads it.
-    pub async fn of_node(&self, channel: &str, node: &str) -> Result<Vec<ClientInfo>, BrokerError> {
-        let key = self.names.presence_key(channel, node);
-        let value = self
-            .kv
-            .get(&key)
-            .await
-            .map_err(|e| BrokerError(format!("presence get: {e}")))?;
-        Ok(value.and_then(|v| decode(&v)).unwrap_or_default())
+    /// Every entry a node wrote (to announce what a dead node's members left):
+    /// the presence key (channel, or status key) and its members.
+    pub async fn all_of_node(
+        &self,
+        node: &str,
+    ) -> Result<Vec<(String, Vec<ClientInfo>)>, BrokerError> {
+        let batch = direct::batch(
+            &self.client,
+            &self.kv.stream_name,
+            json!({ "multi_last": [self.names.presence_of_node(node)], "batch": MAX_ENTRIES }),
+            self.timeout,
+        )
+        .await?;
+        Ok(batch
+            .messages
+            .iter()
+            .filter(|s| !s.is_tombstone())
+            .filter_map(|s| {
+                let mut tokens = s.subject.rsplit('.');
+                tokens.next();
+                let key = decode_token(tokens.next()?)?;
+                Some((key, decode(&s.message.payload)?))
+            })
+            .collect())
     }
 
     /// Removes every entry of this node (graceful shutdown).

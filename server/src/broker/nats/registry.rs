@@ -128,6 +128,13 @@ impl Registry {
         Ok(died)
     }
 
+    /// Whether this node leads cluster-wide chores (the live node with the
+    /// smallest id): only one node then announces a dead node's users offline.
+    pub fn leads(&self) -> bool {
+        let state = lock(&self.state);
+        state.live.keys().all(|n| n.as_str() >= &*self.node)
+    }
+
     /// Nodes seen to die recently (their presence entries may linger).
     pub fn dead(&self) -> HashSet<String> {
         lock(&self.state).dead.keys().cloned().collect()

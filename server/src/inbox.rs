@@ -1,0 +1,70 @@
+//! The offline inbox: every message sent to a user is also appended to that
+//! user's inbox, a stream like a channel's history (bounded by
+//! `users.inbox_size` and `users.inbox_ttl_ms`; in memory on a single node, in
+//! JetStream in cluster mode). Each device sends its last inbox position with
+//! `connect` and gets what it missed, in order and once; live messages carry
+//! their inbox position so that replay and live delivery never overlap.
+//!
+//! An inbox is stored under a key no channel name can take (channel names
+//! cannot hold control characters), so brokers keep it with channel streams.
+
+use chorus_protocol::message::{Message, Publication};
+
+use crate::config::Config;
+use crate::history::HistoryOptions;
+
+const PREFIX: &str = "\u{1}inbox\u{1}";
+
+/// The stream key of a user's inbox.
+pub fn key(user: &str) -> String {
+    format!("{PREFIX}{user}")
+}
+
+/// The user whose inbox `key` is, if it is an inbox key.
+pub fn user_of(key: &str) -> Option<&str> {
+    key.strip_prefix(PREFIX)
+}
+
+/// The inbox bounds, when inboxes are on.
+pub fn options(config: &Config) -> Option<HistoryOptions> {
+    let u = &config.users;
+    (u.inbox_size > 0 && u.inbox_ttl_ms > 0).then(|| HistoryOptions {
+        size: u.inbox_size,
+        ttl: std::time::Duration::from_millis(u.inbox_ttl_ms),
+    })
+}
+
+/// A message as its inbox stores it.
+pub fn to_stored(user: &str, m: Message) -> Publication {
+    Publication {
+        channel: key(user),
+        offset: m.offset,
+        epoch: m.epoch,
+        data: m.data,
+        info: m.from,
+    }
+}
+
+/// A stored inbox entry as the message the user receives.
+pub fn to_message(p: Publication) -> Message {
+    Message {
+        data: p.data,
+        from: p.info,
+        broadcast: false,
+        offset: p.offset,
+        epoch: p.epoch,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_no_channel_names() {
+        let k = key("alice");
+        assert!(chorus_protocol::Channel::parse(&k).is_err());
+        assert_eq!(user_of(&k), Some("alice"));
+        assert_eq!(user_of("chat:alice"), None);
+    }
+}

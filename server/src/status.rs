@@ -1,0 +1,114 @@
+//! Online status: a user is online while they hold at least one connection on
+//! any node. Each connection of an authenticated user is a member of the
+//! user's status key in presence (see [`crate::broker::Broker::presence_add`]),
+//! so status follows presence across nodes, including the expiry of a killed
+//! node's members. The moment a user goes offline is kept as `last_seen_ms`.
+//!
+//! With `users.status_namespace` set (say `status`), every transition is
+//! published to the channel `status:<user>` as `{"user", "online",
+//! "last_seen_ms"}`, and subscribing to that channel (permission-checked like
+//! any channel of the namespace) returns the current status in the subscribe
+//! reply's `data`.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use chorus_protocol::Payload;
+use serde::Serialize;
+
+use crate::broker::PublishArgs;
+use crate::config::Config;
+
+const PREFIX: &str = "\u{1}status\u{1}";
+
+/// The presence key holding a user's connections.
+pub fn key(user: &str) -> String {
+    format!("{PREFIX}{user}")
+}
+
+/// The user whose status key `key` is, if it is one.
+pub fn user_of(key: &str) -> Option<&str> {
+    key.strip_prefix(PREFIX)
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// A user's status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UserStatus {
+    /// The user.
+    pub user: String,
+    /// Whether the user holds a connection on some node.
+    pub online: bool,
+    /// When the user was last online (Unix milliseconds), if known and offline.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_seen_ms: Option<u64>,
+}
+
+impl UserStatus {
+    /// As a payload (status events and subscribe replies).
+    pub fn payload(&self) -> Payload {
+        Payload::json(self).unwrap_or_default()
+    }
+}
+
+/// The channel carrying `user`'s status events, when they are on.
+pub fn channel(config: &Config, user: &str) -> Option<String> {
+    let ns = config.users.status_namespace.as_ref()?;
+    let channel = format!("{ns}:{user}");
+    chorus_protocol::Channel::parse(&channel).ok()?;
+    Some(channel)
+}
+
+/// The user a status channel is about (`status:alice` -> `alice`).
+pub fn user_of_channel<'a>(config: &Config, channel: &'a str) -> Option<&'a str> {
+    let ns = config.users.status_namespace.as_ref()?;
+    channel.strip_prefix(ns.as_str())?.strip_prefix(':')
+}
+
+/// The publish of a status event, when status events are on.
+pub fn event(config: &Config, status: &UserStatus) -> Option<PublishArgs> {
+    let channel = channel(config, &status.user)?;
+    let history = config
+        .namespace(config.users.status_namespace.as_deref()?)
+        .and_then(crate::node::Node::history_options);
+    Some(PublishArgs {
+        channel: Arc::from(channel),
+        data: status.payload(),
+        info: None,
+        idempotency_key: None,
+        history,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_and_channels() {
+        assert!(chorus_protocol::Channel::parse(&key("bob")).is_err());
+        assert_eq!(user_of(&key("bob")), Some("bob"));
+        let mut config = Config::default();
+        assert_eq!(channel(&config, "bob"), None, "events are off by default");
+        config.users.status_namespace = Some("status".into());
+        assert_eq!(channel(&config, "bob").as_deref(), Some("status:bob"));
+        assert_eq!(user_of_channel(&config, "status:bob"), Some("bob"));
+        assert_eq!(user_of_channel(&config, "chat:bob"), None);
+        let s = UserStatus {
+            user: "bob".into(),
+            online: false,
+            last_seen_ms: Some(5),
+        };
+        let parsed: serde_json::Value = s.payload().parse_json().unwrap();
+        assert_eq!(
+            parsed,
+            serde_json::json!({"user":"bob","online":false,"last_seen_ms":5})
+        );
+    }
+}
