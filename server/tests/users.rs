@@ -190,6 +190,11 @@ async fn sighup_reloads_the_configuration_file() {
     // A broken file is refused; the node keeps serving with what it had.
     std::fs::write(&node.config_path, "listen = 42\n").unwrap();
     node.signal("HUP");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !node.log().contains("reload refused") {
+        assert!(tokio::time::Instant::now() < deadline, "no refusal logged");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     assert_usable(&mut alice).await;
     expect_ok(alice.request(subscribe_req("chat:still")).await);
 }

@@ -702,7 +702,7 @@ impl NodeProcess {
             .arg("--config")
             .arg(&config_path)
             .env_remove("CHORUS_LOG")
-            .stdout(std::process::Stdio::null())
+            .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
             .unwrap();
@@ -736,6 +736,11 @@ impl NodeProcess {
             .await
             .expect("connect succeeds");
         c
+    }
+
+    /// What the node logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self._dir.path().join("node.log")).unwrap_or_default()
     }
 
     /// Sends a signal by name (`HUP`, `TERM`) with the `kill` command.
