@@ -50,6 +50,7 @@ const ENV_ROOTS: &[&str] = &[
     "listen",
     "ws_path",
     "api_key",
+    "admin",
     "nats",
     "cluster",
     "users",
@@ -101,6 +102,9 @@ pub struct Config {
     pub ws_path: String,
     /// Key for the server API (`Authorization: apikey <key>`); the API is off without it.
     pub api_key: Option<String>,
+    /// The admin dashboard at `/admin` (needs `api_key`); unset: on in the
+    /// development profile only. See [`crate::admin`].
+    pub admin: Option<bool>,
     /// NATS URLs; empty means the in-memory broker (single node).
     pub nats: Vec<String>,
     /// Cluster options (used with `nats`).
@@ -130,6 +134,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8000)),
             ws_path: "/ws".to_owned(),
             api_key: None,
+            admin: None,
             nats: Vec::new(),
             cluster: ClusterConfig::default(),
             users: UsersConfig::default(),
@@ -468,6 +473,12 @@ impl Config {
         }
         if self.api_key.as_deref().is_some_and(|k| k.len() < 16) {
             return Err(invalid("api_key", "must be at least 16 characters"));
+        }
+        if self.admin == Some(true) && self.api_key.is_none() {
+            return Err(invalid(
+                "admin",
+                "needs api_key: the dashboard signs in with the API key",
+            ));
         }
         for url in &self.nats {
             if !url.starts_with("nats://") && !url.starts_with("tls://") {

@@ -1,4 +1,5 @@
-//! HTTP routes: the WebSocket endpoint, health, readiness, and the demo page.
+//! HTTP routes: the WebSocket endpoint, health, readiness, metrics, the demo
+//! page and the admin dashboard.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,7 +22,8 @@ pub fn router(node: Arc<Node>) -> Router {
         .route(&node.config().ws_path, get(upgrade))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
-        .route("/metrics", get(metrics));
+        .route("/metrics", get(metrics))
+        .merge(crate::admin::router());
     if node.config().dev {
         router = router.route("/", get(|| async { Html(include_str!("demo.html")) }));
     }

@@ -10,8 +10,10 @@
 //! (routes), [`session`] (one connection's loop) and [`commands`] (what each
 //! command does), [`hub`] (local membership and delivery), [`broker`] (moving
 //! messages between nodes), [`history`] (streams), [`auth`] and [`permissions`],
-//! [`hooks`] (embedder decisions), [`outgoing`] (shared encoded frames), [`rate`].
+//! [`hooks`] (embedder decisions), [`outgoing`] (shared encoded frames), [`rate`],
+//! [`admin`] (the dashboard at `/admin`).
 
+pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod broker;

@@ -37,8 +37,9 @@ struct Cli {
 }
 
 /// The configuration from the file, then the environment, then the flags.
-/// Runs at startup and again on every reload (SIGHUP, `POST /api/reload`).
-fn load(cli: &Cli) -> Result<Config, ConfigError> {
+/// Runs at startup and again on every reload (SIGHUP, `POST /api/reload`);
+/// `dev_key` is the API key a development node without one gets for the run.
+fn load(cli: &Cli, dev_key: &str) -> Result<Config, ConfigError> {
     let mut config = Config::load(cli.config.as_deref(), std::env::vars())?;
     if let Some(listen) = cli.listen {
         config.listen = listen;
@@ -55,13 +56,15 @@ fn load(cli: &Cli) -> Result<Config, ConfigError> {
     if cli.dev || config.dev {
         config.apply_dev_profile();
     }
+    chorus_server::admin::apply_dev_key(&mut config, dev_key);
     config.validate()?;
     Ok(config)
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let config = match load(&cli) {
+    let dev_key = chorus_server::admin::generate_dev_key();
+    let config = match load(&cli, &dev_key) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("chorus: invalid configuration: {e}");
@@ -83,7 +86,8 @@ fn main() -> ExitCode {
     };
     runtime.block_on(async move {
         let source = cli.clone();
-        let builder = ServerBuilder::new(config).reload_source(move || load(&source));
+        let reload_key = dev_key.clone();
+        let builder = ServerBuilder::new(config).reload_source(move || load(&source, &reload_key));
         let server = match builder.bind().await {
             Ok(s) => s,
             Err(e) => {
@@ -95,6 +99,10 @@ fn main() -> ExitCode {
         let addr = server.local_addr();
         let path = server.node().config().ws_path.clone();
         tracing::info!(%addr, "listening; WebSocket at ws://{addr}{path}");
+        let config = server.node().config();
+        if let Some(notice) = chorus_server::admin::startup_notice(&config, addr, &dev_key) {
+            tracing::info!("{notice}");
+        }
         spawn_reload_on_sighup(server.node());
         server.run_until(shutdown_signal()).await;
         ExitCode::SUCCESS

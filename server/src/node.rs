@@ -452,12 +452,10 @@ impl ServerBuilder {
     pub async fn bind(self) -> Result<Server, StartError> {
         self.config.validate()?;
         let verifier = Verifier::new(&self.config.auth)?;
-        let listener = TcpListener::bind(self.config.listen)
-            .await
-            .map_err(|source| StartError::Bind {
-                addr: self.config.listen,
-                source,
-            })?;
+        let listener = listen(self.config.listen).map_err(|source| StartError::Bind {
+            addr: self.config.listen,
+            source,
+        })?;
         let hub = Arc::new(Hub::default());
         let id: Arc<str> = random_hex(6).into();
         let (broker, memory): (Arc<dyn Broker>, _) = if self.config.nats.is_empty() {
@@ -492,6 +490,22 @@ impl ServerBuilder {
         }
         Ok(Server { node, listener })
     }
+}
+
+/// Pending connections the listener accepts (the kernel caps it at
+/// `net.core.somaxconn`): a node absorbs the reconnect burst of a drained peer.
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// Binds the listen address with a deep accept backlog.
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 /// Drops idle in-memory streams once a minute, so memory follows live channels.

@@ -13,6 +13,8 @@
 //!   every `curl` example succeeds.
 //! * Both pages: ```` ```json ```` blocks are JSON, and links to other files and
 //!   to headings (their own, each other's, docs/protocol.md's) resolve.
+//! * Metrics: docs/grafana-dashboard.json (valid JSON) and docs/operations.md
+//!   name only metrics that `/metrics` exports.
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -67,6 +69,7 @@ const TABLES: &[OptionTable] = &[
             ("listen", r#""0.0.0.0:9000""#),
             ("ws_path", r#""/socket""#),
             ("api_key", r#""an-api-key-of-enough-length""#),
+            ("admin", "false"),
             ("nats", r#"["nats://127.0.0.1:4222"]"#),
             ("cluster", "{}"),
             ("users", "{}"),
@@ -496,6 +499,7 @@ impl Running {
         let mut config = Config {
             listen: "127.0.0.1:0".parse().unwrap(),
             api_key: Some(KEY.to_owned()),
+            admin: Some(true),
             ..Config::default()
         };
         config.auth.hmac_secret = Some(SECRET.to_owned());
@@ -794,6 +798,7 @@ fn json_examples_are_json() {
 const PROTOCOL_MD: &str = include_str!("../../docs/protocol.md");
 const CLUSTER_MD: &str = include_str!("../../docs/cluster.md");
 const USERS_MD: &str = include_str!("../../docs/users.md");
+const OPERATIONS_MD: &str = include_str!("../../docs/operations.md");
 
 /// The anchor GitHub gives a heading: lower case, letters, digits, `-` and `_`
 /// kept, spaces turned into `-`, everything else dropped.
@@ -831,6 +836,7 @@ fn links_between_the_docs_resolve() {
         ("protocol.md", PROTOCOL_MD),
         ("cluster.md", CLUSTER_MD),
         ("users.md", USERS_MD),
+        ("operations.md", OPERATIONS_MD),
     ];
     let docs_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs");
     for (name, text) in &docs[..2] {
@@ -859,5 +865,69 @@ fn links_between_the_docs_resolve() {
                 );
             }
         }
+    }
+}
+
+// ---- metric names ----
+
+const GRAFANA_DASHBOARD_JSON: &str = include_str!("../../docs/grafana-dashboard.json");
+
+/// The family names (`# TYPE` lines) and sample names of everything `/metrics`
+/// exports, labelled families included.
+fn exported_metric_names() -> BTreeSet<String> {
+    use chorus_server::protocol::{CloseCode, ErrorCode};
+    let hub = chorus_server::hub::Hub::default();
+    let metrics = chorus_server::metrics::Metrics::new(&hub);
+    // Labelled counters appear at their first event.
+    metrics.error(ErrorCode::INTERNAL);
+    metrics.disconnect(CloseCode::SHUTDOWN);
+    let text = metrics.render(&hub);
+    let mut names = BTreeSet::new();
+    for line in text.lines() {
+        let name = match line.strip_prefix("# TYPE ") {
+            Some(rest) => rest.split(' ').next(),
+            None if line.starts_with('#') => None,
+            None => line.split(['{', ' ']).next(),
+        };
+        names.extend(name.filter(|n| !n.is_empty()).map(str::to_owned));
+    }
+    names
+}
+
+/// Every `chorus_...` word of `text`.
+fn metric_names_in(text: &str) -> BTreeSet<String> {
+    text.match_indices("chorus_")
+        .filter(|(at, _)| {
+            let before = text[..*at].chars().next_back();
+            !before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
+        .map(|(at, _)| {
+            text[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect::<String>()
+        })
+        .filter(|name| name.len() > "chorus_".len())
+        .collect()
+}
+
+#[test]
+fn dashboards_and_the_operations_guide_name_real_metrics() {
+    if let Err(e) = serde_json::from_str::<serde_json::Value>(GRAFANA_DASHBOARD_JSON) {
+        panic!("docs/grafana-dashboard.json is not JSON: {e}");
+    }
+    let exported = exported_metric_names();
+    assert!(exported.contains("chorus_errors_total"), "{exported:?}");
+    for (file, text) in [
+        ("docs/grafana-dashboard.json", GRAFANA_DASHBOARD_JSON),
+        ("docs/operations.md", OPERATIONS_MD),
+    ] {
+        let named = metric_names_in(text);
+        assert!(!named.is_empty(), "{file} names no metric");
+        let unknown: Vec<&String> = named.difference(&exported).collect();
+        assert!(
+            unknown.is_empty(),
+            "{file} names metrics that /metrics does not export: {unknown:?}"
+        );
     }
 }
