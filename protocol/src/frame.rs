@@ -45,7 +45,7 @@ macro_rules! keyed_enum {
             /// Reads the value under `key`; `Ok(None)` when the key is not one of ours.
             fn next_value<'de, A: MapAccess<'de>>(key: &str, map: &mut A) -> Result<Option<Self>, A::Error> {
                 Ok(Some(match key {
-                    $( $key => $name::$variant(map.next_value()?), )*
+                    $( $key => $name::$variant(map.next_value::<MapOnly<$ty>>()?.0), )*
                     _ => return Ok(None),
                 }))
             }
@@ -231,6 +231,29 @@ impl<'de> Deserialize<'de> for Key<'de> {
             }
         }
         deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+/// A body that must be a map: serde's derived structs also accept a
+/// sequence of field values (`{"subscribe": ["x"]}`), which the protocol
+/// does not allow.
+struct MapOnly<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for MapOnly<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct MapVisitor<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for MapVisitor<T> {
+            type Value = T;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        deserializer
+            .deserialize_map(MapVisitor(std::marker::PhantomData))
+            .map(MapOnly)
     }
 }
 

@@ -84,8 +84,10 @@ pub async fn run(node: Arc<Node>, mut socket: WebSocket, codec: Codec) {
     if code.0 >= 4000 {
         session.node.metrics.disconnect(code);
     }
-    session.close(&mut socket, code, &reason).await;
+    // Leave channels and presence first: saying goodbye to a peer that does
+    // not read can take seconds, and the others must see the leave at once.
     session.cleanup(code).await;
+    session.close(&mut socket, code, &reason).await;
 }
 
 impl Session {

@@ -1,7 +1,8 @@
 //! Runs the conformance catalogue against a Chorus server.
 //!
 //! ```text
-//! chorus-conformance --ws ws://127.0.0.1:8000/ws --hmac-secret SECRET [--report report.json]
+//! chorus-conformance --ws ws://127.0.0.1:8000/ws [--ws URL ...] --hmac-secret SECRET \
+//!     [--api http://127.0.0.1:8000 --api-key KEY] [--report report.json]
 //! ```
 //!
 //! Prints one line per scenario and a summary ending with
@@ -12,18 +13,18 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use chorus_conformance::suite::{self, Api, Context, RunOptions, TokenSource};
+use chorus_conformance::suite::{self, Api, Context, Needs, Profile, RunOptions, TokenSource};
 use clap::Parser;
 
-/// Checks a Chorus server against the protocol.
+/// Checks a Chorus server against the protocol (see docs/conformance.md).
 #[derive(Debug, Parser)]
 #[command(name = "chorus-conformance", version, about)]
 struct Args {
     /// WebSocket URL of a server node (repeat for several nodes of a cluster).
-    #[arg(long = "ws", value_name = "URL", required = true)]
+    #[arg(long = "ws", value_name = "URL", required_unless_present = "list")]
     ws: Vec<String>,
 
-    /// Base URL of the server's HTTP API.
+    /// Base URL of the server's HTTP API (for example http://127.0.0.1:8000).
     #[arg(long, value_name = "URL")]
     api: Option<String>,
 
@@ -35,27 +36,51 @@ struct Args {
     #[arg(long, value_name = "SECRET", conflicts_with = "token_cmd")]
     hmac_secret: Option<String>,
 
-    /// Get tokens from this shell command, run with `sh -c` and the user id as
-    /// `$1`; its standard output is the token.
+    /// Get tokens from this shell command, run with `sh -c`, the user id as
+    /// `$1` and the claims as a JSON object as `$2`; its standard output is
+    /// the token.
     #[arg(long, value_name = "CMD")]
     token_cmd: Option<String>,
-
-    /// Namespace for test channels; it must let authenticated users subscribe
-    /// and publish.
-    #[arg(long, value_name = "NS", default_value = "chat")]
-    namespace: String,
 
     /// Write the JSON report to FILE (`-`: standard output).
     #[arg(long, value_name = "FILE")]
     report: Option<String>,
 
-    /// Run only the scenarios whose name contains SUBSTR.
+    /// Run only the scenarios whose name contains SUBSTR (repeatable).
     #[arg(long, value_name = "SUBSTR")]
-    only: Option<String>,
+    only: Vec<String>,
+
+    /// Report the scenarios whose name contains SUBSTR as skipped, without
+    /// running them (repeatable).
+    #[arg(long, value_name = "SUBSTR")]
+    skip: Vec<String>,
+
+    /// Scenario runs in flight at once.
+    #[arg(long, value_name = "N", default_value_t = suite::runner::DEFAULT_PARALLEL)]
+    parallel: usize,
 
     /// List the scenarios and exit.
     #[arg(long)]
     list: bool,
+}
+
+/// What a scenario needs, for `--list`.
+fn needs_label(needs: Needs) -> String {
+    let mut parts = Vec::new();
+    if needs.tokens {
+        parts.push("tokens".to_owned());
+    }
+    if needs.api {
+        parts.push("api".to_owned());
+    }
+    if needs.nodes > 1 {
+        parts.push(format!("{}+ nodes", needs.nodes));
+    }
+    if parts.is_empty() {
+        "-".to_owned()
+    } else {
+        parts.join(", ")
+    }
 }
 
 #[tokio::main]
@@ -65,28 +90,32 @@ async fn main() -> ExitCode {
 
     if args.list {
         for s in &catalogue {
-            println!("{:<24} {}", s.name(), s.description());
+            let codecs = match s.codecs() {
+                suite::Codecs::Each => "json+msgpack",
+                suite::Codecs::Independent => "once",
+            };
+            println!(
+                "{:<30} {:<12} {:<13} {:<18} {}",
+                s.name(),
+                s.area(),
+                codecs,
+                needs_label(s.needs()),
+                s.description()
+            );
         }
         return ExitCode::SUCCESS;
     }
 
-    let probe = format!("{}:conformance-x", args.namespace);
-    if let Err(e) = chorus_protocol::channel::validate(&probe) {
-        eprintln!(
-            "chorus-conformance: --namespace {:?} is not usable: {e}",
-            args.namespace
-        );
-        return ExitCode::from(2);
-    }
-
     let options = RunOptions {
         only: args.only.clone(),
+        skip: args.skip.clone(),
+        parallel: args.parallel.max(1),
         ..RunOptions::default()
     };
     if !catalogue.iter().any(|s| options.selects(s.as_ref())) {
         eprintln!(
             "chorus-conformance: no scenario matches --only {:?} (see --list)",
-            args.only.unwrap_or_default()
+            args.only
         );
         return ExitCode::from(2);
     }
@@ -103,7 +132,7 @@ async fn main() -> ExitCode {
             key: args.api_key,
         }),
         tokens,
-        namespace: args.namespace,
+        profile: Profile::default(),
     };
 
     // With `--report -` stdout carries the JSON alone.
@@ -126,6 +155,10 @@ async fn main() -> ExitCode {
         }
     }
     human("");
+    human(&format!(
+        "finished in {:.1} s",
+        report.duration_ms as f64 / 1000.0
+    ));
     human(&report.totals_line());
 
     match args.report.as_deref() {

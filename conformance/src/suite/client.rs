@@ -1,35 +1,48 @@
 //! A raw protocol client over tokio-tungstenite: no SDK and no state machine,
 //! so that what is checked is exactly what the server puts on the wire.
 //!
-//! Every wait is bounded by [`WAIT`]; every failure is a [`Failure`] that
-//! explains what was expected, never a panic.
+//! A background task reads the connection as frames arrive and answers server
+//! pings at once (when the connect reply asked for pongs), so a scenario busy
+//! with other connections is never closed for a missing pong. Frames are then
+//! handed to the scenario in order. Every wait is bounded by [`WAIT`]; every
+//! failure is a [`Failure`] that says what was expected, never a panic.
+//!
+//! The client is strict where the protocol is: each command gets exactly one
+//! reply echoing its id, data frames match the codec's frame type, and server
+//! frames decode (pushes of unknown kinds, which a newer server may send, are
+//! ignored as the protocol requires).
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::sync::Arc;
 use std::time::Duration;
 
-use chorus_protocol::message::{ConnectRequest, ConnectResult, Disconnect, Empty, Error};
+use chorus_protocol::message::{
+    ConnectRequest, ConnectResult, Disconnect, Empty, Error, Publication,
+};
 use chorus_protocol::{ClientFrame, Codec, Command, Push, Reply, ReplyBody, Request, ServerFrame};
+use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use tokio::net::TcpStream;
+use serde::de::IgnoredAny;
+use tokio::net::{TcpSocket, TcpStream};
+use tokio::sync::{Mutex, mpsc, watch};
+use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode as WsCloseCode;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 /// The longest a client waits for any one thing (an upgrade, a frame, a close).
-pub const WAIT: Duration = Duration::from_secs(10);
+/// Generous, so that a loaded machine never fails a scenario by timing.
+pub const WAIT: Duration = Duration::from_secs(20);
 
 /// Why a check failed: a human-readable reason.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
 pub struct Failure(pub String);
-
-impl std::fmt::Display for Failure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 /// Builds a [`Failure`] from `format!` arguments.
 macro_rules! fail {
@@ -37,7 +50,9 @@ macro_rules! fail {
 }
 pub(crate) use fail;
 
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+/// A WebSocket over plain TCP.
+pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+type Sink = Arc<Mutex<SplitSink<Ws, Message>>>;
 
 /// The answer to a WebSocket upgrade request.
 #[derive(Debug)]
@@ -49,9 +64,80 @@ pub enum Upgrade {
     Refused(u16, String),
 }
 
-/// Sends a WebSocket upgrade to `url` offering `protocol` (if any).
-/// Transport errors (connection refused, timeout) are failures.
+/// How a connection is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnOptions {
+    /// `SO_RCVBUF` for the socket, to make a client that stops reading fill
+    /// its buffers quickly (slow consumers). `None`: the system default.
+    pub recv_buffer: Option<u32>,
+    /// Whether to answer server pings when the connect reply asks for pongs.
+    pub answer_pings: bool,
+}
+
+impl Default for ConnOptions {
+    fn default() -> Self {
+        ConnOptions {
+            recv_buffer: None,
+            answer_pings: true,
+        }
+    }
+}
+
+/// Opens a TCP connection to the host of a `ws://` URL.
+async fn dial(url: &str, recv_buffer: Option<u32>) -> Result<TcpStream, Failure> {
+    let req = url
+        .into_client_request()
+        .map_err(|e| fail!("invalid WebSocket URL {url:?}: {e}"))?;
+    let uri = req.uri();
+    if uri.scheme_str() != Some("ws") {
+        return Err(fail!(
+            "unsupported URL {url:?}: the suite speaks plain ws:// (test a TLS-terminated server on its plain port)"
+        ));
+    }
+    let host = uri
+        .host()
+        .ok_or_else(|| fail!("no host in {url:?}"))?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    let port = uri.port_u16().unwrap_or(80);
+    let connect = async {
+        let mut last = None;
+        for addr in tokio::net::lookup_host((host.as_str(), port)).await? {
+            let socket = if addr.is_ipv4() {
+                TcpSocket::new_v4()?
+            } else {
+                TcpSocket::new_v6()?
+            };
+            if let Some(size) = recv_buffer {
+                socket.set_recv_buffer_size(size)?;
+            }
+            socket.set_nodelay(true)?;
+            match socket.connect(addr).await {
+                Ok(stream) => return Ok(stream),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| std::io::Error::other("the host resolves to no address")))
+    };
+    tokio::time::timeout(WAIT, connect)
+        .await
+        .map_err(|_| fail!("cannot connect to {url} within {} s", WAIT.as_secs()))?
+        .map_err(|e| fail!("cannot connect to {url}: {e}"))
+}
+
+/// Sends a WebSocket upgrade to `url` offering `protocol` (if any; a
+/// comma-separated list offers several). Transport errors (connection refused,
+/// timeout) are failures; an HTTP answer other than 101 is [`Upgrade::Refused`].
 pub async fn upgrade(url: &str, protocol: Option<&str>) -> Result<Upgrade, Failure> {
+    upgrade_with(url, protocol, ConnOptions::default()).await
+}
+
+async fn upgrade_with(
+    url: &str,
+    protocol: Option<&str>,
+    options: ConnOptions,
+) -> Result<Upgrade, Failure> {
     let mut req = url
         .into_client_request()
         .map_err(|e| fail!("invalid WebSocket URL {url:?}: {e}"))?;
@@ -60,14 +146,14 @@ pub async fn upgrade(url: &str, protocol: Option<&str>) -> Result<Upgrade, Failu
             HeaderValue::from_str(p).map_err(|e| fail!("invalid subprotocol {p:?}: {e}"))?;
         req.headers_mut().insert("Sec-WebSocket-Protocol", value);
     }
-    let result = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(req))
-        .await
-        .map_err(|_| {
-            fail!(
-                "no answer to the upgrade of {url} within {} s",
-                WAIT.as_secs()
-            )
-        })?;
+    let stream = dial(url, options.recv_buffer).await?;
+    let handshake = tokio_tungstenite::client_async(req, MaybeTlsStream::Plain(stream));
+    let result = tokio::time::timeout(WAIT, handshake).await.map_err(|_| {
+        fail!(
+            "no answer to the upgrade of {url} within {} s",
+            WAIT.as_secs()
+        )
+    })?;
     match result {
         Ok((ws, resp)) => {
             let selected = resp
@@ -101,7 +187,7 @@ pub struct Closed {
     pub code: u16,
     /// The close reason.
     pub reason: String,
-    /// The `disconnect` push received just before, if any.
+    /// The last `disconnect` push received on the connection, if any.
     pub pushed: Option<Disconnect>,
 }
 
@@ -122,61 +208,264 @@ pub struct Received {
     pub raw: Vec<u8>,
     /// The decoded frame.
     pub frame: ServerFrame,
+    /// When the background reader received it.
+    pub at: Instant,
+}
+
+/// What the background reader hands over.
+enum Event {
+    Frame(Received),
+    Closed(Closed),
+    Bad(String),
 }
 
 /// A raw protocol connection with one codec.
-#[derive(Debug)]
 pub struct Conn {
-    ws: Box<Ws>,
+    sink: Sink,
+    events: mpsc::UnboundedReceiver<Event>,
+    reader: tokio::task::JoinHandle<()>,
+    paused: watch::Sender<bool>,
     /// The codec of this connection.
     pub codec: Codec,
     next_id: u64,
-    /// Pushes received while waiting for replies, oldest first.
+    /// Ids of commands sent and not yet answered.
+    pending: HashSet<u64>,
+    /// Replies that arrived while waiting for something else.
+    replies: BTreeMap<u64, (Vec<u8>, Result<ReplyBody, Error>)>,
+    /// Pushes received while waiting for something else, oldest first.
     pushes: VecDeque<Push>,
-    /// Whether the connect reply asked for pongs.
-    answer_pings: bool,
+    /// The last `disconnect` push seen.
+    disconnect: Option<Disconnect>,
+    /// How the connection ended, once it has.
+    closed: Option<Closed>,
+    /// The successful connect reply, once there is one.
+    pub session: Option<ConnectResult>,
+}
+
+impl std::fmt::Debug for Conn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Conn")
+            .field("codec", &self.codec)
+            .field("session", &self.session)
+            .field("closed", &self.closed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
+
+/// The message type of `codec` holding `bytes`; bytes that are not UTF-8 on a
+/// JSON connection go out as a raw text frame, unchecked.
+fn data_message(codec: Codec, bytes: Vec<u8>) -> Message {
+    if codec.is_binary() {
+        return Message::Binary(bytes.into());
+    }
+    match String::from_utf8(bytes) {
+        Ok(text) => Message::Text(text.into()),
+        Err(e) => Message::Frame(Frame::message(
+            e.into_bytes(),
+            OpCode::Data(Data::Text),
+            true,
+        )),
+    }
+}
+
+/// True for a well-formed server frame that holds no operation this client
+/// knows and no id: a push of a kind added by a newer server, which the
+/// protocol says to ignore.
+fn is_unknown_push(codec: Codec, raw: &[u8]) -> bool {
+    type Keys = BTreeMap<String, IgnoredAny>;
+    let keys: Option<Keys> = match codec {
+        Codec::Json => serde_json::from_slice(raw).ok(),
+        Codec::MessagePack => rmp_serde::from_slice(raw).ok(),
+    };
+    keys.is_some_and(|keys| {
+        keys.keys().all(|k| {
+            k != "id" && k != "error" && !Push::KEYS.contains(&k.as_str()) && {
+                !ReplyBody::KEYS.contains(&k.as_str())
+            }
+        })
+    })
+}
+
+/// Reads the connection until it ends, answering pings and forwarding frames.
+async fn read_loop(
+    mut stream: SplitStream<Ws>,
+    sink: Sink,
+    tx: mpsc::UnboundedSender<Event>,
+    codec: Codec,
+    mut paused: watch::Receiver<bool>,
+    may_answer_pings: bool,
+) {
+    let mut answer_pings = false;
+    loop {
+        if paused.wait_for(|p| !*p).await.is_err() {
+            return;
+        }
+        let msg = tokio::select! {
+            changed = paused.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                continue;
+            }
+            msg = stream.next() => msg,
+        };
+        let raw = match msg {
+            Some(Ok(Message::Text(t))) if !codec.is_binary() => t.as_bytes().to_vec(),
+            Some(Ok(Message::Binary(b))) if codec.is_binary() => b.to_vec(),
+            Some(Ok(Message::Text(_))) => {
+                let _ = tx.send(Event::Bad(
+                    "the server sent a text message on a MessagePack connection".into(),
+                ));
+                continue;
+            }
+            Some(Ok(Message::Binary(_))) => {
+                let _ = tx.send(Event::Bad(
+                    "the server sent a binary message on a JSON connection".into(),
+                ));
+                continue;
+            }
+            Some(Ok(Message::Close(frame))) => {
+                let (code, reason) = frame.map_or((1005, String::new()), |f| {
+                    (u16::from(f.code), f.reason.to_string())
+                });
+                let _ = tx.send(Event::Closed(Closed {
+                    code,
+                    reason,
+                    pushed: None,
+                }));
+                return;
+            }
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => {
+                let _ = tx.send(Event::Closed(Closed {
+                    code: 1006,
+                    reason: e.to_string(),
+                    pushed: None,
+                }));
+                return;
+            }
+            None => {
+                let _ = tx.send(Event::Closed(Closed {
+                    code: 1006,
+                    reason: String::new(),
+                    pushed: None,
+                }));
+                return;
+            }
+        };
+        let at = Instant::now();
+        match codec.decode_server(&raw) {
+            Ok(frame) => {
+                match &frame {
+                    ServerFrame::Reply(Reply {
+                        result: Ok(ReplyBody::Connect(r)),
+                        ..
+                    }) => answer_pings = may_answer_pings && r.pong,
+                    ServerFrame::Push(Push::Ping(_)) if answer_pings => {
+                        if let Ok(bytes) = codec.encode_client(&ClientFrame::Pong) {
+                            let _ = sink.lock().await.send(data_message(codec, bytes)).await;
+                        }
+                    }
+                    _ => {}
+                }
+                if tx.send(Event::Frame(Received { raw, frame, at })).is_err() {
+                    return;
+                }
+            }
+            Err(_) if is_unknown_push(codec, &raw) => {}
+            Err(e) => {
+                let _ = tx.send(Event::Bad(format!(
+                    "undecodable server frame {}: {e}",
+                    show(&raw, codec)
+                )));
+            }
+        }
+    }
 }
 
 impl Conn {
     /// Opens a connection with `codec`'s subprotocol; fails unless the server
     /// upgrades and echoes that subprotocol.
     pub async fn open(url: &str, codec: Codec) -> Result<Conn, Failure> {
-        match upgrade(url, Some(codec.subprotocol())).await? {
-            Upgrade::Accepted(ws, Some(p)) if p == codec.subprotocol() => Ok(Conn {
-                ws,
-                codec,
-                next_id: 1,
-                pushes: VecDeque::new(),
-                answer_pings: false,
-            }),
-            Upgrade::Accepted(_, other) => Err(fail!(
-                "the server accepted the upgrade but echoed subprotocol {other:?}, expected {:?}",
-                codec.subprotocol()
-            )),
-            Upgrade::Refused(status, body) => Err(fail!(
-                "upgrade with {} refused: HTTP {status} {body:?}",
-                codec.subprotocol()
-            )),
-        }
+        Conn::open_with(url, codec, ConnOptions::default()).await
     }
 
-    /// Opens a connection and authenticates with `token`; fails unless the
-    /// connect succeeds.
-    pub async fn connected(url: &str, codec: Codec, token: String) -> Result<Conn, Failure> {
-        let mut conn = Conn::open(url, codec).await?;
-        match conn.connect(Some(token)).await? {
-            Ok(_) => Ok(conn),
-            Err(e) => Err(fail!(
-                "connect with a valid token refused: error {} {:?}",
-                e.code.0,
-                e.message
-            )),
-        }
+    /// Like [`Conn::open`], with options.
+    pub async fn open_with(url: &str, codec: Codec, options: ConnOptions) -> Result<Conn, Failure> {
+        let ws = match upgrade_with(url, Some(codec.subprotocol()), options).await? {
+            Upgrade::Accepted(ws, Some(p)) if p == codec.subprotocol() => ws,
+            Upgrade::Accepted(_, other) => {
+                return Err(fail!(
+                    "the server accepted the upgrade but echoed subprotocol {other:?}, expected {:?}",
+                    codec.subprotocol()
+                ));
+            }
+            Upgrade::Refused(status, body) => {
+                return Err(fail!(
+                    "upgrade with {} refused: HTTP {status} {body:?}",
+                    codec.subprotocol()
+                ));
+            }
+        };
+        let (sink, stream) = (*ws).split();
+        let sink: Sink = Arc::new(Mutex::new(sink));
+        let (tx, events) = mpsc::unbounded_channel();
+        let (paused, paused_rx) = watch::channel(false);
+        let reader = tokio::spawn(read_loop(
+            stream,
+            Arc::clone(&sink),
+            tx,
+            codec,
+            paused_rx,
+            options.answer_pings,
+        ));
+        Ok(Conn {
+            sink,
+            events,
+            reader,
+            paused,
+            codec,
+            next_id: 1,
+            pending: HashSet::new(),
+            replies: BTreeMap::new(),
+            pushes: VecDeque::new(),
+            disconnect: None,
+            closed: None,
+            session: None,
+        })
+    }
+
+    /// This connection's client id from the connect reply (empty before).
+    pub fn client_id(&self) -> &str {
+        self.session.as_ref().map_or("", |s| s.client.as_str())
+    }
+
+    /// This connection's user from the connect reply (empty before).
+    pub fn user(&self) -> &str {
+        self.session.as_ref().map_or("", |s| s.user.as_str())
+    }
+
+    /// Stops reading from the socket (what is already read stays available),
+    /// so that the server's writes pile up as with a client that reads too slowly.
+    pub fn pause_reading(&self) {
+        let _ = self.paused.send(true);
+    }
+
+    /// Resumes reading after [`Conn::pause_reading`].
+    pub fn resume_reading(&self) {
+        let _ = self.paused.send(false);
     }
 
     /// Sends one WebSocket message as it is.
     pub async fn send_message(&mut self, msg: Message) -> Result<(), Failure> {
-        tokio::time::timeout(WAIT, self.ws.send(msg))
+        let send = async { self.sink.lock().await.send(msg).await };
+        tokio::time::timeout(WAIT, send)
             .await
             .map_err(|_| fail!("could not send within {} s", WAIT.as_secs()))?
             .map_err(|e| fail!("send failed: {e}"))
@@ -186,39 +475,35 @@ impl Conn {
     /// (text for JSON, binary for MessagePack). Non-UTF-8 bytes on a JSON
     /// connection go out as a raw text frame, unchecked.
     pub async fn send_bytes(&mut self, bytes: Vec<u8>) -> Result<(), Failure> {
-        let msg = if self.codec.is_binary() {
-            Message::Binary(bytes.into())
-        } else {
-            match String::from_utf8(bytes) {
-                Ok(text) => Message::Text(text.into()),
-                Err(e) => {
-                    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
-                    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
-                    Message::Frame(Frame::message(
-                        e.into_bytes(),
-                        OpCode::Data(Data::Text),
-                        true,
-                    ))
-                }
-            }
-        };
+        let msg = data_message(self.codec, bytes);
         self.send_message(msg).await
+    }
+
+    /// Encodes a frame for this codec.
+    pub fn encode(&self, frame: &ClientFrame) -> Result<Vec<u8>, Failure> {
+        self.codec
+            .encode_client(frame)
+            .map_err(|e| fail!("cannot encode {frame:?}: {e}"))
     }
 
     /// Encodes and sends a frame.
     pub async fn send_frame(&mut self, frame: &ClientFrame) -> Result<(), Failure> {
-        let bytes = self
-            .codec
-            .encode_client(frame)
-            .map_err(|e| fail!("cannot encode {frame:?}: {e}"))?;
+        let bytes = self.encode(frame)?;
         self.send_bytes(bytes).await
     }
 
-    /// The id the next command will get; ids count up from 1.
+    /// A fresh id for a command (ids count up from 1); a reply to it is expected.
     pub fn take_id(&mut self) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
+        self.pending.insert(id);
         id
+    }
+
+    /// Expects a reply to `id`, for a command sent as raw bytes with an id
+    /// not taken from [`Conn::take_id`].
+    pub fn expect_reply_to(&mut self, id: u64) {
+        self.pending.insert(id);
     }
 
     /// Sends a command; returns its id.
@@ -229,80 +514,100 @@ impl Conn {
         Ok(id)
     }
 
-    /// The next frame, or how the connection ended. Server pings are answered
-    /// with a pong (when the connect reply asked for it) and also returned.
-    pub async fn recv(&mut self) -> Result<Result<Received, Closed>, Failure> {
-        loop {
-            let msg = tokio::time::timeout(WAIT, self.ws.next())
-                .await
-                .map_err(|_| {
-                    fail!(
-                        "nothing received from the server within {} s",
-                        WAIT.as_secs()
-                    )
-                })?;
-            let raw = match msg {
-                Some(Ok(Message::Text(t))) => {
-                    if self.codec != Codec::Json {
-                        return Err(fail!("text message on a MessagePack connection"));
-                    }
-                    t.as_bytes().to_vec()
-                }
-                Some(Ok(Message::Binary(b))) => {
-                    if self.codec != Codec::MessagePack {
-                        return Err(fail!("binary message on a JSON connection"));
-                    }
-                    b.to_vec()
-                }
-                Some(Ok(Message::Close(frame))) => {
-                    let (code, reason) = frame.map_or((1005, String::new()), |f| {
-                        (u16::from(f.code), f.reason.to_string())
-                    });
-                    return Ok(Err(Closed {
-                        code,
-                        reason,
-                        pushed: None,
-                    }));
-                }
-                Some(Ok(_)) => continue,
-                Some(Err(_)) | None => {
-                    return Ok(Err(Closed {
-                        code: 1006,
-                        reason: String::new(),
-                        pushed: None,
-                    }));
-                }
-            };
-            let frame = self
-                .codec
-                .decode_server(&raw)
-                .map_err(|e| fail!("undecodable server frame {}: {e}", show(&raw, self.codec)))?;
-            if matches!(frame, ServerFrame::Push(Push::Ping(_))) && self.answer_pings {
-                self.send_frame(&ClientFrame::Pong).await?;
-            }
-            return Ok(Ok(Received { raw, frame }));
+    /// Sends several commands in one write (a pipeline); returns their ids.
+    pub async fn send_pipelined(&mut self, requests: Vec<Request>) -> Result<Vec<u64>, Failure> {
+        let mut messages = Vec::with_capacity(requests.len());
+        let mut ids = Vec::with_capacity(requests.len());
+        for request in requests {
+            let id = self.take_id();
+            let bytes = self.encode(&ClientFrame::Command(Command { id, request }))?;
+            messages.push(data_message(self.codec, bytes));
+            ids.push(id);
         }
+        let send = async {
+            let mut sink = self.sink.lock().await;
+            for msg in messages {
+                sink.feed(msg).await?;
+            }
+            sink.flush().await
+        };
+        tokio::time::timeout(WAIT, send)
+            .await
+            .map_err(|_| fail!("could not send within {} s", WAIT.as_secs()))?
+            .map_err(|e| fail!("send failed: {e}"))?;
+        Ok(ids)
     }
 
-    /// Waits for the reply to `id`; keeps pushes for [`Conn::push`]. Fails on
-    /// a close, a timeout or a reply to another id.
+    /// The next frame from the wire, or how the connection ended (again and
+    /// again once it has). Pushes and replies kept by other methods are not
+    /// returned here.
+    pub async fn recv(&mut self) -> Result<Result<Received, Closed>, Failure> {
+        if let Some(closed) = &self.closed {
+            return Ok(Err(closed.clone()));
+        }
+        let event = tokio::time::timeout(WAIT, self.events.recv())
+            .await
+            .map_err(|_| {
+                fail!(
+                    "nothing received from the server within {} s",
+                    WAIT.as_secs()
+                )
+            })?;
+        let received = match event {
+            None => {
+                let closed = Closed {
+                    code: 1006,
+                    reason: "the reader stopped".into(),
+                    pushed: self.disconnect.clone(),
+                };
+                self.closed = Some(closed.clone());
+                return Ok(Err(closed));
+            }
+            Some(Event::Closed(mut closed)) => {
+                closed.pushed = self.disconnect.clone();
+                self.closed = Some(closed.clone());
+                return Ok(Err(closed));
+            }
+            Some(Event::Bad(why)) => return Err(Failure(why)),
+            Some(Event::Frame(received)) => received,
+        };
+        match &received.frame {
+            ServerFrame::Push(Push::Disconnect(d)) => self.disconnect = Some(d.clone()),
+            ServerFrame::Reply(reply) => {
+                if !self.pending.remove(&reply.id) {
+                    return Err(fail!(
+                        "a reply to id {} arrived, but no command with that id awaits a reply (never sent, or already answered): {}",
+                        reply.id,
+                        show(&received.raw, self.codec)
+                    ));
+                }
+            }
+            ServerFrame::Push(_) => {}
+        }
+        Ok(Ok(received))
+    }
+
+    /// Waits for the reply to `id`, with its bytes; keeps pushes for
+    /// [`Conn::push`] and other replies for their own waits. Fails on a close
+    /// or a timeout.
     pub async fn reply_raw(
         &mut self,
         id: u64,
     ) -> Result<(Vec<u8>, Result<ReplyBody, Error>), Failure> {
+        if let Some(kept) = self.replies.remove(&id) {
+            return Ok(kept);
+        }
         loop {
             match self.recv().await? {
                 Ok(Received {
                     raw,
                     frame: ServerFrame::Reply(Reply { id: got, result }),
+                    ..
                 }) => {
                     if got == id {
                         return Ok((raw, result));
                     }
-                    return Err(fail!(
-                        "a reply to id {got} arrived while waiting for id {id}: {}",
-                        show(&raw, self.codec)
-                    ));
+                    self.replies.insert(got, (raw, result));
                 }
                 Ok(Received {
                     frame: ServerFrame::Push(Push::Ping(_)),
@@ -314,7 +619,7 @@ impl Conn {
                 }) => self.pushes.push_back(p),
                 Err(closed) => {
                     return Err(fail!(
-                        "the server closed while waiting for reply {id}: {closed}"
+                        "the server closed while waiting for the reply to id {id}: {closed}"
                     ));
                 }
             }
@@ -332,40 +637,44 @@ impl Conn {
         self.reply(id).await
     }
 
-    /// Sends a command and requires a successful reply.
+    /// Sends a command and requires a successful reply under the command's own key.
     pub async fn request_ok(&mut self, request: Request) -> Result<ReplyBody, Failure> {
         let op = request.key();
         match self.request(request).await? {
-            Ok(body) => Ok(body),
+            Ok(body) if body.key() == op => Ok(body),
+            Ok(body) => Err(fail!(
+                "the reply to `{op}` has op `{}`, expected `{op}`",
+                body.key()
+            )),
             Err(e) => Err(fail!("`{op}` failed: error {} {:?}", e.code.0, e.message)),
         }
     }
 
-    /// Sends `connect` with `token`; remembers whether pings must be answered.
+    /// Sends `connect` with `token` and the suite's client name.
     pub async fn connect(
         &mut self,
         token: Option<String>,
     ) -> Result<Result<ConnectResult, Error>, Failure> {
-        Ok(self.connect_raw(token).await?.1)
+        let request = ConnectRequest {
+            token,
+            name: Some("chorus-conformance".into()),
+            version: Some(env!("CARGO_PKG_VERSION").into()),
+            ..Default::default()
+        };
+        Ok(self.connect_raw(request).await?.1)
     }
 
-    /// Like [`Conn::connect`], also returning the reply's bytes.
+    /// Sends `connect` as given; returns the reply's bytes too. A successful
+    /// reply is remembered in [`Conn::session`].
     pub async fn connect_raw(
         &mut self,
-        token: Option<String>,
+        request: ConnectRequest,
     ) -> Result<(Vec<u8>, Result<ConnectResult, Error>), Failure> {
-        let id = self
-            .send(Request::Connect(ConnectRequest {
-                token,
-                name: Some("chorus-conformance".into()),
-                version: Some(env!("CARGO_PKG_VERSION").into()),
-                ..Default::default()
-            }))
-            .await?;
+        let id = self.send(Request::Connect(request)).await?;
         let (raw, reply) = self.reply_raw(id).await?;
         match reply {
             Ok(ReplyBody::Connect(result)) => {
-                self.answer_pings = result.pong;
+                self.session = Some(result.clone());
                 Ok((raw, Ok(result)))
             }
             Ok(other) => Err(fail!(
@@ -379,17 +688,26 @@ impl Conn {
 
     /// Sends a `ping` command and requires the `ping` reply.
     pub async fn ping(&mut self) -> Result<(), Failure> {
-        match self.request(Request::Ping(Empty {})).await? {
-            Ok(ReplyBody::Ping(_)) => Ok(()),
-            Ok(other) => Err(fail!("the reply to `ping` has op `{}`", other.key())),
-            Err(e) => Err(fail!("`ping` failed: error {} {:?}", e.code.0, e.message)),
-        }
+        self.request_ok(Request::Ping(Empty {})).await.map(|_| ())
     }
 
     /// The next push other than a server ping (kept ones first).
     pub async fn push(&mut self) -> Result<Push, Failure> {
-        if let Some(p) = self.pushes.pop_front() {
-            return Ok(p);
+        self.push_where("a push", |_| true).await
+    }
+
+    /// The first push (other than a server ping) for which `pred` holds,
+    /// described by `what` in failures. Pushes that do not match are kept, in
+    /// order, for later waits.
+    pub async fn push_where(
+        &mut self,
+        what: &str,
+        mut pred: impl FnMut(&Push) -> bool,
+    ) -> Result<Push, Failure> {
+        if let Some(i) = self.pushes.iter().position(&mut pred) {
+            if let Some(p) = self.pushes.remove(i) {
+                return Ok(p);
+            }
         }
         loop {
             match self.recv().await? {
@@ -400,49 +718,92 @@ impl Conn {
                 Ok(Received {
                     frame: ServerFrame::Push(p),
                     ..
-                }) => return Ok(p),
-                Ok(Received { raw, .. }) => {
-                    return Err(fail!(
-                        "unexpected reply while waiting for a push: {}",
-                        show(&raw, self.codec)
-                    ));
+                }) => {
+                    if pred(&p) {
+                        return Ok(p);
+                    }
+                    self.pushes.push_back(p);
+                }
+                Ok(Received {
+                    raw,
+                    frame: ServerFrame::Reply(Reply { id, result }),
+                    ..
+                }) => {
+                    self.replies.insert(id, (raw, result));
                 }
                 Err(closed) => {
                     return Err(fail!(
-                        "the server closed while waiting for a push: {closed}"
+                        "the server closed while waiting for {what}: {closed}"
                     ));
                 }
             }
         }
     }
 
+    /// The next publication in `channel`.
+    pub async fn publication(&mut self, channel: &str) -> Result<Publication, Failure> {
+        let what = format!("a publication in {channel:?}");
+        match self
+            .push_where(
+                &what,
+                |p| matches!(p, Push::Publication(p) if p.channel == channel),
+            )
+            .await?
+        {
+            Push::Publication(p) => Ok(p),
+            other => Err(fail!("expected {what}, got {other:?}")),
+        }
+    }
+
+    /// The pushes kept so far (received while waiting for other things), oldest first.
+    pub fn kept_pushes(&self) -> impl Iterator<Item = &Push> {
+        self.pushes.iter()
+    }
+
     /// Reads until the server closes; returns the close code, reason and the
-    /// `disconnect` push that preceded it, if any. Other frames are skipped.
+    /// last `disconnect` push. Other frames are skipped.
     pub async fn closed(&mut self) -> Result<Closed, Failure> {
-        let mut pushed = None;
         loop {
             match self.recv().await {
-                Ok(Ok(Received {
-                    frame: ServerFrame::Push(Push::Disconnect(d)),
-                    ..
-                })) => pushed = Some(d),
                 Ok(Ok(_)) => {}
-                Ok(Err(mut c)) => {
-                    c.pushed = pushed;
-                    return Ok(c);
-                }
+                Ok(Err(closed)) => return Ok(closed),
                 Err(f) => return Err(fail!("while waiting for the server to close: {f}")),
             }
         }
     }
 
-    /// Closes with 1000 (best effort).
+    /// Whether the server has closed the connection (as far as read so far).
+    pub fn is_closed(&self) -> bool {
+        self.closed.is_some()
+    }
+
+    /// Closes with 1000 (best effort) and waits (boundedly) for the server's
+    /// answering close, so that the server has seen the close when this returns.
     pub async fn close(mut self) {
+        if self.closed.is_some() {
+            return;
+        }
         let frame = CloseFrame {
             code: WsCloseCode::Normal,
             reason: "".into(),
         };
-        let _ = tokio::time::timeout(WAIT, WebSocketStream::close(&mut self.ws, Some(frame))).await;
+        let sent = {
+            let mut sink = self.sink.lock().await;
+            tokio::time::timeout(WAIT, sink.send(Message::Close(Some(frame)))).await
+        };
+        if matches!(sent, Ok(Ok(()))) {
+            let _ = self.closed().await;
+        }
+    }
+
+    /// Drops the TCP connection without a WebSocket close: what a client sees
+    /// when its network goes away.
+    pub async fn drop_transport(mut self) {
+        self.reader.abort();
+        let reader = std::mem::replace(&mut self.reader, tokio::spawn(async {}));
+        let _ = reader.await;
+        // The socket closes when both halves are gone: the reader's with the
+        // aborted task, the sink's with `self`.
     }
 }
 
@@ -473,4 +834,27 @@ pub fn show(raw: &[u8], codec: Codec) -> String {
         s.push('…');
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_pushes_are_recognised() {
+        for codec in [Codec::Json, Codec::MessagePack] {
+            let unknown =
+                encode_value(codec, &serde_json::json!({"presence_changed": {}})).expect("encodes");
+            assert!(is_unknown_push(codec, &unknown), "{codec:?}");
+            for known in [
+                serde_json::json!({"publication": 1}),
+                serde_json::json!({"id": 3, "teleport": {}}),
+                serde_json::json!({"error": {}}),
+            ] {
+                let bytes = encode_value(codec, &known).expect("encodes");
+                assert!(!is_unknown_push(codec, &bytes), "{codec:?} {known}");
+            }
+            assert!(!is_unknown_push(codec, b"\xff not a frame"));
+        }
+    }
 }

@@ -21,6 +21,9 @@ pub enum Status {
 pub struct ScenarioResult {
     /// The scenario's name.
     pub scenario: String,
+    /// The scenario's area (`handshake`, `auth`, `commands`, ...).
+    #[serde(default)]
+    pub area: String,
     /// `json` or `msgpack`; absent for codec-independent scenarios.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub codec: Option<String>,
@@ -86,6 +89,9 @@ pub struct Report {
     pub ws: Vec<String>,
     /// Counts of each status.
     pub summary: Summary,
+    /// Wall-clock time of the whole run, in milliseconds.
+    #[serde(default)]
+    pub duration_ms: u64,
     /// Every scenario run, in order.
     pub results: Vec<ScenarioResult>,
 }
@@ -105,6 +111,7 @@ impl Report {
             version: env!("CARGO_PKG_VERSION").into(),
             ws,
             summary,
+            duration_ms: 0,
             results,
         }
     }
@@ -117,6 +124,11 @@ impl Report {
     /// The results that failed.
     pub fn failures(&self) -> impl Iterator<Item = &ScenarioResult> {
         self.results.iter().filter(|r| r.status == Status::Fail)
+    }
+
+    /// The results that were skipped.
+    pub fn skips(&self) -> impl Iterator<Item = &ScenarioResult> {
+        self.results.iter().filter(|r| r.status == Status::Skip)
     }
 
     /// `N passed, M failed, K skipped`.
@@ -169,6 +181,7 @@ mod tests {
             vec![
                 ScenarioResult {
                     scenario: "handshake".into(),
+                    area: "handshake".into(),
                     codec: Some("json".into()),
                     status: Status::Pass,
                     reason: None,
@@ -176,6 +189,7 @@ mod tests {
                 },
                 ScenarioResult {
                     scenario: "unknown-subprotocol".into(),
+                    area: "handshake".into(),
                     codec: None,
                     status: Status::Fail,
                     reason: Some("expected HTTP 400, got 101".into()),
@@ -183,6 +197,7 @@ mod tests {
                 },
                 ScenarioResult {
                     scenario: "connect".into(),
+                    area: "auth".into(),
                     codec: Some("msgpack".into()),
                     status: Status::Skip,
                     reason: Some("no token source".into()),

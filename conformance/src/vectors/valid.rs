@@ -129,10 +129,23 @@ pub(super) fn commands() -> VectorFile<Vector> {
                         data: Some(text(r#"{"resume":true}"#)),
                     },
                 ],
+                inbox: None,
             }),
         ),
     )
     .note("Connect with recovery: `subs` re-establishes three subscriptions, two from a known position.");
+    b.client(
+        "connect_inbox",
+        cmd(
+            1,
+            Request::Connect(ConnectRequest {
+                token: Some("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJib2IifQ.c2ln".into()),
+                inbox: Some(pos(2, "9f3a")),
+                ..ConnectRequest::default()
+            }),
+        ),
+    )
+    .note("Connect from a known inbox position: the reply replays the user's messages since then.");
     b.client(
         "connect_binary_data",
         cmd(
@@ -483,6 +496,7 @@ pub(super) fn replies() -> VectorFile<Vector> {
                         error: Some(error(ErrorCode::CHANNEL_FULL, "channel is full", true)),
                     },
                 ],
+                inbox: None,
             }),
         ),
     )
@@ -490,6 +504,52 @@ pub(super) fn replies() -> VectorFile<Vector> {
         "Outcomes of the connect's subs, in order: ok without history, ok recovered with publications, \
          ok not recovered (epoch changed), a terminal error and a temporary error.",
     );
+    b.server(
+        "connect_reply_inbox",
+        ok(
+            1,
+            ReplyBody::Connect(ConnectResult {
+                client: "c-77".into(),
+                user: "bob".into(),
+                version: "chorus 0.1.0".into(),
+                ping_interval_ms: 25_000,
+                pong: true,
+                inbox: Some(InboxResult {
+                    position: pos(3, "9f3a"),
+                    recovered: true,
+                    messages: vec![Message {
+                        data: text(r#"{"text":"psst"}"#),
+                        from: Some(who("alice", "c-5f1e")),
+                        broadcast: false,
+                        offset: Some(3),
+                        epoch: Some("9f3a".into()),
+                    }],
+                }),
+                ..ConnectResult::default()
+            }),
+        ),
+    )
+    .note("The inbox part of a connect reply: the messages sent to the user since the connect's `inbox` position.");
+    b.server(
+        "connect_reply_inbox_unrecoverable",
+        ok(
+            1,
+            ReplyBody::Connect(ConnectResult {
+                client: "c-78".into(),
+                user: "bob".into(),
+                version: "chorus 0.1.0".into(),
+                ping_interval_ms: 25_000,
+                pong: true,
+                inbox: Some(InboxResult {
+                    position: pos(40, "9f3a"),
+                    recovered: false,
+                    messages: vec![],
+                }),
+                ..ConnectResult::default()
+            }),
+        ),
+    )
+    .note("The inbox position could not be served (overflowed, expired or another epoch): only the current position.");
 
     b.server(
         "subscribe_reply_empty",
@@ -788,15 +848,30 @@ pub(super) fn pushes() -> VectorFile<Vector> {
             data: text(r#"{"text":"psst"}"#),
             from: Some(who("alice", "c-5f1e")),
             broadcast: false,
+            offset: None,
+            epoch: None,
         })),
     )
     .note("A send to this user from another client.");
+    b.server(
+        "message_user_inbox",
+        push(Push::Message(Message {
+            data: text(r#"{"text":"again"}"#),
+            from: Some(who("alice", "c-5f1e")),
+            broadcast: false,
+            offset: Some(4),
+            epoch: Some("9f3a".into()),
+        })),
+    )
+    .note("A send to this user on a server that keeps inboxes: the message's position in the user's inbox.");
     b.server(
         "message_user_from_server",
         push(Push::Message(Message {
             data: text(r#"{"text":"your export is ready"}"#),
             from: None,
             broadcast: false,
+            offset: None,
+            epoch: None,
         })),
     );
     b.server(
@@ -805,6 +880,8 @@ pub(super) fn pushes() -> VectorFile<Vector> {
             data: text(r#"{"notice":"maintenance at 02:00"}"#),
             from: Some(who("admin", "c-0001")),
             broadcast: true,
+            offset: None,
+            epoch: None,
         })),
     );
     b.server(
@@ -813,6 +890,8 @@ pub(super) fn pushes() -> VectorFile<Vector> {
             data: text(r#"{"notice":"maintenance at 02:00"}"#),
             from: None,
             broadcast: true,
+            offset: None,
+            epoch: None,
         })),
     );
 
