@@ -76,13 +76,22 @@ impl TestServer {
         Client::open(&self.url(), codec).await
     }
 
-    /// A connected client of `user`.
+    /// A connected client of `user`. A connect refused with a temporary
+    /// error is tried again on a new connection, as the SDKs do: a cluster
+    /// that has just started may still be electing its JetStream leaders.
     pub async fn user(&self, codec: Codec, user: &str) -> Client {
-        let mut c = self.client(codec).await;
-        c.connect(Some(token(user)))
-            .await
-            .expect("connect succeeds");
-        c
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let mut c = self.client(codec).await;
+            match c.connect(Some(token(user))).await {
+                Ok(_) => return c,
+                Err(e) if e.temporary && tokio::time::Instant::now() < deadline => {
+                    eprintln!("connect of {user} refused for now ({e:?}); trying again");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => panic!("connect of {user} failed: {e:?}"),
+            }
+        }
     }
 }
 

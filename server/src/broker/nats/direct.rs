@@ -52,6 +52,9 @@ pub struct Batch {
     pub pending: u64,
 }
 
+/// Pause before asking again when no server answered a direct get.
+const RETRY_PAUSE: Duration = Duration::from_millis(50);
+
 /// Sends a batched direct get to `stream` and collects the answer, in order.
 /// Nothing matching is an empty batch, not an error.
 pub async fn batch(
@@ -65,14 +68,17 @@ pub async fn batch(
         .subscribe(inbox.clone())
         .await
         .map_err(|e| BrokerError(format!("direct get: {e}")))?;
-    client
-        .publish_with_reply(
-            format!("$JS.API.DIRECT.GET.{stream}"),
-            inbox,
-            request.to_string().into(),
-        )
-        .await
-        .map_err(|e| BrokerError(format!("direct get: {e}")))?;
+    let send = || async {
+        client
+            .publish_with_reply(
+                format!("$JS.API.DIRECT.GET.{stream}"),
+                inbox.clone(),
+                request.to_string().into(),
+            )
+            .await
+            .map_err(|e| BrokerError(format!("direct get: {e}")))
+    };
+    send().await?;
     let mut out = Vec::new();
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
@@ -103,6 +109,12 @@ pub async fn batch(
                     messages: out,
                     pending: 0,
                 });
+            }
+            // No responders: a stream just created (or moving its leader) may
+            // not serve direct gets for a moment. Ask again until the deadline.
+            Some(503) if out.is_empty() && tokio::time::Instant::now() + RETRY_PAUSE < deadline => {
+                tokio::time::sleep(RETRY_PAUSE).await;
+                send().await?;
             }
             Some(code) => {
                 return Err(BrokerError(format!(
