@@ -597,8 +597,12 @@ impl Conn {
         if let Some(kept) = self.replies.remove(&id) {
             return Ok(kept);
         }
+        let deadline = tokio::time::Instant::now() + WAIT;
         loop {
-            match self.recv().await? {
+            let received = tokio::time::timeout_at(deadline, self.recv())
+                .await
+                .map_err(|_| fail!("no reply to id {id} within {} s", WAIT.as_secs()))?;
+            match received? {
                 Ok(Received {
                     raw,
                     frame: ServerFrame::Reply(Reply { id: got, result }),
@@ -709,8 +713,13 @@ impl Conn {
                 return Ok(p);
             }
         }
+        // One deadline for the whole wait: pings alone must not keep it going.
+        let deadline = tokio::time::Instant::now() + WAIT;
         loop {
-            match self.recv().await? {
+            let received = tokio::time::timeout_at(deadline, self.recv())
+                .await
+                .map_err(|_| fail!("no {what} within {} s", WAIT.as_secs()))?;
+            match received? {
                 Ok(Received {
                     frame: ServerFrame::Push(Push::Ping(_)),
                     ..

@@ -63,6 +63,9 @@ pub struct Claims {
     /// Whether the connection may use `broadcast`.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub broadcast: bool,
+    /// The token's id, by which one token can be revoked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
 }
 
 impl Claims {
@@ -92,6 +95,12 @@ impl Claims {
     /// The same claims with a `pubs` grant.
     pub fn granting_publish(mut self, grant: impl Into<String>) -> Claims {
         self.pubs.push(grant.into());
+        self
+    }
+
+    /// The same claims with the token id `jti`.
+    pub fn with_jti(mut self, jti: impl Into<String>) -> Claims {
+        self.jti = Some(jti.into());
         self
     }
 

@@ -86,14 +86,14 @@ pub(super) fn scenarios() -> Vec<Def> {
     ]
 }
 
-fn api(ctx: &Context) -> Result<&Api, Outcome> {
+pub(super) fn api(ctx: &Context) -> Result<&Api, Outcome> {
     ctx.api
         .as_ref()
         .ok_or_else(|| Outcome::Skip("needs the HTTP API: pass --api and --api-key".into()))
 }
 
 /// Requires status 200 and returns the JSON body.
-fn ok_json(
+pub(super) fn ok_json(
     what: &str,
     r: Result<Response, crate::suite::http::HttpError>,
 ) -> Result<Value, Outcome> {

@@ -156,7 +156,7 @@ fn connect_request(token: Option<String>) -> ConnectRequest {
 }
 
 /// Connects with `token`, requiring the refusal `error` followed by the close `close`.
-async fn expect_refused(
+pub(super) async fn expect_refused(
     ctx: &Context,
     codec: Codec,
     token: Option<String>,

@@ -59,6 +59,85 @@ pub(super) fn scenarios() -> Vec<Def> {
     ]
 }
 
+/// How long one probe may take to reach every member before another is sent.
+const PROBE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+/// Probes sent at most before giving up.
+const PROBES: usize = 10;
+
+/// Waits until publications in `channel` reach every member: a node's new
+/// interest in a channel reaches the other nodes shortly after its subscribe
+/// reply, and a channel without history promises nothing about publications
+/// made in between (docs/cluster.md). `members[0]` publishes probes until one
+/// reaches everybody; returns how many it published.
+async fn settle_channel(members: &mut [Conn], channel: &str) -> Result<u64, crate::suite::Outcome> {
+    for probe in 1..=PROBES {
+        let data = unique_data("probe");
+        super::kit::publish(&mut members[0], channel, data.clone()).await?;
+        let mut everywhere = true;
+        for m in members.iter_mut() {
+            if !reached(m, channel, &data).await? {
+                everywhere = false;
+            }
+        }
+        if everywhere {
+            return Ok(probe as u64);
+        }
+    }
+    Err(fail!("no probe publication in {channel:?} reached every node in {PROBES} tries").into())
+}
+
+/// Reads publications in `channel` until one carries `data` (true), or none
+/// comes for [`PROBE_WAIT`] (false).
+async fn reached(
+    m: &mut Conn,
+    channel: &str,
+    data: &Payload,
+) -> Result<bool, crate::suite::Outcome> {
+    loop {
+        match tokio::time::timeout(PROBE_WAIT, m.publication(channel)).await {
+            Err(_) => return Ok(false),
+            Ok(p) => {
+                if p?.data == *data {
+                    return Ok(true);
+                }
+            }
+        }
+    }
+}
+
+/// Like [`settle_channel`] for a user's devices: messages to the user are
+/// sent until one reaches every device.
+async fn settle_user(
+    ctx: &Context,
+    codec: Codec,
+    devices: &mut [Conn],
+) -> Result<(), crate::suite::Outcome> {
+    let mut sender = fresh(ctx, codec, 0, "probe-sender").await?;
+    let user = devices[0].user().to_owned();
+    for _ in 0..PROBES {
+        let data = unique_data("probe");
+        sender
+            .request_ok(Request::Send(SendRequest {
+                user: user.clone(),
+                data: data.clone(),
+            }))
+            .await?;
+        let mut everywhere = true;
+        for d in devices.iter_mut() {
+            let what = format!("a message carrying {}", show_payload(&data));
+            let wait = d.push_where(&what, |p| matches!(p, Push::Message(m) if m.data == data));
+            if tokio::time::timeout(PROBE_WAIT, wait).await.is_err() {
+                everywhere = false;
+            }
+        }
+        if everywhere {
+            sender.close().await;
+            return Ok(());
+        }
+    }
+    Err(fail!("no probe message to {user:?} reached every device in {PROBES} tries").into())
+}
+
 /// One subscriber per node on `channel`.
 async fn one_per_node(
     ctx: &Context,
@@ -78,6 +157,7 @@ async fn cluster_publish(ctx: &Context, codec: Codec) -> Checked {
     for (ns, history) in [(&ctx.profile.chat, true), (&ctx.profile.live, false)] {
         let channel = ctx.channel(ns);
         let mut members = one_per_node(ctx, codec, &channel).await?;
+        let base = settle_channel(&mut members, &channel).await?;
         // Each member publishes in turn, through its own node.
         let mut sent: Vec<Payload> = Vec::new();
         for round in 0..2 {
@@ -85,9 +165,9 @@ async fn cluster_publish(ctx: &Context, codec: Codec) -> Checked {
                 let data = unique_data(&format!("round{round}"));
                 if history {
                     let (_, pos) = publish_n_with(m, &channel, data.clone()).await?;
-                    if pos.offset != sent.len() as u64 + 1 {
+                    if pos.offset != base + sent.len() as u64 + 1 {
                         return Err(fail!(
-                            "publishes through different nodes got offset {} as publication {}",
+                            "publishes through different nodes got offset {} as publication {} (after {base} probes)",
                             pos.offset,
                             sent.len() + 1
                         )
@@ -103,7 +183,7 @@ async fn cluster_publish(ctx: &Context, codec: Codec) -> Checked {
             let mut got = Vec::new();
             while got.len() < sent.len() {
                 let p = m.publication(&channel).await?;
-                if history && p.offset != Some(got.len() as u64 + 1) {
+                if history && p.offset != Some(base + got.len() as u64 + 1) {
                     return Err(fail!(
                         "node {n} delivered offset {:?} as publication {}",
                         p.offset,
@@ -207,6 +287,7 @@ async fn cluster_send(ctx: &Context, codec: Codec) -> Checked {
     for n in 0..ctx.nodes() {
         devices.push(connect_as(ctx, codec, n, &user).await?);
     }
+    settle_user(ctx, codec, &mut devices).await?;
     for n in 0..ctx.nodes() {
         let mut sender = fresh(ctx, codec, n, "sender").await?;
         let data = unique_data("everywhere");
@@ -240,6 +321,9 @@ async fn cluster_idempotency(ctx: &Context, codec: Codec) -> Checked {
         let mut second = fresh(ctx, codec, 1, "idem-b").await?;
         subscribe(&mut first, &channel).await?;
         subscribe(&mut second, &channel).await?;
+        let mut all = [first, second, reader];
+        settle_channel(&mut all, &channel).await?;
+        let [mut first, mut second, mut reader] = all;
         idempotency_round(&channel, &mut first, &mut second, &mut reader).await?;
         for c in [reader, first, second] {
             c.close().await;

@@ -16,7 +16,7 @@ use super::kit::{
 use super::presence::membership;
 use super::{Codecs, Def, Needs};
 use crate::suite::Outcome;
-use crate::suite::client::{Closed, Conn, ConnOptions, Received, fail};
+use crate::suite::client::{Closed, Conn, ConnOptions, Received, WAIT, fail};
 use crate::suite::context::{Context, user_id};
 use crate::suite::tokens::Claims;
 
@@ -435,9 +435,32 @@ async fn channel_full(ctx: &Context, codec: Codec) -> Checked {
             .request_ok(Request::Unsubscribe(channel_req(&channel)))
             .await?;
     }
-    subscribe(&mut late, &channel)
-        .await
-        .map_err(|o| kit::while_doing(o, "subscribe after a member left"))?;
+    // Member counts of a cluster are eventually consistent (another node may
+    // still count the member that left), and 112 is temporary: try again
+    // for a while, as a client would.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let reply = late.request(subscribe_req(&channel)).await?;
+        match reply {
+            Err(e)
+                if e.code == ErrorCode::CHANNEL_FULL && tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Ok(ReplyBody::Subscribe(_)) => break,
+            Ok(other) => {
+                return Err(fail!("the reply to `subscribe` has op `{}`", other.key()).into());
+            }
+            Err(e) => {
+                return Err(fail!(
+                    "subscribe after a member left: error {} {:?}",
+                    e.code.0,
+                    e.message
+                )
+                .into());
+            }
+        }
+    }
     for c in members {
         c.close().await;
     }

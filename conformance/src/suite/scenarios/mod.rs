@@ -27,6 +27,7 @@ mod malformed;
 mod payloads;
 mod permissions;
 mod presence;
+mod users;
 
 pub use kit::Checked;
 
@@ -96,6 +97,7 @@ pub fn catalogue() -> Vec<Arc<dyn Scenario>> {
         limits::scenarios(),
         malformed::scenarios(),
         api::scenarios(),
+        users::scenarios(),
         cluster::scenarios(),
     ]
     .into_iter()
