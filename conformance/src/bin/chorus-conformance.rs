@@ -21,7 +21,7 @@ use clap::Parser;
 #[command(name = "chorus-conformance", version, about)]
 struct Args {
     /// WebSocket URL of a server node (repeat for several nodes of a cluster).
-    #[arg(long = "ws", value_name = "URL", required_unless_present = "list")]
+    #[arg(long = "ws", value_name = "URL", required_unless_present_any = ["list", "print_profile"])]
     ws: Vec<String>,
 
     /// Base URL of the server's HTTP API (for example http://127.0.0.1:8000).
@@ -62,6 +62,11 @@ struct Args {
     /// List the scenarios and exit.
     #[arg(long)]
     list: bool,
+
+    /// Print the conformance profile (the namespaces and limits the
+    /// scenarios expect) as reference-server configuration, and exit.
+    #[arg(long)]
+    print_profile: bool,
 }
 
 /// What a scenario needs, for `--list`.
@@ -87,6 +92,11 @@ fn needs_label(needs: Needs) -> String {
 async fn main() -> ExitCode {
     let args = Args::parse();
     let catalogue = suite::catalogue();
+
+    if args.print_profile {
+        print!("{}", Profile::default().server_toml());
+        return ExitCode::SUCCESS;
+    }
 
     if args.list {
         for s in &catalogue {
