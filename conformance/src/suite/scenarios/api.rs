@@ -3,7 +3,7 @@
 //! recovery after a forced reconnect. These run only with `--api`.
 
 use chorus_protocol::message::{ConnectRequest, SubscribeRequest};
-use chorus_protocol::{CloseCode, Codec, Payload, Push};
+use chorus_protocol::{CloseCode, Codec, Payload};
 use serde_json::{Value, json};
 
 use super::history::{expect_page, publish_n};
@@ -217,21 +217,6 @@ async fn api_publish(ctx: &Context, codec: Codec) -> Checked {
     Ok(())
 }
 
-/// Waits on `conn` for a `message` push with `data`.
-async fn message(
-    conn: &mut Conn,
-    data: &Payload,
-) -> Result<chorus_protocol::message::Message, Outcome> {
-    let what = format!("a message carrying {}", show_payload(data));
-    match conn
-        .push_where(&what, |p| matches!(p, Push::Message(m) if m.data == *data))
-        .await?
-    {
-        Push::Message(m) => Ok(m),
-        other => Err(fail!("expected {what}, got {other:?}").into()),
-    }
-}
-
 async fn api_send(ctx: &Context, codec: Codec) -> Checked {
     let api = api(ctx)?;
     let user = user_id("api-send");
@@ -244,7 +229,7 @@ async fn api_send(ctx: &Context, codec: Codec) -> Checked {
     ok_json("POST /api/send", api.post_text("/api/send", &body).await)?;
     let data = Payload::from(text);
     for d in &mut devices {
-        let m = message(d, &data).await?;
+        let m = kit::message_with(d, &data).await?;
         if m.broadcast || m.from.is_some() {
             return Err(fail!(
                 "a message sent through the API has broadcast {} and from {:?}, expected false and none",
@@ -274,7 +259,7 @@ async fn api_broadcast(ctx: &Context, codec: Codec) -> Checked {
     )?;
     let data = Payload::from(text);
     for c in &mut conns {
-        let m = message(c, &data).await?;
+        let m = kit::message_with(c, &data).await?;
         if !m.broadcast || m.from.is_some() {
             return Err(fail!(
                 "a broadcast through the API has broadcast {} and from {:?}, expected true and none",

@@ -3,10 +3,10 @@
 //! exactly as on one node (docs/cluster.md).
 
 use chorus_protocol::message::SendRequest;
-use chorus_protocol::{Codec, Payload, Push, Request};
+use chorus_protocol::{Codec, Payload, Request};
 
 use super::history::{idempotency_round, recover_between};
-use super::kit::{Checked, connect_as, fresh, show_payload, subscribe, unique_data};
+use super::kit::{Checked, connect_as, fresh, subscribe, unique_data};
 use super::presence::{expect_presence, membership};
 use super::{Codecs, Def, Needs};
 use crate::suite::client::{Conn, fail};
@@ -124,8 +124,7 @@ async fn settle_user(
             .await?;
         let mut everywhere = true;
         for d in devices.iter_mut() {
-            let what = format!("a message carrying {}", show_payload(&data));
-            let wait = d.push_where(&what, |p| matches!(p, Push::Message(m) if m.data == data));
+            let wait = super::kit::message_with(d, &data);
             if tokio::time::timeout(PROBE_WAIT, wait).await.is_err() {
                 everywhere = false;
             }
@@ -298,11 +297,12 @@ async fn cluster_send(ctx: &Context, codec: Codec) -> Checked {
             }))
             .await?;
         for (d, device) in devices.iter_mut().enumerate() {
-            let what = format!("a message carrying {}", show_payload(&data));
-            device
-                .push_where(&what, |p| matches!(p, Push::Message(m) if m.data == data))
-                .await
-                .map_err(|f| fail!("the device on node {d}, sent through node {n}: {f}"))?;
+            super::kit::message_with(device, &data).await.map_err(|o| {
+                super::kit::while_doing(
+                    o,
+                    &format!("the device on node {d}, sent through node {n}"),
+                )
+            })?;
         }
         sender.close().await;
     }

@@ -395,20 +395,6 @@ async fn connect_with_subs(ctx: &Context, codec: Codec) -> Checked {
 }
 
 /// Waits on `conn` for a `message` push carrying `data`.
-async fn message_with(
-    conn: &mut Conn,
-    data: &chorus_protocol::Payload,
-) -> Result<chorus_protocol::message::Message, Outcome> {
-    let what = format!("a message push carrying {}", show_payload(data));
-    match conn
-        .push_where(&what, |p| matches!(p, Push::Message(m) if m.data == *data))
-        .await?
-    {
-        Push::Message(m) => Ok(m),
-        other => Err(fail!("expected {what}, got {other:?}").into()),
-    }
-}
-
 async fn send(ctx: &Context, codec: Codec) -> Checked {
     let recipient = user_id("recipient");
     let mut devices = Vec::new();
@@ -431,7 +417,7 @@ async fn send(ctx: &Context, codec: Codec) -> Checked {
     }
     let from = Some((sender.user().to_owned(), sender.client_id().to_owned()));
     for device in &mut devices {
-        let m = message_with(device, &data).await?;
+        let m = kit::message_with(device, &data).await?;
         if m.broadcast {
             return Err(fail!("a message sent to a user has broadcast true").into());
         }
@@ -474,7 +460,7 @@ async fn broadcast(ctx: &Context, codec: Codec) -> Checked {
     }
     let from = Some(sender.user().to_owned());
     for conn in [&mut sender, &mut other] {
-        let m = message_with(conn, &data).await?;
+        let m = kit::message_with(conn, &data).await?;
         if !m.broadcast {
             return Err(fail!("a broadcast message has broadcast false").into());
         }

@@ -6,7 +6,7 @@ use chorus_protocol::message::{
     ChannelRequest, Error, HistoryRequest, HistoryResult, PresenceResult, PresenceStatsResult,
     PublishRequest, PublishResult, StreamPosition, SubscribeRequest, SubscribeResult,
 };
-use chorus_protocol::{CloseCode, Codec, ErrorCode, Payload, ReplyBody, Request};
+use chorus_protocol::{CloseCode, Codec, ErrorCode, Payload, Push, ReplyBody, Request};
 
 use crate::suite::Outcome;
 use crate::suite::client::{Closed, Conn, Failure, fail};
@@ -342,5 +342,20 @@ pub fn show_payload(p: &Payload) -> String {
         format!("{}…", &s[..cut])
     } else {
         s.into_owned()
+    }
+}
+
+/// Waits on `conn` for a `message` push carrying `data`.
+pub async fn message_with(
+    conn: &mut Conn,
+    data: &Payload,
+) -> Result<chorus_protocol::message::Message, Outcome> {
+    let what = format!("a message push carrying {}", show_payload(data));
+    match conn
+        .push_where(&what, |p| matches!(p, Push::Message(m) if m.data == *data))
+        .await?
+    {
+        Push::Message(m) => Ok(m),
+        other => Err(fail!("expected {what}, got {other:?}").into()),
     }
 }

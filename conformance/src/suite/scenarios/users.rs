@@ -2,7 +2,7 @@
 //! inbox that replays messages a device missed, and token revocation.
 
 use chorus_protocol::message::{ConnectRequest, InboxResult, Message, SendRequest, StreamPosition};
-use chorus_protocol::{CloseCode, Codec, ErrorCode, Payload, Push, ReplyBody, Request};
+use chorus_protocol::{CloseCode, Codec, ErrorCode, Payload, ReplyBody, Request};
 use serde_json::json;
 
 use super::api::{api, ok_json};
@@ -193,14 +193,7 @@ async fn inbox_replay(ctx: &Context, codec: Codec) -> Checked {
     // Live messages continue the positions.
     let live = unique_data("inbox-live");
     send(&mut sender, &user, &live).await?;
-    let what = format!("a message push carrying {}", show_payload(&live));
-    let pushed = match second
-        .push_where(&what, |p| matches!(p, Push::Message(m) if m.data == live))
-        .await?
-    {
-        Push::Message(m) => m,
-        other => return Err(fail!("expected {what}, got {other:?}").into()),
-    };
+    let pushed = kit::message_with(&mut second, &live).await?;
     expect_replay("live", std::slice::from_ref(&pushed), &[live], &last)?;
     second.close().await;
     sender.close().await;
