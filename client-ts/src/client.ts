@@ -1,0 +1,330 @@
+import { Emitter } from './emitter.js';
+import { ChorusError, ClosedError } from './errors.js';
+import { encodeData } from './data.js';
+import { Subscription } from './subscription.js';
+import { WasmClient } from './wasm.js';
+import type {
+  ClientInfo,
+  ClientOptions,
+  CloseReason,
+  ConnectResult,
+  ConnectionState,
+  HistoryQuery,
+  HistoryResult,
+  InboxEvent,
+  Message,
+  PresenceStats,
+  PublishResult,
+  StreamPosition,
+  SubscribeOptions,
+  SubscriptionState,
+  WebSocketConstructor,
+} from './types.js';
+
+/** Events of the client. */
+export interface ClientEvents {
+  /** The connection state changed; `reason` explains a loss or a terminal close. */
+  state: [ConnectionState, CloseReason | undefined];
+  /** Authenticated (after the first connect and after every reconnect). */
+  connected: [ConnectResult];
+  /** A message sent to this user, or a broadcast. */
+  message: [Message];
+  /** After each connect to a server that keeps inboxes. */
+  inbox: [InboxEvent];
+  /** The server sent something this client could not use; it was ignored. */
+  warning: [string];
+}
+
+/** An event as the wasm layer delivers it. */
+type WasmEvent = { type: string; [key: string]: unknown };
+
+interface Pending {
+  resolve: (body: Record<string, unknown>) => void;
+  reject: (error: ChorusError) => void;
+}
+
+/**
+ * A Chorus client. Reconnects with backoff, resubscribes and recovers missed
+ * publications by itself (the shared state machine of every Chorus SDK, run
+ * as WebAssembly); this class turns its events into promises and emitters.
+ */
+export class Client extends Emitter<ClientEvents> {
+  /** The server's WebSocket URL. */
+  readonly url: string;
+  #wasm: WasmClient;
+  #getToken: (() => Promise<string>) | undefined;
+  #pending = new Map<number, Pending>();
+  #subs = new Map<string, Subscription>();
+  #waiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
+  #lastClose: CloseReason | undefined;
+  #freed = false;
+
+  constructor(url: string, options: ClientOptions = {}) {
+    super();
+    this.url = url;
+    this.#getToken = options.getToken;
+    const WebSocketImpl: WebSocketConstructor | undefined =
+      options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+    if (!WebSocketImpl) {
+      throw new TypeError('no WebSocket implementation: pass options.WebSocket (for example the ws package on Node.js 20)');
+    }
+    const wasmOptions = {
+      codec: options.codec,
+      token: options.token,
+      tokenProvider: options.getToken !== undefined,
+      connectData: options.connectData === undefined ? undefined : JSON.stringify(options.connectData),
+      name: options.name,
+      version: options.version,
+      minReconnectDelayMs: options.minReconnectDelayMs,
+      maxReconnectDelayMs: options.maxReconnectDelayMs,
+      requestTimeoutMs: options.requestTimeoutMs,
+      connectTimeoutMs: options.connectTimeoutMs,
+      pingGraceMs: options.pingGraceMs,
+      maxQueued: options.maxQueued,
+      refreshMarginMs: options.refreshMarginMs,
+      maxBufferedPublications: options.maxBufferedPublications,
+      inboxSince: options.inboxSince,
+    };
+    try {
+      this.#wasm = new WasmClient(url, JSON.stringify(wasmOptions), WebSocketImpl as unknown as Function, (e: WasmEvent) =>
+        this.#onEvent(e),
+      );
+    } catch (e) {
+      throw new TypeError(e instanceof Error ? e.message : String(e));
+    }
+  }
+
+  /** The connection state. */
+  get state(): ConnectionState {
+    return this.#freed ? 'closed' : (this.#wasm.state() as ConnectionState);
+  }
+
+  /** Why the connection was last lost or closed, if it was. */
+  get lastClose(): CloseReason | undefined {
+    return this.#lastClose;
+  }
+
+  /** The inbox position to persist, so a later `inboxSince` replays what was missed. */
+  get inboxPosition(): StreamPosition | undefined {
+    return this.#freed ? undefined : (this.#wasm.inboxPosition() as StreamPosition | undefined);
+  }
+
+  /**
+   * Connects, and keeps reconnecting after losses. Resolves once connected;
+   * rejects with a {@link ClosedError} when a terminal close code stops it,
+   * or when `disconnect()` is called first.
+   */
+  connect(): Promise<void> {
+    this.#live();
+    if (this.state === 'connected') return Promise.resolve();
+    const connected = new Promise<void>((resolve, reject) => this.#waiters.push({ resolve, reject }));
+    this.#wasm.connect();
+    return connected;
+  }
+
+  /** Closes the connection and stops reconnecting; `connect()` resumes, subscriptions included. */
+  disconnect(): void {
+    if (!this.#freed) this.#wasm.disconnect();
+  }
+
+  /** Disconnects and releases the WebAssembly resources; the client cannot be used again. */
+  close(): void {
+    if (this.#freed) return;
+    this.#wasm.disconnect();
+    this.#freed = true;
+    this.#wasm.free();
+    for (const p of this.#pending.values()) p.reject(new ChorusError(0, 'client closed'));
+    this.#pending.clear();
+  }
+
+  /**
+   * Subscribes to `channel`. The subscription survives reconnects (with
+   * recovery) until `unsubscribe()`; await `sub.ready` to know it is live.
+   */
+  subscribe(channel: string, options: SubscribeOptions = {}): Subscription {
+    this.#live();
+    const data = options.data === undefined ? undefined : encodeData(options.data);
+    const { since } = options;
+    if (this.#subs.has(channel)) {
+      // The machine refuses a second subscription with a typed error.
+      this.#throwing(() => this.#wasm.subscribe(channel, data, since?.offset, since?.epoch));
+    }
+    const sub = new Subscription(this, channel);
+    this.#subs.set(channel, sub);
+    try {
+      this.#throwing(() => this.#wasm.subscribe(channel, data, since?.offset, since?.epoch));
+    } catch (e) {
+      this.#subs.delete(channel);
+      throw e;
+    }
+    return sub;
+  }
+
+  /** The live subscription to `channel`, if any. */
+  getSubscription(channel: string): Subscription | undefined {
+    return this.#subs.get(channel);
+  }
+
+  /** Leaves `channel`. */
+  unsubscribe(channel: string): void {
+    if (!this.#freed) this.#wasm.unsubscribe(channel);
+  }
+
+  /** The state of the subscription to `channel`. */
+  subscriptionState(channel: string): SubscriptionState {
+    return this.#freed ? 'unsubscribed' : (this.#wasm.subscriptionState(channel) as SubscriptionState);
+  }
+
+  /** Publishes `data` (any JSON value, or a Uint8Array) to `channel`. */
+  publish(channel: string, data: unknown, options: { idempotencyKey?: string } = {}): Promise<PublishResult> {
+    return this.#request(() => this.#wasm.publish(channel, encodeData(data), options.idempotencyKey), (b) => b as PublishResult);
+  }
+
+  /** Sends `data` to every connection of `user`, on any node. */
+  sendToUser(user: string, data: unknown): Promise<void> {
+    return this.#request(() => this.#wasm.send(user, encodeData(data)), () => undefined);
+  }
+
+  /** Sends `data` to every connection (needs the broadcast permission). */
+  broadcast(data: unknown): Promise<void> {
+    return this.#request(() => this.#wasm.broadcast(encodeData(data)), () => undefined);
+  }
+
+  /** Every connection subscribed to `channel`, on every node. */
+  presence(channel: string): Promise<ClientInfo[]> {
+    return this.#request(() => this.#wasm.presence(channel), (b) => (b.clients as ClientInfo[] | undefined) ?? []);
+  }
+
+  /** How many connections and distinct users are subscribed to `channel`. */
+  presenceStats(channel: string): Promise<PresenceStats> {
+    return this.#request(() => this.#wasm.presenceStats(channel), (b) => b as unknown as PresenceStats);
+  }
+
+  /** A page of the history of `channel`. */
+  history(channel: string, query: HistoryQuery = {}): Promise<HistoryResult> {
+    const { since } = query;
+    return this.#request(
+      () => this.#wasm.history(channel, query.limit, since?.offset, since?.epoch, query.reverse ?? false),
+      (b) => ({ position: b.position as StreamPosition, publications: (b.publications as HistoryResult['publications']) ?? [] }),
+    );
+  }
+
+  /** Calls the server's RPC handler `method`; resolves with its data. */
+  rpc(method: string, data: unknown): Promise<unknown> {
+    return this.#request(() => this.#wasm.rpc(method, encodeData(data)), (b) => b.data);
+  }
+
+  /** A round trip to the server. */
+  ping(): Promise<void> {
+    return this.#request(() => this.#wasm.ping(), () => undefined);
+  }
+
+  #live(): void {
+    if (this.#freed) throw new ChorusError(0, 'client closed');
+  }
+
+  #throwing<T>(f: () => T): T {
+    try {
+      return f();
+    } catch (e) {
+      throw ChorusError.from(e);
+    }
+  }
+
+  #request<T>(send: () => number, pick: (body: Record<string, unknown>) => T): Promise<T> {
+    let id: number;
+    try {
+      this.#live();
+      id = this.#throwing(send);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return new Promise<T>((resolve, reject) => {
+      this.#pending.set(id, { resolve: (body) => resolve(pick(body)), reject });
+    });
+  }
+
+  #settleWaiters(error: Error | undefined): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) {
+      if (error) w.reject(error);
+      else w.resolve();
+    }
+  }
+
+  #onEvent(event: WasmEvent): void {
+    switch (event.type) {
+      case 'state': {
+        const state = event.state as ConnectionState;
+        const reason = event.reason as CloseReason | undefined;
+        if (reason) this.#lastClose = reason;
+        if (state === 'closed') this.#settleWaiters(new ClosedError(reason));
+        if (state === 'disconnected') this.#settleWaiters(new ClosedError(reason, 'disconnect() was called'));
+        this.emit('state', state, reason);
+        break;
+      }
+      case 'connected':
+        this.#settleWaiters(undefined);
+        this.emit('connected', event.result as ConnectResult);
+        break;
+      case 'publication':
+        this.#subs.get((event.publication as { channel: string }).channel)?.handle(event);
+        break;
+      case 'join':
+      case 'leave':
+        this.#subs.get((event.membership as { channel: string }).channel)?.handle(event);
+        break;
+      case 'subscribing':
+      case 'subscribed':
+        this.#subs.get(event.channel as string)?.handle(event);
+        break;
+      case 'unsubscribed': {
+        const channel = event.channel as string;
+        const sub = this.#subs.get(channel);
+        this.#subs.delete(channel);
+        sub?.handle(event);
+        break;
+      }
+      case 'message':
+        this.emit('message', event.message as Message);
+        break;
+      case 'inbox':
+        this.emit('inbox', { recovery: event.recovery, position: event.position } as InboxEvent);
+        break;
+      case 'reply': {
+        const id = event.request as number;
+        const pending = this.#pending.get(id);
+        if (!pending) break;
+        this.#pending.delete(id);
+        if (event.error !== undefined) pending.reject(ChorusError.from(event.error));
+        else pending.resolve((event.body as Record<string, unknown>) ?? {});
+        break;
+      }
+      case 'warning':
+        this.emit('warning', event.message as string);
+        break;
+      case 'fetch_token':
+        this.#fetchToken();
+        break;
+    }
+  }
+
+  #fetchToken(): void {
+    const getToken = this.#getToken;
+    if (!getToken) {
+      this.#wasm.tokenFailed('no getToken option', false);
+      return;
+    }
+    getToken().then(
+      (token) => {
+        if (!this.#freed) this.#wasm.setToken(token);
+      },
+      (e: unknown) => {
+        if (this.#freed) return;
+        const temporary = e instanceof ChorusError ? e.temporary : true;
+        this.#wasm.tokenFailed(e instanceof Error ? e.message : String(e), temporary);
+      },
+    );
+  }
+}

@@ -1,0 +1,124 @@
+// The package on Node.js 20+ (with the ws package as its WebSocket) against a
+// real `chorus` node: connect, subscribe, publish and receive, presence,
+// history, user messages, and a refused token as a terminal close.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import WebSocket from 'ws';
+import { Client, ChorusError, ClosedError } from '../../dist/index.js';
+import { collect, deadline, newSecret, startChorus, stop, token } from '../support.mjs';
+
+const secret = newSecret();
+let node;
+
+before(async () => {
+  node = await startChorus({
+    name: 'chorus (node tests)',
+    env: {
+      CHORUS_AUTH__HMAC_SECRET: secret,
+      CHORUS_NAMESPACES__CHAT__HISTORY_SIZE: '100',
+      CHORUS_NAMESPACES__CHAT__HISTORY_TTL_MS: '600000',
+      CHORUS_NAMESPACES__CHAT__PRESENCE: 'true',
+      CHORUS_NAMESPACES__CHAT__JOIN_LEAVE: 'true',
+    },
+  });
+});
+
+after(async () => {
+  if (node) await stop(node.proc);
+});
+
+function client(user, options = {}) {
+  return new Client(node.ws, { token: token(secret, user), WebSocket, ...options });
+}
+
+for (const codec of ['json', 'msgpack']) {
+  test(`two users talk over ${codec}: publications, presence, history, a user message`, async () => {
+    const alice = client('alice', { codec });
+    const bob = client('bob', { codec });
+    try {
+      await deadline(Promise.all([alice.connect(), bob.connect()]), 'both connect');
+      assert.equal(alice.state, 'connected');
+      const channel = `chat:node-${codec}`;
+      const a = alice.subscribe(channel);
+      await deadline(a.ready, 'alice subscribed');
+      const joined = collect(a, 'join', (m) => m.info.user);
+      const b = bob.subscribe(channel);
+      await deadline(b.ready, 'bob subscribed');
+      // Alice may also see her own join; bob's must come.
+      await joined.until((user) => user === 'bob');
+      const received = collect(b, 'publication');
+
+      const result = await alice.publish(channel, { text: 'hello', n: 1 });
+      assert.equal(result.position.offset, 1);
+      await alice.publish(channel, new Uint8Array([0, 1, 2, 255]));
+      const [first, second] = await received.until(2);
+      assert.deepEqual(first.data, { text: 'hello', n: 1 });
+      assert.equal(first.info.user, 'alice');
+      assert.equal(first.offset, 1);
+      // Bytes that are not JSON keep the protocol's JSON form.
+      assert.deepEqual(second.data, { $bytes: 'AAEC/w==' });
+
+      const members = await alice.presence(channel);
+      assert.deepEqual(members.map((m) => m.user).sort(), ['alice', 'bob']);
+      assert.deepEqual(await alice.presenceStats(channel), { clients: 2, users: 2 });
+
+      const page = await bob.history(channel, { limit: 10 });
+      assert.deepEqual(page.publications.map((p) => p.offset), [1, 2]);
+
+      const messages = collect(bob, 'message');
+      await alice.sendToUser('bob', { dm: 'psst' });
+      const [dm] = await messages.until(1);
+      assert.deepEqual(dm.data, { dm: 'psst' });
+      assert.equal(dm.from.user, 'alice');
+
+      const leaving = collect(a, 'leave', (m) => m.info.user);
+      b.unsubscribe();
+      await leaving.until((user) => user === 'bob');
+    } finally {
+      alice.close();
+      bob.close();
+    }
+  });
+}
+
+test('a request the server refuses rejects with its typed error', async () => {
+  const alice = client('alice');
+  try {
+    await alice.connect();
+    await assert.rejects(alice.publish('chat:not-subscribed', { x: 1 }), (e) => e instanceof ChorusError && e.code === 103);
+    assert.throws(() => alice.subscribe('bad channel name!'), (e) => e instanceof ChorusError && e.code === 205);
+  } finally {
+    alice.close();
+  }
+});
+
+test('a forged token closes the connection for good, with the reason', async () => {
+  const forged = new Client(node.ws, { token: token('not-the-secret', 'mallory'), WebSocket });
+  const states = collect(forged, 'state');
+  try {
+    await assert.rejects(forged.connect(), (e) => e instanceof ClosedError && e.reason.code >= 4500 && e.reason.code < 5000);
+    assert.equal(forged.state, 'closed');
+    assert.equal(states.seen.at(-1), 'closed');
+  } finally {
+    forged.close();
+  }
+});
+
+test('getToken supplies the token when the client has none', async () => {
+  let asked = 0;
+  const c = new Client(node.ws, {
+    WebSocket,
+    getToken: async () => {
+      asked += 1;
+      return token(secret, 'carol');
+    },
+  });
+  try {
+    const connected = collect(c, 'connected', (r) => r.user);
+    await c.connect();
+    assert.deepEqual(await connected.until(1), ['carol']);
+    assert.equal(asked, 1);
+  } finally {
+    c.close();
+  }
+});
