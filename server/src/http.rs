@@ -1,5 +1,5 @@
 //! HTTP routes: the WebSocket endpoint, health, readiness, metrics, the demo
-//! page and the admin dashboard.
+//! page with the browser SDK it runs on, and the admin dashboard.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -25,7 +25,9 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/metrics", get(metrics))
         .merge(crate::admin::router());
     if node.config().dev {
-        router = router.route("/", get(|| async { Html(include_str!("demo.html")) }));
+        router = router
+            .route("/", get(|| async { Html(include_str!("demo.html")) }))
+            .merge(crate::sdk::router());
     }
     if let Some(api) = crate::api::router(node.clone()) {
         router = router.merge(api);

@@ -33,6 +33,7 @@ pub mod permissions;
 pub mod rate;
 pub mod reload;
 pub mod revocation;
+pub mod sdk;
 pub mod session;
 pub mod status;
 

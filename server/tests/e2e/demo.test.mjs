@@ -41,7 +41,12 @@ test('two tabs of the demo page chat with each other', async () => {
     const context = await browser.newContext();
     const a = await context.newPage();
     const b = await context.newPage();
+    // The page runs on the browser SDK the server serves at /sdk/.
+    const wasm = a.waitForResponse((r) => r.url().endsWith('/sdk/wasm/chorus_wasm_bg.wasm'), { timeout: 20000 });
     await a.goto(`${base}/`);
+    const module = await wasm;
+    assert.equal(module.status(), 200);
+    assert.equal(module.headers()['content-type'], 'application/wasm');
     await b.goto(`${base}/`);
     await a.waitForSelector('#state.connected', { timeout: 20000 });
     await b.waitForSelector('#state.connected', { timeout: 20000 });

@@ -1,0 +1,70 @@
+import { Emitter } from './emitter.js';
+import { ChorusError } from './errors.js';
+/** One channel subscription; create it with `client.subscribe(channel)`. */
+export class Subscription extends Emitter {
+    /** The channel. */
+    channel;
+    /** Resolves when the subscription is first live; rejects when it is refused. */
+    ready;
+    #client;
+    #settle;
+    /** @internal */
+    constructor(client, channel) {
+        super();
+        this.#client = client;
+        this.channel = channel;
+        this.ready = new Promise((resolve, reject) => {
+            this.#settle = { resolve, reject };
+        });
+        // A rejection nobody awaits must not crash Node.js or spam the console.
+        this.ready.catch(() => { });
+    }
+    /** The state, from the shared state machine. */
+    get state() {
+        return this.#client.subscriptionState(this.channel);
+    }
+    /** Publishes to this channel. */
+    publish(data, options) {
+        return this.#client.publish(this.channel, data, options);
+    }
+    /** Leaves the channel. */
+    unsubscribe() {
+        this.#client.unsubscribe(this.channel);
+    }
+    /** @internal Routes one event of the wasm layer. */
+    handle(event) {
+        switch (event.type) {
+            case 'publication':
+                this.#ready();
+                this.emit('publication', event.publication);
+                break;
+            case 'join':
+                this.emit('join', event.membership);
+                break;
+            case 'leave':
+                this.emit('leave', event.membership);
+                break;
+            case 'subscribing':
+                this.emit('subscribing');
+                break;
+            case 'subscribed':
+                this.#ready();
+                this.emit('subscribed', { recovery: event.recovery, data: event.data });
+                break;
+            case 'unsubscribed': {
+                const reason = event.reason;
+                const error = event.error === undefined ? undefined : ChorusError.from(event.error);
+                if (this.#settle) {
+                    this.#settle.reject(error ?? new ChorusError(0, 'unsubscribed before it was live'));
+                    this.#settle = undefined;
+                }
+                this.emit('unsubscribed', error ? { reason, error } : { reason });
+                break;
+            }
+        }
+    }
+    #ready() {
+        this.#settle?.resolve();
+        this.#settle = undefined;
+    }
+}
