@@ -169,8 +169,26 @@ impl Codec {
     }
 
     /// Decodes a server frame (what a client reads).
+    ///
+    /// The wasm32 build reads MessagePack through the compact reader (see
+    /// [`Codec::decode_server_compact`]), which keeps the browser SDK small.
     pub fn decode_server(self, bytes: &[u8]) -> Result<ServerFrame, DecodeError> {
+        if cfg!(target_arch = "wasm32") {
+            return self.decode_server_compact(bytes);
+        }
         self.decode(bytes).map_err(DecodeError::Malformed)
+    }
+
+    /// Decodes a server frame, MessagePack through a value tree instead of
+    /// `rmp_serde`'s per-type decoder: the same frames are accepted and refused,
+    /// with much less code per type. Public so that tests on every target can
+    /// prove it agrees with [`Codec::decode_server`]'s native reader.
+    pub fn decode_server_compact(self, bytes: &[u8]) -> Result<ServerFrame, DecodeError> {
+        match self {
+            Codec::Json => self.decode(bytes).map_err(DecodeError::Malformed),
+            Codec::MessagePack => crate::msgpack_tree::from_slice(bytes, MAX_DEPTH)
+                .map_err(|e| DecodeError::Malformed(e.to_string())),
+        }
     }
 
     /// Decodes a client frame (what a server reads), classifying failures.
@@ -338,6 +356,12 @@ mod tests {
         }
 
         #[test]
+        fn the_compact_reader_agrees_on_arbitrary_bytes(bytes: Vec<u8>) {
+            let c = Codec::MessagePack;
+            proptest::prop_assert_eq!(c.decode_server(&bytes).ok(), c.decode_server_compact(&bytes).ok());
+        }
+
+        #[test]
         fn mutated_frames_never_panic(pos: usize, byte: u8) {
             let frame = ClientFrame::Command(Command {
                 id: 12,
@@ -355,6 +379,23 @@ mod tests {
                 let _ = c.decode_client(&bytes);
                 let _ = c.decode_server(&bytes);
             }
+        }
+
+        #[test]
+        fn the_compact_reader_agrees_on_mutated_server_frames(pos: usize, byte: u8, cut: usize) {
+            let frame = ServerFrame::Push(crate::frame::Push::Publication(crate::message::Publication {
+                channel: "chat:x".into(),
+                offset: Some(3),
+                epoch: Some("e".into()),
+                data: crate::payload::Payload::from(b"{\"a\":[1,2]}".to_vec()),
+                ..Default::default()
+            }));
+            let c = Codec::MessagePack;
+            let mut bytes = c.encode_server(&frame).unwrap();
+            let i = pos % bytes.len();
+            bytes[i] = byte;
+            bytes.truncate(bytes.len() - cut % 3);
+            proptest::prop_assert_eq!(c.decode_server(&bytes).ok(), c.decode_server_compact(&bytes).ok());
         }
     }
 }

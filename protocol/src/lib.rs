@@ -21,6 +21,7 @@ pub mod codec;
 pub mod codes;
 pub mod frame;
 pub mod message;
+mod msgpack_tree;
 pub mod payload;
 pub mod subject;
 

@@ -3,13 +3,7 @@ import { ChorusError, ClosedError } from './errors.js';
 import { encodeData } from './data.js';
 import { Subscription } from './subscription.js';
 import { WasmClient } from './wasm.js';
-/**
- * A Chorus client. Reconnects with backoff, resubscribes and recovers missed
- * publications by itself (the shared state machine of every Chorus SDK, run
- * as WebAssembly); this class turns its events into promises and emitters.
- */
 export class Client extends Emitter {
-    /** The server's WebSocket URL. */
     url;
     #wasm;
     #getToken;
@@ -50,23 +44,15 @@ export class Client extends Emitter {
             throw new TypeError(e instanceof Error ? e.message : String(e));
         }
     }
-    /** The connection state. */
     get state() {
         return this.#freed ? 'closed' : this.#wasm.state();
     }
-    /** Why the connection was last lost or closed, if it was. */
     get lastClose() {
         return this.#lastClose;
     }
-    /** The inbox position to persist, so a later `inboxSince` replays what was missed. */
     get inboxPosition() {
         return this.#freed ? undefined : this.#wasm.inboxPosition();
     }
-    /**
-     * Connects, and keeps reconnecting after losses. Resolves once connected;
-     * rejects with a {@link ClosedError} when a terminal close code stops it,
-     * or when `disconnect()` is called first.
-     */
     connect() {
         this.#live();
         if (this.state === 'connected')
@@ -75,12 +61,10 @@ export class Client extends Emitter {
         this.#wasm.connect();
         return connected;
     }
-    /** Closes the connection and stops reconnecting; `connect()` resumes, subscriptions included. */
     disconnect() {
         if (!this.#freed)
             this.#wasm.disconnect();
     }
-    /** Disconnects and releases the WebAssembly resources; the client cannot be used again. */
     close() {
         if (this.#freed)
             return;
@@ -91,16 +75,11 @@ export class Client extends Emitter {
             p.reject(new ChorusError(0, 'client closed'));
         this.#pending.clear();
     }
-    /**
-     * Subscribes to `channel`. The subscription survives reconnects (with
-     * recovery) until `unsubscribe()`; await `sub.ready` to know it is live.
-     */
     subscribe(channel, options = {}) {
         this.#live();
         const data = options.data === undefined ? undefined : encodeData(options.data);
         const { since } = options;
         if (this.#subs.has(channel)) {
-            // The machine refuses a second subscription with a typed error.
             this.#throwing(() => this.#wasm.subscribe(channel, data, since?.offset, since?.epoch));
         }
         const sub = new Subscription(this, channel);
@@ -114,49 +93,38 @@ export class Client extends Emitter {
         }
         return sub;
     }
-    /** The live subscription to `channel`, if any. */
     getSubscription(channel) {
         return this.#subs.get(channel);
     }
-    /** Leaves `channel`. */
     unsubscribe(channel) {
         if (!this.#freed)
             this.#wasm.unsubscribe(channel);
     }
-    /** The state of the subscription to `channel`. */
     subscriptionState(channel) {
         return this.#freed ? 'unsubscribed' : this.#wasm.subscriptionState(channel);
     }
-    /** Publishes `data` (any JSON value, or a Uint8Array) to `channel`. */
     publish(channel, data, options = {}) {
         return this.#request(() => this.#wasm.publish(channel, encodeData(data), options.idempotencyKey), (b) => b);
     }
-    /** Sends `data` to every connection of `user`, on any node. */
     sendToUser(user, data) {
         return this.#request(() => this.#wasm.send(user, encodeData(data)), () => undefined);
     }
-    /** Sends `data` to every connection (needs the broadcast permission). */
     broadcast(data) {
         return this.#request(() => this.#wasm.broadcast(encodeData(data)), () => undefined);
     }
-    /** Every connection subscribed to `channel`, on every node. */
     presence(channel) {
         return this.#request(() => this.#wasm.presence(channel), (b) => b.clients ?? []);
     }
-    /** How many connections and distinct users are subscribed to `channel`. */
     presenceStats(channel) {
         return this.#request(() => this.#wasm.presenceStats(channel), (b) => b);
     }
-    /** A page of the history of `channel`. */
     history(channel, query = {}) {
         const { since } = query;
         return this.#request(() => this.#wasm.history(channel, query.limit, since?.offset, since?.epoch, query.reverse ?? false), (b) => ({ position: b.position, publications: b.publications ?? [] }));
     }
-    /** Calls the server's RPC handler `method`; resolves with its data. */
     rpc(method, data) {
         return this.#request(() => this.#wasm.rpc(method, encodeData(data)), (b) => b.data);
     }
-    /** A round trip to the server. */
     ping() {
         return this.#request(() => this.#wasm.ping(), () => undefined);
     }

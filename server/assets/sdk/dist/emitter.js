@@ -1,7 +1,5 @@
-/** A minimal typed event emitter: `on`, `once`, `off`. */
 export class Emitter {
     #handlers = new Map();
-    /** Calls `handler` for every `event`; returns a function that removes it. */
     on(event, handler) {
         let set = this.#handlers.get(event);
         if (!set) {
@@ -11,7 +9,6 @@ export class Emitter {
         set.add(handler);
         return () => this.off(event, handler);
     }
-    /** Calls `handler` for the next `event` only. */
     once(event, handler) {
         const off = this.on(event, (...args) => {
             off();
@@ -19,11 +16,9 @@ export class Emitter {
         });
         return off;
     }
-    /** Removes `handler`. */
     off(event, handler) {
         this.#handlers.get(event)?.delete(handler);
     }
-    /** Calls every handler of `event`; a throwing handler does not stop the others. */
     emit(event, ...args) {
         const set = this.#handlers.get(event);
         if (!set)

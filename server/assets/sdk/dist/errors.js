@@ -1,8 +1,5 @@
-/** A typed error from the protocol's table (docs/protocol.md), or a local one. */
 export class ChorusError extends Error {
-    /** The error code, e.g. 103 `permission_denied`. */
     code;
-    /** Whether retrying may help. */
     temporary;
     constructor(code, message, temporary = false) {
         super(message);
@@ -10,7 +7,6 @@ export class ChorusError extends Error {
         this.code = code;
         this.temporary = temporary;
     }
-    /** Wraps an error object `{code, message, temporary}` as the wasm layer gives it. */
     static from(value) {
         if (value instanceof ChorusError)
             return value;
@@ -21,7 +17,6 @@ export class ChorusError extends Error {
         return new ChorusError(0, value instanceof Error ? value.message : String(value));
     }
 }
-/** The connection was closed for good (a terminal close code); `reason` says why. */
 export class ClosedError extends Error {
     reason;
     constructor(reason, message) {

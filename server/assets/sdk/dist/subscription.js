@@ -1,14 +1,10 @@
 import { Emitter } from './emitter.js';
 import { ChorusError } from './errors.js';
-/** One channel subscription; create it with `client.subscribe(channel)`. */
 export class Subscription extends Emitter {
-    /** The channel. */
     channel;
-    /** Resolves when the subscription is first live; rejects when it is refused. */
     ready;
     #client;
     #settle;
-    /** @internal */
     constructor(client, channel) {
         super();
         this.#client = client;
@@ -16,22 +12,17 @@ export class Subscription extends Emitter {
         this.ready = new Promise((resolve, reject) => {
             this.#settle = { resolve, reject };
         });
-        // A rejection nobody awaits must not crash Node.js or spam the console.
         this.ready.catch(() => { });
     }
-    /** The state, from the shared state machine. */
     get state() {
         return this.#client.subscriptionState(this.channel);
     }
-    /** Publishes to this channel. */
     publish(data, options) {
         return this.#client.publish(this.channel, data, options);
     }
-    /** Leaves the channel. */
     unsubscribe() {
         this.#client.unsubscribe(this.channel);
     }
-    /** @internal Routes one event of the wasm layer. */
     handle(event) {
         switch (event.type) {
             case 'publication':

@@ -1,5 +1,3 @@
-// Loads the chorus-wasm module once, in browsers (fetch next to this file) and
-// in Node.js (read from disk), so `new Client(...)` can stay synchronous.
 import init from '../wasm/chorus_wasm.js';
 export { WasmClient, serverFrameToJson } from '../wasm/chorus_wasm.js';
 const wasmUrl = new URL('../wasm/chorus_wasm_bg.wasm', import.meta.url);
