@@ -234,7 +234,7 @@ impl<'de> Value<'de> {
             }
             Value::F32(v) => visitor.visit_f64(f64::from(*v)),
             Value::F64(v) => visitor.visit_f64(*v),
-            Value::Str(bytes) => Self::visit_str(*bytes, visitor),
+            Value::Str(bytes) => Self::visit_str(bytes, visitor),
             Value::Array(items) => Self::visit_items(items, visitor),
             Value::Map(entries) => Self::visit_entries(entries, visitor),
             Value::Ext => visitor.visit_newtype_struct(&Value::Nil),
@@ -279,14 +279,14 @@ impl<'de> Value<'de> {
     }
 }
 
-impl<'t, 'de> IntoDeserializer<'de, Error> for &'t Value<'de> {
+impl<'de> IntoDeserializer<'de, Error> for &Value<'de> {
     type Deserializer = Self;
     fn into_deserializer(self) -> Self {
         self
     }
 }
 
-impl<'t, 'de> Deserializer<'de> for &'t Value<'de> {
+impl<'de> Deserializer<'de> for &Value<'de> {
     type Error = Error;
 
     fn is_human_readable(&self) -> bool {
@@ -295,7 +295,7 @@ impl<'t, 'de> Deserializer<'de> for &'t Value<'de> {
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
         match self {
-            Value::Bin(bytes) => visitor.visit_borrowed_bytes(*bytes),
+            Value::Bin(bytes) => visitor.visit_borrowed_bytes(bytes),
             other => other.visit_scalar_or_container(visitor),
         }
     }
@@ -353,7 +353,7 @@ impl<'t, 'de> Deserializer<'de> for &'t Value<'de> {
     ) -> Result<V::Value, Error> {
         // Unit variants, written as their name; the protocol has no other enums on the wire.
         match self {
-            Value::Str(bytes) => match std::str::from_utf8(*bytes) {
+            Value::Str(bytes) => match std::str::from_utf8(bytes) {
                 Ok(s) => visitor.visit_enum(de::value::BorrowedStrDeserializer::new(s)),
                 Err(e) => Err(Error(e.to_string())),
             },
