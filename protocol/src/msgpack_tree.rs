@@ -22,16 +22,12 @@ use serde::forward_to_deserialize_any;
 enum Value<'a> {
     Nil,
     Bool(bool),
-    U8(u8),
-    U16(u16),
-    U32(u32),
-    U64(u64),
-    I8(i8),
-    I16(i16),
-    I32(i32),
-    I64(i64),
-    F32(f32),
-    F64(f64),
+    /// Any unsigned integer (positive fixint, `uint8`..`uint64`), widened.
+    Uint(u64),
+    /// Any signed integer (negative fixint, `int8`..`int64`), widened.
+    Int(i64),
+    /// `float32` or `float64`, widened.
+    Float(f64),
     /// A `str`, kept as bytes: invalid UTF-8 is only an error where bytes are not accepted.
     Str(&'a [u8]),
     Bin(&'a [u8]),
@@ -105,8 +101,8 @@ impl<'a> Reader<'a> {
     fn value(&mut self, depth: usize) -> Result<Value<'a>, Error> {
         let marker = self.array::<1>()?[0];
         Ok(match marker {
-            0x00..=0x7f => Value::U8(marker),
-            0xe0..=0xff => Value::I8(marker as i8),
+            0x00..=0x7f => Value::Uint(marker.into()),
+            0xe0..=0xff => Value::Int((marker as i8).into()),
             0x80..=0x8f => self.map(usize::from(marker & 0x0f), depth)?,
             0x90..=0x9f => self.seq(usize::from(marker & 0x0f), depth)?,
             0xa0..=0xbf => Value::Str(self.take(usize::from(marker & 0x1f))?),
@@ -121,16 +117,16 @@ impl<'a> Reader<'a> {
                 let n = self.len(1 << (marker - 0xc7))?;
                 self.ext(n + 1, depth)?
             }
-            0xca => Value::F32(f32::from_be_bytes(self.array()?)),
-            0xcb => Value::F64(f64::from_be_bytes(self.array()?)),
-            0xcc => Value::U8(self.array::<1>()?[0]),
-            0xcd => Value::U16(u16::from_be_bytes(self.array()?)),
-            0xce => Value::U32(u32::from_be_bytes(self.array()?)),
-            0xcf => Value::U64(u64::from_be_bytes(self.array()?)),
-            0xd0 => Value::I8(i8::from_be_bytes(self.array()?)),
-            0xd1 => Value::I16(i16::from_be_bytes(self.array()?)),
-            0xd2 => Value::I32(i32::from_be_bytes(self.array()?)),
-            0xd3 => Value::I64(i64::from_be_bytes(self.array()?)),
+            0xca => Value::Float(f32::from_be_bytes(self.array()?).into()),
+            0xcb => Value::Float(f64::from_be_bytes(self.array()?)),
+            0xcc => Value::Uint(self.array::<1>()?[0].into()),
+            0xcd => Value::Uint(u16::from_be_bytes(self.array()?).into()),
+            0xce => Value::Uint(u32::from_be_bytes(self.array()?).into()),
+            0xcf => Value::Uint(u64::from_be_bytes(self.array()?)),
+            0xd0 => Value::Int(i8::from_be_bytes(self.array()?).into()),
+            0xd1 => Value::Int(i16::from_be_bytes(self.array()?).into()),
+            0xd2 => Value::Int(i32::from_be_bytes(self.array()?).into()),
+            0xd3 => Value::Int(i64::from_be_bytes(self.array()?)),
             0xd4..=0xd8 => self.ext((1 << (marker - 0xd4)) + 1, depth)?,
             0xd9..=0xdb => {
                 let n = self.len(1 << (marker - 0xd9))?;
@@ -185,26 +181,6 @@ impl<'a> Reader<'a> {
 }
 
 impl<'de> Value<'de> {
-    fn unsigned(&self) -> u64 {
-        match *self {
-            Value::U8(v) => v.into(),
-            Value::U16(v) => v.into(),
-            Value::U32(v) => v.into(),
-            Value::U64(v) => v,
-            _ => 0,
-        }
-    }
-
-    fn signed(&self) -> i64 {
-        match *self {
-            Value::I8(v) => v.into(),
-            Value::I16(v) => v.into(),
-            Value::I32(v) => v.into(),
-            Value::I64(v) => v,
-            _ => 0,
-        }
-    }
-
     fn invalid(&self, expected: &dyn de::Expected) -> Error {
         de::Error::invalid_type(de::Unexpected::Other("a MessagePack value"), expected)
     }
@@ -225,25 +201,25 @@ impl<'de> Value<'de> {
             Value::Nil => visitor.visit_unit(),
             Value::Bool(v) => visitor.visit_bool(*v),
             // Widened: serde's visitors treat a u8 as the u64 it fits in, so one
-            // call per sign keeps the code per type small.
-            Value::U8(_) | Value::U16(_) | Value::U32(_) | Value::U64(_) => {
-                visitor.visit_u64(self.unsigned())
-            }
-            Value::I8(_) | Value::I16(_) | Value::I32(_) | Value::I64(_) => {
-                visitor.visit_i64(self.signed())
-            }
-            Value::F32(v) => visitor.visit_f64(f64::from(*v)),
-            Value::F64(v) => visitor.visit_f64(*v),
+            // call per kind keeps the code per type small.
+            Value::Uint(v) => visitor.visit_u64(*v),
+            Value::Int(v) => visitor.visit_i64(*v),
+            Value::Float(v) => visitor.visit_f64(*v),
             Value::Str(bytes) => Self::visit_str(bytes, visitor),
-            Value::Array(items) => Self::visit_items(items, visitor),
+            Value::Array(items) => Self::visit_items(items.iter(), visitor),
             Value::Map(entries) => Self::visit_entries(entries, visitor),
             Value::Ext => visitor.visit_newtype_struct(&Value::Nil),
             Value::Bin(_) => Err(self.invalid(&visitor)),
         }
     }
 
-    fn visit_items<V: Visitor<'de>>(items: &[Value<'de>], visitor: V) -> Result<V::Value, Error> {
-        let mut seq = de::value::SeqDeserializer::new(items.iter());
+    fn visit_items<I, V>(items: I, visitor: V) -> Result<V::Value, Error>
+    where
+        I: Iterator,
+        I::Item: IntoDeserializer<'de, Error>,
+        V: Visitor<'de>,
+    {
+        let mut seq = de::value::SeqDeserializer::new(items);
         let out = visitor.visit_seq(&mut seq)?;
         seq.end()?;
         Ok(out)
@@ -266,13 +242,8 @@ impl<'de> Value<'de> {
     /// same outcome in less code per type.
     fn visit_as_seq<V: Visitor<'de>>(&self, visitor: V) -> Result<V::Value, Error> {
         match self {
-            Value::Bin(bytes) => {
-                let mut seq = de::value::SeqDeserializer::new(bytes.iter().copied());
-                let out = visitor.visit_seq(&mut seq)?;
-                seq.end()?;
-                Ok(out)
-            }
-            Value::Array(items) => Self::visit_items(items, visitor),
+            Value::Bin(bytes) => Self::visit_items(bytes.iter().copied(), visitor),
+            Value::Array(items) => Self::visit_items(items.iter(), visitor),
             Value::Map(entries) => Self::visit_entries(entries, visitor),
             other => Err(other.invalid(&visitor)),
         }

@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFileSync, writeFileSync, readdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -42,7 +42,7 @@ test('the packed tarball installs into a fresh app, which connects, subscribes a
   assert.ok(!shipped.some((f) => f.startsWith('test/') || f.startsWith('src/')), 'tests and sources stay out');
 
   const app = path.join(work.dir, 'app');
-  await run('mkdir', ['-p', app]);
+  mkdirSync(app);
   writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'fresh-app', private: true, type: 'module' }));
   // The package has no dependencies, so the install needs no registry.
   await run('npm', ['install', '--offline', '--no-audit', '--no-fund', `../${filename}`], { cwd: app });
