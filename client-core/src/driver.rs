@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chorus_protocol::client::{
-    Action, ClientMachine, ConnectionState, Event, Millis, RequestId, SubscribeOptions,
-    UnsubscribeReason,
+    Action, ClientMachine, CloseReason, ConnectionState, Event, Millis, RequestId,
+    SubscribeOptions, UnsubscribeReason,
 };
 use chorus_protocol::message::{Error, StreamPosition};
 use chorus_protocol::{ReplyBody, Request};
@@ -50,9 +50,6 @@ pub(crate) enum Cmd {
     Connect,
     Disconnect {
         reply: oneshot::Sender<()>,
-    },
-    LastClose {
-        reply: oneshot::Sender<String>,
     },
     Request {
         request: Request,
@@ -94,7 +91,7 @@ struct Driver {
     subs: HashMap<String, SubSink>,
     sub_buffer: usize,
     next_sub_id: u64,
-    last_close: String,
+    close: watch::Sender<Option<CloseReason>>,
     start: Instant,
 }
 
@@ -102,6 +99,7 @@ pub(crate) fn spawn(builder: ClientBuilder) -> Client {
     let (cmds_tx, cmds) = mpsc::unbounded_channel();
     let (state, state_rx) = watch::channel(ConnectionState::Disconnected);
     let (messages, _) = broadcast::channel(1024);
+    let (close, close_rx) = watch::channel(None);
     let (inbox, inbox_rx) = watch::channel(InboxState {
         position: builder.config.inbox_since.clone(),
         recovery: None,
@@ -122,7 +120,7 @@ pub(crate) fn spawn(builder: ClientBuilder) -> Client {
         subs: HashMap::new(),
         sub_buffer: builder.subscription_buffer,
         next_sub_id: 1,
-        last_close: String::new(),
+        close,
         start: Instant::now(),
     };
     tokio::spawn(driver.run());
@@ -132,6 +130,7 @@ pub(crate) fn spawn(builder: ClientBuilder) -> Client {
             state: state_rx,
             messages,
             inbox: inbox_rx,
+            close: close_rx,
         }),
     }
 }
@@ -239,9 +238,6 @@ impl Driver {
                 self.machine.disconnect(now);
                 let _ = reply.send(());
             }
-            Cmd::LastClose { reply } => {
-                let _ = reply.send(self.last_close.clone());
-            }
             Cmd::Request { request, reply } => match self.machine.request(now, request) {
                 Ok(id) => {
                     self.replies.insert(id, reply);
@@ -310,7 +306,7 @@ impl Driver {
                 }
                 Action::CloseTransport(reason) => {
                     self.opening = None;
-                    self.last_close = format!("{}: {}", reason.code, reason.reason);
+                    self.close.send_replace(Some(reason.clone()));
                     if let Some(mut ws) = self.ws.take() {
                         let frame = CloseFrame {
                             code: reason.code.0.into(),
@@ -362,8 +358,8 @@ impl Driver {
     async fn emit(&mut self, event: Event) {
         match event {
             Event::State { state, reason } => {
-                if let Some(r) = reason {
-                    self.last_close = format!("{}: {}", r.code, r.reason);
+                if reason.is_some() {
+                    self.close.send_replace(reason);
                 }
                 self.state.send_replace(state);
             }

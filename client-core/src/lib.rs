@@ -36,18 +36,17 @@ mod subscription;
 use std::sync::Arc;
 
 pub use builder::{ClientBuilder, TokenProvider};
-pub use chorus_protocol::client::{ConnectionState, Recovery};
+pub use chorus_protocol::client::{CloseReason, ConnectionState, Recovery};
 pub use chorus_protocol::message::{
     ClientInfo, HistoryResult, Membership, Message, PresenceStatsResult, Publication,
-    PublishResult, StreamPosition,
+    PublishRequest, PublishResult, StreamPosition,
 };
 pub use chorus_protocol::{Codec, Payload};
 pub use error::ClientError;
 pub use subscription::{SubEvent, Subscription};
 
 use chorus_protocol::message::{
-    BroadcastRequest, ChannelRequest, Empty, HistoryRequest, PublishRequest, RpcRequest,
-    SendRequest,
+    BroadcastRequest, ChannelRequest, Empty, HistoryRequest, RpcRequest, SendRequest,
 };
 use chorus_protocol::{ReplyBody, Request};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
@@ -88,6 +87,7 @@ struct Shared {
     state: watch::Receiver<ConnectionState>,
     messages: broadcast::Sender<Message>,
     inbox: watch::Receiver<InboxState>,
+    close: watch::Receiver<Option<CloseReason>>,
 }
 
 /// The user's inbox as this client sees it (servers that keep inboxes).
@@ -141,7 +141,10 @@ impl Client {
             match now {
                 ConnectionState::Connected => return Ok(()),
                 ConnectionState::Closed => {
-                    let reason = self.call(|reply| Cmd::LastClose { reply }).await?;
+                    let reason = self
+                        .close_reason()
+                        .map(|r| format!("{}: {}", r.code, r.reason))
+                        .unwrap_or_default();
                     return Err(ClientError::Closed(reason));
                 }
                 ConnectionState::Disconnected => {
@@ -160,6 +163,13 @@ impl Client {
     /// The current connection state.
     pub fn state(&self) -> ConnectionState {
         *self.inner.state.borrow()
+    }
+
+    /// Why the connection last ended (its close code, local or from the server):
+    /// set before the state moves to `Connecting` or `Closed`, so a watcher of
+    /// [`Client::state_changes`] reads the reason for the state it sees.
+    pub fn close_reason(&self) -> Option<CloseReason> {
+        self.inner.close.borrow().clone()
     }
 
     /// Connection states as they change.

@@ -1,0 +1,210 @@
+// The Kotlin binding against live chorus servers: what an Android or JVM app
+// does with it. Every wait is on an event, with a generous deadline.
+package dev.chorus
+
+import java.util.concurrent.atomic.AtomicInteger
+import kotlin.test.AfterTest
+import kotlin.test.Test
+import kotlin.test.assertEquals
+import kotlin.test.assertFailsWith
+import kotlin.test.assertFalse
+import kotlin.test.assertNull
+import kotlin.test.assertTrue
+import kotlinx.coroutines.runBlocking
+
+class ClientTest {
+    private val settings = Settings()
+    private val cleanups = mutableListOf<() -> Unit>()
+
+    @AfterTest
+    fun cleanup() {
+        cleanups.asReversed().forEach { runCatching(it) }
+    }
+
+    private fun node(name: String = "chorus", nats: String? = null): Node =
+        Node(settings, name, nats = nats).also { n -> cleanups += { n.proc.stop() } }
+
+    private fun client(url: String, options: ClientOptions, listener: ClientListener? = null, tokenSource: TokenSource? = null): Client =
+        Client(url, options, listener, tokenSource).also { c -> cleanups += { c.close() } }
+
+    @Test
+    fun `two clients chat in JSON and MessagePack, with presence, join and leave, history and a user message`() = runBlocking<Unit> {
+        val node = node()
+        val aliceEvents = ClientEvents("alice")
+        val bobEvents = ClientEvents("bob")
+        val alice = client(node.ws, ClientOptions(token = settings.token("alice")), aliceEvents)
+        val bob = client(node.ws, ClientOptions(token = settings.token("bob"), codec = WireCodec.MESSAGE_PACK), bobEvents)
+        alice.connect()
+        bob.connect()
+        assertEquals(ConnectionState.CONNECTED, alice.state())
+        aliceEvents.state(ConnectionState.CONNECTED)
+        assertEquals(listOf(ConnectionState.CONNECTING, ConnectionState.CONNECTED), aliceEvents.states())
+
+        val aliceRoom = SubEvents("alice chat:room")
+        val bobRoom = SubEvents("bob chat:room")
+        val aliceSub = alice.subscribe("chat:room", aliceRoom)
+        assertEquals("chat:room", aliceSub.channel())
+        assertEquals(Recovery.FRESH, aliceRoom.subscribed())
+        val bobSub = bob.subscribe("chat:room", bobRoom)
+        assertEquals(Recovery.FRESH, bobRoom.subscribed())
+        aliceRoom.events.next("bob joins") { it is SubscriptionEvent.Joined && it.member.info.user == "bob" }
+
+        val sent = alice.publish("chat:room", """{"text":"hello from alice"}""".toByteArray())
+        assertEquals(1uL, sent.position?.offset)
+        assertFalse(sent.duplicate)
+        val got = bobRoom.publication("alice's message") { it.data.text().contains("hello from alice") }
+        assertEquals("""{"text":"hello from alice"}""", got.data.text())
+        assertEquals("alice", got.info?.user)
+        assertEquals(1uL, got.offset)
+        bob.publish("chat:room", """{"text":"hi back from bob"}""".toByteArray())
+        val back = aliceRoom.publication("bob's reply") { it.data.text().contains("hi back") }
+        assertEquals("bob", back.info?.user)
+        assertEquals(2uL, back.offset)
+
+        assertEquals(listOf("alice", "bob"), alice.presence("chat:room").map { it.user }.sorted())
+        assertEquals(PresenceStats(clients = 2u, users = 2u), bob.presenceStats("chat:room"))
+        val page = alice.history("chat:room", limit = 10u)
+        assertEquals(listOf(1uL, 2uL), page.publications.map { it.offset })
+        assertEquals(2uL, page.position.offset)
+        val newest = alice.history("chat:room", limit = 1u, reverse = true)
+        assertEquals(listOf("""{"text":"hi back from bob"}"""), newest.publications.map { it.data.text() })
+
+        bob.sendToUser("alice", """{"dm":"psst"}""".toByteArray())
+        val dm = aliceEvents.events.next("bob's user message") { it is ClientEvent.MessageReceived } as ClientEvent.MessageReceived
+        assertEquals("""{"dm":"psst"}""", dm.message.data.text())
+        assertEquals("bob", dm.message.from?.user)
+        assertFalse(dm.message.broadcast)
+        alice.ping()
+
+        bobSub.unsubscribe()
+        val ended = bobRoom.events.next("unsubscribed") { it is SubscriptionEvent.Unsubscribed } as SubscriptionEvent.Unsubscribed
+        assertNull(ended.error)
+        aliceRoom.events.next("bob leaves") { it is SubscriptionEvent.Left && it.member.info.user == "bob" }
+        assertEquals(listOf("alice"), bob.presence("chat:room").map { it.user })
+        bobSub.unsubscribe() // a second call does nothing
+    }
+
+    @Test
+    fun `bad input gets typed errors and the connection keeps serving`() = runBlocking<Unit> {
+        val node = node()
+        val alice = client(node.ws, ClientOptions(token = settings.token("alice")))
+        alice.connect()
+        val room = SubEvents("alice chat:room")
+        alice.subscribe("chat:room", room)
+        room.subscribed()
+        val duplicate = assertFailsWith<ChorusException.DuplicateSubscription> { alice.subscribe("chat:room", SubEvents("again")) }
+        assertTrue(duplicate.reason.contains("chat:room"), duplicate.reason)
+        assertFailsWith<ChorusException.InvalidChannel> { alice.subscribe("chat:bad name\u0000", SubEvents("bad")) }
+        val refused = assertFailsWith<ChorusException.Server> { alice.broadcast("""{"all":true}""".toByteArray()) }
+        assertFalse(refused.temporary, "a permission error is terminal: $refused")
+        assertTrue(refused.code.toInt() in 100..199, "a server code from the table: ${refused.code}")
+
+        alice.publish("chat:room", """{"still":"working"}""".toByteArray())
+        room.publication("the publish after the errors") { it.data.text().contains("still") }
+    }
+
+    @Test
+    fun `reconnects after a server restart and recovers every missed publication`() = runBlocking<Unit> {
+        val dir = tempDir("chorus-kotlin-")
+        cleanups += { dir.deleteRecursively() }
+        val nats = Nats(dir).also { n -> cleanups += { n.proc.stop() } }
+        var a = node("chorus A", nats.url)
+        val b = node("chorus B", nats.url)
+        val events = ClientEvents("reader")
+        val reader = client(
+            a.ws,
+            ClientOptions(token = settings.token("reader"), minReconnectDelayMs = 100u, maxReconnectDelayMs = 500u),
+            events,
+        )
+        reader.connect()
+        val stream = SubEvents("reader chat:stream")
+        reader.subscribe("chat:stream", stream)
+        assertEquals(Recovery.FRESH, stream.subscribed())
+
+        for (n in 1..20) b.apiPublish("chat:stream", """{"n":$n}""")
+        stream.publication("the first 20 live") { it.offset == 20uL }
+
+        a.proc.kill()
+        val lost = events.state(ConnectionState.CONNECTING)
+        assertTrue(lost?.reconnect ?: true, "a dropped connection reconnects: $lost")
+        stream.events.next("subscribing") { it == SubscriptionEvent.Subscribing }
+        for (n in 21..40) b.apiPublish("chat:stream", """{"n":$n}""")
+        a = a.restarted().also { n -> cleanups += { n.proc.stop() } }
+
+        events.state(ConnectionState.CONNECTED)
+        assertEquals(Recovery.RECOVERED, stream.subscribed())
+        for (n in 41..60) b.apiPublish("chat:stream", """{"n":$n}""")
+        stream.publication("the last live one") { it.offset == 60uL }
+
+        val pubs = stream.publications()
+        assertEquals((1..60).map { """{"n":$it}""" }, pubs.map { it.data.text() }, "no gap, no duplicate, in order")
+        assertEquals((1uL..60uL).toList(), pubs.map { it.offset })
+    }
+
+    @Test
+    fun `a terminal close code fails connect, stops the client and says why`() = runBlocking<Unit> {
+        val node = node()
+        val events = ClientEvents("mallory")
+        val mallory = client(
+            node.ws,
+            ClientOptions(token = settings.token("mallory", key = "not-the-secret"), minReconnectDelayMs = 10u, maxReconnectDelayMs = 20u),
+            events,
+        )
+        val e = assertFailsWith<ChorusException.Closed> { mallory.connect() }
+        val close = e.close ?: throw AssertionError("no close info: $e")
+        assertTrue(close.code.toInt() in 4500..4999, "a terminal code: $close")
+        assertFalse(close.reconnect)
+        assertEquals("unauthorized", close.name)
+        assertEquals(ConnectionState.CLOSED, mallory.state())
+        assertEquals(close, mallory.closeInfo())
+        assertEquals(close, events.state(ConnectionState.CLOSED))
+        assertEquals(listOf(ConnectionState.CONNECTING, ConnectionState.CLOSED), events.states())
+        assertFailsWith<ChorusException.Closed> { mallory.publish("chat:room", "{}".toByteArray()) }
+    }
+
+    @Test
+    fun `the server kicks a user, a terminal close code on a live connection`() = runBlocking<Unit> {
+        val node = node()
+        val events = ClientEvents("eve")
+        val eve = client(node.ws, ClientOptions(token = settings.token("eve")), events)
+        eve.connect()
+        node.api("disconnect", """{"user":"eve","reason":"banned"}""")
+        val close = events.state(ConnectionState.CLOSED) ?: throw AssertionError("no close info")
+        assertEquals(4506.toUShort(), close.code)
+        assertEquals("kicked", close.name)
+        assertFalse(close.reconnect)
+    }
+
+    @Test
+    fun `a token source supplies tokens, and its terminal error closes the client`() = runBlocking<Unit> {
+        val node = node()
+        val calls = AtomicInteger()
+        val carol = client(
+            node.ws,
+            ClientOptions(),
+            tokenSource = object : TokenSource {
+                override fun token(): String {
+                    calls.incrementAndGet()
+                    return settings.token("carol")
+                }
+            },
+        )
+        carol.connect()
+        assertTrue(calls.get() >= 1)
+        val room = SubEvents("carol chat:room")
+        // Destroying the handle (as the garbage collector would) keeps the subscription.
+        carol.subscribe("chat:room", room).close()
+        carol.publish("chat:room", "{}".toByteArray())
+        assertEquals("carol", room.publication("carol's own message").info?.user)
+
+        val refusing = client(
+            node.ws,
+            ClientOptions(minReconnectDelayMs = 10u, maxReconnectDelayMs = 20u),
+            tokenSource = object : TokenSource {
+                override fun token(): String = throw ChorusException.Server(code = 101u, reason = "signed out", temporary = false)
+            },
+        )
+        val e = assertFailsWith<ChorusException.Closed> { refusing.connect() }
+        assertEquals(false, e.close?.reconnect, "terminal: $e")
+    }
+}

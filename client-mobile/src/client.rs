@@ -1,0 +1,367 @@
+//! The `Client` object: one connection, its listener, its subscriptions.
+
+use std::sync::{Arc, Mutex};
+
+use chorus_client as core;
+use chorus_protocol::ErrorCode;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::task::AbortHandle;
+
+use crate::error::ChorusError;
+use crate::runtime::{run, runtime};
+use crate::subscription::{Subscription, SubscriptionListener};
+use crate::types::{
+    ClientEvent, ClientInfo, ClientOptions, CloseInfo, ConnectionState, HistoryPage, PresenceStats,
+    PublishResult, StreamPosition,
+};
+
+/// Receives connection events. Implemented by the app (a Kotlin interface, a
+/// Swift protocol); called on the SDK's threads, so return quickly.
+#[uniffi::export(with_foreign)]
+pub trait ClientListener: Send + Sync {
+    /// A state change or a message to this user.
+    fn on_event(&self, event: ClientEvent);
+}
+
+/// Supplies fresh tokens, for tokens that expire: called before connecting
+/// without a token, before the current one expires, and after the server says
+/// it expired. It runs on a thread of its own, so it may block (on an HTTP call
+/// to the app's backend, say).
+#[uniffi::export(with_foreign)]
+pub trait TokenSource: Send + Sync {
+    /// A new token; an error (such as `ChorusError.TokenSource`) is reported to
+    /// the connection, which retries with backoff or closes if it is terminal.
+    fn token(&self) -> Result<String, ChorusError>;
+}
+
+/// A connection to a Chorus server. It connects on `connect()` and then keeps
+/// itself connected, resubscribing and recovering missed publications, until
+/// `disconnect()`, a terminal close code, or the object is destroyed (`close()`
+/// in Kotlin, the last reference in Swift), which also ends its subscriptions.
+#[derive(uniffi::Object)]
+pub struct Client {
+    inner: core::Client,
+    /// The event pumps of the listener and of every subscription; stopped on drop.
+    tasks: Mutex<Vec<AbortHandle>>,
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        let tasks = self.tasks.get_mut().map(std::mem::take).unwrap_or_default();
+        for task in tasks {
+            task.abort();
+        }
+    }
+}
+
+#[uniffi::export]
+impl Client {
+    /// A client for a WebSocket URL such as `ws://host:8000/ws`. It does not
+    /// connect until `connect()`.
+    #[uniffi::constructor(default(listener = None, token_source = None, options))]
+    pub fn new(
+        url: String,
+        options: ClientOptions,
+        listener: Option<Arc<dyn ClientListener>>,
+        token_source: Option<Arc<dyn TokenSource>>,
+    ) -> Result<Arc<Self>, ChorusError> {
+        let rt = runtime()?;
+        let _context = rt.enter();
+        let inner = builder(url, options, token_source).build();
+        let client = Client {
+            inner,
+            tasks: Mutex::new(Vec::new()),
+        };
+        if let Some(listener) = listener {
+            let pump = rt.spawn(pump_client_events(client.inner.clone(), listener));
+            client.track(pump.abort_handle());
+        }
+        Ok(Arc::new(client))
+    }
+
+    /// Connects, and keeps reconnecting after drops. Returns once connected;
+    /// throws `Closed` (with the close code) when the server refuses the
+    /// client for good, such as for a bad token.
+    pub async fn connect(&self) -> Result<(), ChorusError> {
+        let client = self.inner.clone();
+        run(async move { client.connect().await.map_err(|e| convert(&client, e)) }).await
+    }
+
+    /// Closes the connection; subscriptions stay registered for a later `connect()`.
+    pub async fn disconnect(&self) -> Result<(), ChorusError> {
+        let client = self.inner.clone();
+        run(async move { client.disconnect().await.map_err(|e| convert(&client, e)) }).await
+    }
+
+    /// The current connection state.
+    pub fn state(&self) -> ConnectionState {
+        self.inner.state().into()
+    }
+
+    /// The close code that ended the last connection, if any.
+    pub fn close_info(&self) -> Option<CloseInfo> {
+        self.inner.close_reason().map(Into::into)
+    }
+
+    /// The position of the last inbox message delivered (servers that keep
+    /// inboxes): persist it and pass it as `ClientOptions.inbox_since`.
+    pub fn inbox_position(&self) -> Option<StreamPosition> {
+        self.inner.inbox().borrow().position.clone().map(Into::into)
+    }
+
+    /// Subscribes to a channel, optionally after a saved position (recovering
+    /// what came after it). Returns once the server confirmed; `listener` then
+    /// gets every event, starting with `Subscribed`, until `unsubscribe()`.
+    #[uniffi::method(default(since = None))]
+    pub async fn subscribe(
+        &self,
+        channel: String,
+        listener: Arc<dyn SubscriptionListener>,
+        since: Option<StreamPosition>,
+    ) -> Result<Arc<Subscription>, ChorusError> {
+        let client = self.inner.clone();
+        let name = channel.clone();
+        let sub = run(async move {
+            client
+                .subscribe_since(&name, since.map(Into::into))
+                .await
+                .map_err(|e| convert(&client, e))
+        })
+        .await?;
+        let (subscription, pump) = Subscription::start(channel, sub, listener, runtime()?);
+        self.track(pump);
+        Ok(subscription)
+    }
+
+    /// Publishes to a channel. With an idempotency key, a retried publish is
+    /// delivered once (the reply then says `duplicate`).
+    #[uniffi::method(default(idempotency_key = None))]
+    pub async fn publish(
+        &self,
+        channel: String,
+        data: Vec<u8>,
+        idempotency_key: Option<String>,
+    ) -> Result<PublishResult, ChorusError> {
+        let client = self.inner.clone();
+        let request = core::PublishRequest {
+            channel,
+            data: data.into(),
+            idempotency_key,
+        };
+        run(async move {
+            match client.publish_with(request).await {
+                Ok(r) => Ok(r.into()),
+                Err(e) => Err(convert(&client, e)),
+            }
+        })
+        .await
+    }
+
+    /// Sends data to every connection of a user, on any node.
+    pub async fn send_to_user(&self, user: String, data: Vec<u8>) -> Result<(), ChorusError> {
+        let client = self.inner.clone();
+        run(async move {
+            client
+                .send_to_user(&user, data)
+                .await
+                .map_err(|e| convert(&client, e))
+        })
+        .await
+    }
+
+    /// Sends data to every connection (the token needs the `broadcast` claim).
+    pub async fn broadcast(&self, data: Vec<u8>) -> Result<(), ChorusError> {
+        let client = self.inner.clone();
+        run(async move {
+            client
+                .broadcast(data)
+                .await
+                .map_err(|e| convert(&client, e))
+        })
+        .await
+    }
+
+    /// The members of a channel, on every node.
+    pub async fn presence(&self, channel: String) -> Result<Vec<ClientInfo>, ChorusError> {
+        let client = self.inner.clone();
+        run(async move {
+            match client.presence(&channel).await {
+                Ok(members) => Ok(members.into_iter().map(Into::into).collect()),
+                Err(e) => Err(convert(&client, e)),
+            }
+        })
+        .await
+    }
+
+    /// Member counts of a channel.
+    pub async fn presence_stats(&self, channel: String) -> Result<PresenceStats, ChorusError> {
+        let client = self.inner.clone();
+        run(async move {
+            match client.presence_stats(&channel).await {
+                Ok(stats) => Ok(stats.into()),
+                Err(e) => Err(convert(&client, e)),
+            }
+        })
+        .await
+    }
+
+    /// A page of a channel's history: at most `limit` publications after
+    /// `since` (or, with `reverse`, the newest first, before `since`).
+    #[uniffi::method(default(since = None, reverse = false))]
+    pub async fn history(
+        &self,
+        channel: String,
+        limit: u32,
+        since: Option<StreamPosition>,
+        reverse: bool,
+    ) -> Result<HistoryPage, ChorusError> {
+        let client = self.inner.clone();
+        let query = core::HistoryQuery {
+            limit,
+            since: since.map(Into::into),
+            reverse,
+        };
+        run(async move {
+            match client.history(&channel, query).await {
+                Ok(page) => Ok(page.into()),
+                Err(e) => Err(convert(&client, e)),
+            }
+        })
+        .await
+    }
+
+    /// Calls an application-defined method on the server (its RPC hook).
+    pub async fn rpc(&self, method: String, data: Vec<u8>) -> Result<Vec<u8>, ChorusError> {
+        let client = self.inner.clone();
+        run(async move {
+            match client.rpc(&method, data).await {
+                Ok(reply) => Ok(reply.as_bytes().to_vec()),
+                Err(e) => Err(convert(&client, e)),
+            }
+        })
+        .await
+    }
+
+    /// A round trip to the server.
+    pub async fn ping(&self) -> Result<(), ChorusError> {
+        let client = self.inner.clone();
+        run(async move { client.ping().await.map_err(|e| convert(&client, e)) }).await
+    }
+}
+
+impl Client {
+    fn track(&self, task: AbortHandle) {
+        if let Ok(mut tasks) = self.tasks.lock() {
+            tasks.retain(|t| !t.is_finished());
+            tasks.push(task);
+        }
+    }
+}
+
+/// The Rust client's builder, configured from the app's options.
+fn builder(
+    url: String,
+    o: ClientOptions,
+    token_source: Option<Arc<dyn TokenSource>>,
+) -> core::ClientBuilder {
+    let mut b = core::Client::builder(url);
+    if let Some(token) = o.token {
+        b = b.token(token);
+    }
+    if let Some(codec) = o.codec {
+        b = b.codec(codec.into());
+    }
+    if o.min_reconnect_delay_ms.is_some() || o.max_reconnect_delay_ms.is_some() {
+        let min = o.min_reconnect_delay_ms.unwrap_or(500);
+        let max = o.max_reconnect_delay_ms.unwrap_or(20_000).max(min);
+        b = b.backoff(ms(min), ms(max));
+    }
+    if let Some(t) = o.request_timeout_ms {
+        b = b.request_timeout(ms(t));
+    }
+    if let Some(t) = o.connect_timeout_ms {
+        b = b.connect_timeout(ms(t));
+    }
+    if let Some(n) = o.max_queued {
+        b = b.max_queued(n as usize);
+    }
+    if let Some(data) = o.connect_data {
+        b = b.connect_data(data);
+    }
+    if let Some(position) = o.inbox_since {
+        b = b.inbox_since(position.into());
+    }
+    if let Some(source) = token_source {
+        b = b.token_provider(move || {
+            let source = source.clone();
+            async move {
+                match tokio::task::spawn_blocking(move || source.token()).await {
+                    Ok(Ok(token)) => Ok(token),
+                    Ok(Err(e)) => Err(token_error(e)),
+                    Err(e) => Err(token_error(ChorusError::TokenSource {
+                        reason: e.to_string(),
+                    })),
+                }
+            }
+        });
+    }
+    b
+}
+
+fn ms(n: u64) -> std::time::Duration {
+    std::time::Duration::from_millis(n)
+}
+
+/// A token source failure as the Rust client takes it: a `Server` error the
+/// app threw keeps its code and temporary flag (a terminal one closes the
+/// client); anything else is temporary, so the connection retries with backoff.
+fn token_error(e: ChorusError) -> core::ClientError {
+    let error = match e {
+        ChorusError::Server {
+            code,
+            reason,
+            temporary,
+        } => chorus_protocol::message::Error {
+            code: ErrorCode(code),
+            message: reason,
+            temporary,
+        },
+        other => chorus_protocol::message::Error::new(ErrorCode::UNAVAILABLE, other.to_string()),
+    };
+    core::ClientError::Server(error)
+}
+
+/// Converts an error, attaching the close code for `Closed`.
+fn convert(client: &core::Client, e: core::ClientError) -> ChorusError {
+    let close = match e {
+        core::ClientError::Closed(_) => client.close_reason().map(Into::into),
+        _ => None,
+    };
+    ChorusError::from_client(e, close)
+}
+
+/// Forwards state changes and user messages to the app's listener.
+async fn pump_client_events(client: core::Client, listener: Arc<dyn ClientListener>) {
+    let mut states = client.state_changes();
+    let mut messages = client.messages();
+    loop {
+        tokio::select! {
+            changed = states.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                let state = *states.borrow_and_update();
+                let close = match state {
+                    core::ConnectionState::Connected => None,
+                    _ => client.close_reason().map(Into::into),
+                };
+                listener.on_event(ClientEvent::StateChanged { state: state.into(), close });
+            }
+            message = messages.recv() => match message {
+                Ok(m) => listener.on_event(ClientEvent::MessageReceived { message: m.into() }),
+                Err(RecvError::Lagged(_)) => continue,
+                Err(RecvError::Closed) => return,
+            },
+        }
+    }
+}

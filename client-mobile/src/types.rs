@@ -1,0 +1,420 @@
+//! The records and enums apps see, converted from the Rust client's types.
+//!
+//! Application data is bytes (`ByteArray` in Kotlin, `Data` in Swift): Chorus
+//! never interprets it, and JSON apps send UTF-8 JSON.
+
+use chorus_client as core;
+
+/// The wire codec (a WebSocket subprotocol).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum WireCodec {
+    /// `chorus.v1.json`: text frames, readable in browser tools.
+    Json,
+    /// `chorus.v1.msgpack`: binary frames, smaller and faster.
+    MessagePack,
+}
+
+/// How to connect. Every field is optional; unset ones take the defaults that
+/// every Chorus SDK shares (docs/protocol.md).
+#[derive(Debug, Clone, Default, PartialEq, Eq, uniffi::Record)]
+pub struct ClientOptions {
+    /// A JWT from the app's backend (or pass a token source to the client).
+    #[uniffi(default)]
+    pub token: Option<String>,
+    /// Wire codec (default JSON).
+    #[uniffi(default)]
+    pub codec: Option<WireCodec>,
+    /// Shortest reconnect delay (default 500 ms); full jitter up to the longest.
+    #[uniffi(default)]
+    pub min_reconnect_delay_ms: Option<u64>,
+    /// Longest reconnect delay (default 20 s).
+    #[uniffi(default)]
+    pub max_reconnect_delay_ms: Option<u64>,
+    /// How long a request waits for its reply (default 10 s).
+    #[uniffi(default)]
+    pub request_timeout_ms: Option<u64>,
+    /// How long opening the socket plus `connect` may take (default 10 s).
+    #[uniffi(default)]
+    pub connect_timeout_ms: Option<u64>,
+    /// Requests kept while reconnecting (default 1000; 0 fails them at once).
+    #[uniffi(default)]
+    pub max_queued: Option<u32>,
+    /// Data for the server's `on_connect` hook.
+    #[uniffi(default)]
+    pub connect_data: Option<Vec<u8>>,
+    /// An inbox position saved by an earlier run: the first connect replays
+    /// the messages sent to the user since then.
+    #[uniffi(default)]
+    pub inbox_since: Option<StreamPosition>,
+}
+
+/// Connection states: disconnected -> connecting -> connected, or closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum ConnectionState {
+    /// Not connected and not trying: initially, and after `disconnect`.
+    Disconnected,
+    /// Opening the socket, authenticating, or waiting to retry.
+    Connecting,
+    /// Authenticated; requests flow.
+    Connected,
+    /// Stopped for good by a terminal close code; `connect` starts over.
+    Closed,
+}
+
+/// A close code and why: what ended the last connection.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct CloseInfo {
+    /// The code (docs/protocol.md, close codes).
+    pub code: u16,
+    /// Its stable name, such as `unauthorized` (`other` outside the table).
+    pub name: String,
+    /// Human-readable detail.
+    pub reason: String,
+    /// False for terminal codes (4500..=4999): the client does not reconnect.
+    pub reconnect: bool,
+}
+
+/// Something that happened to the connection.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum ClientEvent {
+    /// The state changed; `close` says why when it moved away from connected.
+    StateChanged {
+        /// The new state.
+        state: ConnectionState,
+        /// The close code that caused it, if any.
+        close: Option<CloseInfo>,
+    },
+    /// A message sent to this user (from any node) or a broadcast.
+    MessageReceived {
+        /// The message.
+        message: Message,
+    },
+}
+
+/// A position in a channel's (or inbox's) stream: save it to resume later.
+#[derive(Debug, Clone, Default, PartialEq, Eq, uniffi::Record)]
+pub struct StreamPosition {
+    /// Offset of the last publication seen (0: none yet).
+    pub offset: u64,
+    /// Identity of the stream the offset belongs to.
+    pub epoch: String,
+}
+
+/// Who published or joined.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ClientInfo {
+    /// The authenticated user id (empty for anonymous connections).
+    pub user: String,
+    /// The connection id, unique across the cluster.
+    pub client: String,
+    /// Application data attached at connect, if any.
+    pub info: Option<Vec<u8>>,
+}
+
+/// A message on a channel.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Publication {
+    /// The channel.
+    pub channel: String,
+    /// Offset in the channel's stream (absent without history).
+    pub offset: Option<u64>,
+    /// Epoch of the stream the offset belongs to.
+    pub epoch: Option<String>,
+    /// The application data.
+    pub data: Vec<u8>,
+    /// The publisher, when it was a client.
+    pub info: Option<ClientInfo>,
+}
+
+/// A connection that joined or left a channel.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Member {
+    /// The channel.
+    pub channel: String,
+    /// Who joined or left.
+    pub info: ClientInfo,
+}
+
+/// A message to this user (`send_to_user`) or to everyone (`broadcast`).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Message {
+    /// The application data.
+    pub data: Vec<u8>,
+    /// The sender, when it was a client.
+    pub from: Option<ClientInfo>,
+    /// True for a broadcast.
+    pub broadcast: bool,
+    /// The message's position in the user's inbox (servers that keep inboxes):
+    /// save it and pass it as `inbox_since` to replay what a restarted app missed.
+    pub position: Option<StreamPosition>,
+}
+
+/// How a (re)subscription went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum Recovery {
+    /// Nothing to recover: a first subscribe.
+    Fresh,
+    /// Every missed publication was delivered, just before this event.
+    Recovered,
+    /// Publications were missed beyond the history window: reload state.
+    Unrecoverable,
+}
+
+/// Something that happened on a subscription.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum SubscriptionEvent {
+    /// A publication, delivered once and in offset order.
+    Published {
+        /// The publication.
+        publication: Publication,
+    },
+    /// Someone joined (namespaces with join/leave events).
+    Joined {
+        /// Who.
+        member: Member,
+    },
+    /// Someone left.
+    Left {
+        /// Who.
+        member: Member,
+    },
+    /// The connection dropped; the subscription is being re-established.
+    Subscribing,
+    /// The subscription is live (again), with how recovery went.
+    Subscribed {
+        /// The outcome.
+        recovery: Recovery,
+    },
+    /// The subscription ended: by `unsubscribe` (no error), or by the server.
+    Unsubscribed {
+        /// Why the server ended or refused it.
+        error: Option<crate::ChorusError>,
+    },
+}
+
+/// Reply to `publish`.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct PublishResult {
+    /// Position of the new publication, when the channel keeps history.
+    pub position: Option<StreamPosition>,
+    /// True when the idempotency key was seen before and nothing was delivered.
+    pub duplicate: bool,
+}
+
+/// Member counts of a channel.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct PresenceStats {
+    /// Subscribed connections.
+    pub clients: u32,
+    /// Distinct users among them.
+    pub users: u32,
+}
+
+/// A page of a channel's history.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct HistoryPage {
+    /// The stream's current position: subscribe from it to continue live.
+    pub position: StreamPosition,
+    /// The publications, in the requested order.
+    pub publications: Vec<Publication>,
+}
+
+// ---- conversions ----
+
+impl From<WireCodec> for core::Codec {
+    fn from(c: WireCodec) -> Self {
+        match c {
+            WireCodec::Json => core::Codec::Json,
+            WireCodec::MessagePack => core::Codec::MessagePack,
+        }
+    }
+}
+
+impl From<core::ConnectionState> for ConnectionState {
+    fn from(s: core::ConnectionState) -> Self {
+        match s {
+            core::ConnectionState::Disconnected => ConnectionState::Disconnected,
+            core::ConnectionState::Connecting => ConnectionState::Connecting,
+            core::ConnectionState::Connected => ConnectionState::Connected,
+            core::ConnectionState::Closed => ConnectionState::Closed,
+        }
+    }
+}
+
+impl From<core::CloseReason> for CloseInfo {
+    fn from(r: core::CloseReason) -> Self {
+        CloseInfo {
+            code: r.code.0,
+            name: r.code.name().to_owned(),
+            reason: r.reason,
+            reconnect: r.code.should_reconnect(),
+        }
+    }
+}
+
+impl From<core::StreamPosition> for StreamPosition {
+    fn from(p: core::StreamPosition) -> Self {
+        StreamPosition {
+            offset: p.offset,
+            epoch: p.epoch,
+        }
+    }
+}
+
+impl From<StreamPosition> for core::StreamPosition {
+    fn from(p: StreamPosition) -> Self {
+        core::StreamPosition {
+            offset: p.offset,
+            epoch: p.epoch,
+        }
+    }
+}
+
+impl From<core::ClientInfo> for ClientInfo {
+    fn from(i: core::ClientInfo) -> Self {
+        ClientInfo {
+            user: i.user,
+            client: i.client,
+            info: i.info.map(bytes),
+        }
+    }
+}
+
+impl From<core::Publication> for Publication {
+    fn from(p: core::Publication) -> Self {
+        Publication {
+            channel: p.channel,
+            offset: p.offset,
+            epoch: p.epoch,
+            data: bytes(p.data),
+            info: p.info.map(Into::into),
+        }
+    }
+}
+
+impl From<core::Membership> for Member {
+    fn from(m: core::Membership) -> Self {
+        Member {
+            channel: m.channel,
+            info: m.info.into(),
+        }
+    }
+}
+
+impl From<core::Message> for Message {
+    fn from(m: core::Message) -> Self {
+        let position = match (m.offset, m.epoch) {
+            (Some(offset), Some(epoch)) => Some(StreamPosition { offset, epoch }),
+            _ => None,
+        };
+        Message {
+            data: bytes(m.data),
+            from: m.from.map(Into::into),
+            broadcast: m.broadcast,
+            position,
+        }
+    }
+}
+
+impl From<core::Recovery> for Recovery {
+    fn from(r: core::Recovery) -> Self {
+        match r {
+            core::Recovery::Fresh => Recovery::Fresh,
+            core::Recovery::Recovered => Recovery::Recovered,
+            core::Recovery::Unrecoverable => Recovery::Unrecoverable,
+        }
+    }
+}
+
+impl From<core::SubEvent> for SubscriptionEvent {
+    fn from(e: core::SubEvent) -> Self {
+        match e {
+            core::SubEvent::Publication(p) => SubscriptionEvent::Published {
+                publication: p.into(),
+            },
+            core::SubEvent::Join(m) => SubscriptionEvent::Joined { member: m.into() },
+            core::SubEvent::Leave(m) => SubscriptionEvent::Left { member: m.into() },
+            core::SubEvent::Subscribing => SubscriptionEvent::Subscribing,
+            core::SubEvent::Subscribed(r) => SubscriptionEvent::Subscribed { recovery: r.into() },
+            core::SubEvent::Unsubscribed(e) => SubscriptionEvent::Unsubscribed {
+                error: e.map(|e| crate::ChorusError::from_client(e, None)),
+            },
+        }
+    }
+}
+
+impl From<core::PublishResult> for PublishResult {
+    fn from(r: core::PublishResult) -> Self {
+        PublishResult {
+            position: r.position.map(Into::into),
+            duplicate: r.duplicate,
+        }
+    }
+}
+
+impl From<core::PresenceStatsResult> for PresenceStats {
+    fn from(s: core::PresenceStatsResult) -> Self {
+        PresenceStats {
+            clients: s.clients,
+            users: s.users,
+        }
+    }
+}
+
+impl From<core::HistoryResult> for HistoryPage {
+    fn from(h: core::HistoryResult) -> Self {
+        HistoryPage {
+            position: h.position.into(),
+            publications: h.publications.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+/// Application data as the bytes the foreign side receives.
+fn bytes(p: core::Payload) -> Vec<u8> {
+    p.as_bytes().to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chorus_protocol::CloseCode;
+
+    #[test]
+    fn close_info_says_whether_the_client_reconnects() {
+        let terminal = CloseInfo::from(core::CloseReason {
+            code: CloseCode::KICKED,
+            reason: "banned".into(),
+        });
+        assert_eq!(
+            (terminal.code, terminal.name.as_str(), terminal.reconnect),
+            (4506, "kicked", false)
+        );
+        let temporary = CloseInfo::from(core::CloseReason {
+            code: CloseCode(4000),
+            reason: "shutdown".into(),
+        });
+        assert!(temporary.reconnect);
+    }
+
+    #[test]
+    fn a_message_has_a_position_only_with_offset_and_epoch() {
+        let mut m = core::Message {
+            data: core::Payload::new(&b"{}"[..]),
+            from: None,
+            broadcast: false,
+            offset: Some(7),
+            epoch: Some("e1".into()),
+        };
+        let position = Message::from(m.clone()).position;
+        assert_eq!(
+            position,
+            Some(StreamPosition {
+                offset: 7,
+                epoch: "e1".into()
+            })
+        );
+        m.epoch = None;
+        assert_eq!(Message::from(m).position, None);
+    }
+}
