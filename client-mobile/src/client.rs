@@ -1,5 +1,6 @@
 //! The `Client` object: one connection, its listener, its subscriptions.
 
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use chorus_client as core;
@@ -83,14 +84,12 @@ impl Client {
     /// throws `Closed` (with the close code) when the server refuses the
     /// client for good, such as for a bad token.
     pub async fn connect(&self) -> Result<(), ChorusError> {
-        let client = self.inner.clone();
-        run(async move { client.connect().await.map_err(|e| convert(&client, e)) }).await
+        self.call(|c| async move { c.connect().await }).await
     }
 
     /// Closes the connection; subscriptions stay registered for a later `connect()`.
     pub async fn disconnect(&self) -> Result<(), ChorusError> {
-        let client = self.inner.clone();
-        run(async move { client.disconnect().await.map_err(|e| convert(&client, e)) }).await
+        self.call(|c| async move { c.disconnect().await }).await
     }
 
     /// The current connection state.
@@ -119,15 +118,11 @@ impl Client {
         listener: Arc<dyn SubscriptionListener>,
         since: Option<StreamPosition>,
     ) -> Result<Arc<Subscription>, ChorusError> {
-        let client = self.inner.clone();
         let name = channel.clone();
-        let sub = run(async move {
-            client
-                .subscribe_since(&name, since.map(Into::into))
-                .await
-                .map_err(|e| convert(&client, e))
-        })
-        .await?;
+        let since = since.map(Into::into);
+        let sub = self
+            .call(|c| async move { c.subscribe_since(&name, since).await })
+            .await?;
         let (subscription, pump) = Subscription::start(channel, sub, listener, runtime()?);
         self.track(pump);
         Ok(subscription)
@@ -142,67 +137,42 @@ impl Client {
         data: Vec<u8>,
         idempotency_key: Option<String>,
     ) -> Result<PublishResult, ChorusError> {
-        let client = self.inner.clone();
         let request = core::PublishRequest {
             channel,
             data: data.into(),
             idempotency_key,
         };
-        run(async move {
-            match client.publish_with(request).await {
-                Ok(r) => Ok(r.into()),
-                Err(e) => Err(convert(&client, e)),
-            }
-        })
-        .await
+        let result = self
+            .call(|c| async move { c.publish_with(request).await })
+            .await?;
+        Ok(result.into())
     }
 
     /// Sends data to every connection of a user, on any node.
     pub async fn send_to_user(&self, user: String, data: Vec<u8>) -> Result<(), ChorusError> {
-        let client = self.inner.clone();
-        run(async move {
-            client
-                .send_to_user(&user, data)
-                .await
-                .map_err(|e| convert(&client, e))
-        })
-        .await
+        self.call(|c| async move { c.send_to_user(&user, data).await })
+            .await
     }
 
     /// Sends data to every connection (the token needs the `broadcast` claim).
     pub async fn broadcast(&self, data: Vec<u8>) -> Result<(), ChorusError> {
-        let client = self.inner.clone();
-        run(async move {
-            client
-                .broadcast(data)
-                .await
-                .map_err(|e| convert(&client, e))
-        })
-        .await
+        self.call(|c| async move { c.broadcast(data).await }).await
     }
 
     /// The members of a channel, on every node.
     pub async fn presence(&self, channel: String) -> Result<Vec<ClientInfo>, ChorusError> {
-        let client = self.inner.clone();
-        run(async move {
-            match client.presence(&channel).await {
-                Ok(members) => Ok(members.into_iter().map(Into::into).collect()),
-                Err(e) => Err(convert(&client, e)),
-            }
-        })
-        .await
+        let members = self
+            .call(|c| async move { c.presence(&channel).await })
+            .await?;
+        Ok(members.into_iter().map(Into::into).collect())
     }
 
     /// Member counts of a channel.
     pub async fn presence_stats(&self, channel: String) -> Result<PresenceStats, ChorusError> {
-        let client = self.inner.clone();
-        run(async move {
-            match client.presence_stats(&channel).await {
-                Ok(stats) => Ok(stats.into()),
-                Err(e) => Err(convert(&client, e)),
-            }
-        })
-        .await
+        let stats = self
+            .call(|c| async move { c.presence_stats(&channel).await })
+            .await?;
+        Ok(stats.into())
     }
 
     /// A page of a channel's history: at most `limit` publications after
@@ -215,41 +185,44 @@ impl Client {
         since: Option<StreamPosition>,
         reverse: bool,
     ) -> Result<HistoryPage, ChorusError> {
-        let client = self.inner.clone();
         let query = core::HistoryQuery {
             limit,
             since: since.map(Into::into),
             reverse,
         };
-        run(async move {
-            match client.history(&channel, query).await {
-                Ok(page) => Ok(page.into()),
-                Err(e) => Err(convert(&client, e)),
-            }
-        })
-        .await
+        let page = self
+            .call(|c| async move { c.history(&channel, query).await })
+            .await?;
+        Ok(page.into())
     }
 
     /// Calls an application-defined method on the server (its RPC hook).
     pub async fn rpc(&self, method: String, data: Vec<u8>) -> Result<Vec<u8>, ChorusError> {
-        let client = self.inner.clone();
-        run(async move {
-            match client.rpc(&method, data).await {
-                Ok(reply) => Ok(reply.as_bytes().to_vec()),
-                Err(e) => Err(convert(&client, e)),
-            }
-        })
-        .await
+        let reply = self
+            .call(|c| async move { c.rpc(&method, data).await })
+            .await?;
+        Ok(reply.as_bytes().to_vec())
     }
 
     /// A round trip to the server.
     pub async fn ping(&self) -> Result<(), ChorusError> {
-        let client = self.inner.clone();
-        run(async move { client.ping().await.map_err(|e| convert(&client, e)) }).await
+        self.call(|c| async move { c.ping().await }).await
     }
 }
 
 impl Client {
+    /// Runs one call of the Rust client on the SDK's runtime, converting its error.
+    async fn call<T, F, Fut>(&self, f: F) -> Result<T, ChorusError>
+    where
+        F: FnOnce(core::Client) -> Fut,
+        Fut: Future<Output = Result<T, core::ClientError>> + Send + 'static,
+        T: Send + 'static,
+    {
+        let client = self.inner.clone();
+        let call = f(client.clone());
+        run(async move { call.await.map_err(|e| convert(&client, e)) }).await
+    }
+
     fn track(&self, task: AbortHandle) {
         if let Ok(mut tasks) = self.tasks.lock() {
             tasks.retain(|t| !t.is_finished());

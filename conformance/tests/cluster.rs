@@ -26,6 +26,10 @@ async fn whole_catalogue_against_three_nodes_over_a_nats_cluster() {
             .cloned()
             .collect();
         config.cluster.replicas = 3;
+        // Creating replicated buckets on a freshly formed cluster can take
+        // longer than the 5 s default while the rest of the suite loads the
+        // machine's two cores (seen once: "presence bucket: timed out").
+        config.cluster.request_timeout_ms = 30_000;
         nodes.push(Node::start(config).await);
     }
     let ctx = context(&nodes);
