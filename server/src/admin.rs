@@ -11,8 +11,8 @@
 //! It is served when an API key is configured and `admin = true`, or in the
 //! development profile unless `admin = false`. The `chorus` binary gives a
 //! development node without an API key a random one for the run
-//! ([`generate_dev_key`], [`apply_dev_key`]) and logs the dashboard's address
-//! with that key in the URL fragment ([`startup_notice`]). Whether the
+//! ([`crate::dev::DevCredentials`]) and logs the dashboard's address with that
+//! key in the URL fragment ([`startup_notice`]). Whether the
 //! dashboard is on is decided per request, so a configuration reload can turn
 //! it on or off. See docs/operations.md.
 
@@ -55,22 +55,6 @@ pub fn router() -> Router<Arc<Node>> {
         .route("/admin/", get(trailing_slash))
         .route("/admin/app.js", get(script))
         .route("/admin/app.css", get(style))
-}
-
-/// A random API key for a development node that has none, so that its
-/// dashboard (and server API) can be used for the run. Generate it once per
-/// process, so that a configuration reload keeps it.
-pub fn generate_dev_key() -> String {
-    format!("dev-{}", crate::ids::random_hex(16))
-}
-
-/// Gives a development-profile configuration without an API key the key
-/// `dev_key` (from [`generate_dev_key`]), unless the dashboard is switched off
-/// with `admin = false`. Other configurations are left alone.
-pub fn apply_dev_key(config: &mut Config, dev_key: &str) {
-    if config.dev && config.api_key.is_none() && config.admin != Some(false) {
-        config.api_key = Some(dev_key.to_owned());
-    }
 }
 
 /// The line to log at startup when the dashboard is on: its URL, with the key
@@ -159,35 +143,19 @@ mod tests {
     }
 
     #[test]
-    fn dev_nodes_without_a_key_get_the_generated_one() {
-        let key = generate_dev_key();
-        assert!(key.len() >= 16, "valid as api_key: {key}");
-        assert_ne!(key, generate_dev_key(), "random");
-
-        let mut dev = config(true, None, None);
-        apply_dev_key(&mut dev, &key);
-        assert_eq!(dev.api_key.as_deref(), Some(key.as_str()));
-        dev.validate().unwrap();
+    fn the_notice_carries_only_the_generated_key() {
+        let key = "dev-0123456789abcdef0123456789abcdef";
         let addr: SocketAddr = "127.0.0.1:8000".parse().unwrap();
-        let notice = startup_notice(&dev, addr, &key).unwrap();
+        let dev = config(true, None, Some(key));
+        let notice = startup_notice(&dev, addr, key).unwrap();
         assert!(
             notice.contains(&format!("http://127.0.0.1:8000/admin#key={key}")),
             "{notice}"
         );
-
-        for mut untouched in [
-            config(false, None, None),
-            config(true, Some(false), None),
-            config(true, None, Some(KEY)),
-        ] {
-            let before = untouched.clone();
-            apply_dev_key(&mut untouched, &key);
-            assert_eq!(untouched, before);
-        }
         let configured = config(false, Some(true), Some(KEY));
-        let notice = startup_notice(&configured, addr, &key).unwrap();
+        let notice = startup_notice(&configured, addr, key).unwrap();
         assert!(!notice.contains(KEY), "a configured key is never logged");
-        assert!(startup_notice(&Config::default(), addr, &key).is_none());
+        assert!(startup_notice(&Config::default(), addr, key).is_none());
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod auth;
 pub mod broker;
 pub mod commands;
 pub mod config;
+pub mod dev;
 pub mod handle;
 pub mod history;
 pub mod hooks;

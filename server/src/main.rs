@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use chorus_server::config::{ConfigError, LogFormat};
+use chorus_server::dev::{DevCredentials, WrittenFile, credentials_dir};
 use chorus_server::{Config, ServerBuilder};
 use clap::Parser;
 
@@ -38,8 +39,8 @@ struct Cli {
 
 /// The configuration from the file, then the environment, then the flags.
 /// Runs at startup and again on every reload (SIGHUP, `POST /api/reload`);
-/// `dev_key` is the API key a development node without one gets for the run.
-fn load(cli: &Cli, dev_key: &str) -> Result<Config, ConfigError> {
+/// `dev` holds the keys a development node without its own gets for the run.
+fn load(cli: &Cli, dev: &DevCredentials) -> Result<Config, ConfigError> {
     let mut config = Config::load(cli.config.as_deref(), std::env::vars())?;
     if let Some(listen) = cli.listen {
         config.listen = listen;
@@ -56,15 +57,15 @@ fn load(cli: &Cli, dev_key: &str) -> Result<Config, ConfigError> {
     if cli.dev || config.dev {
         config.apply_dev_profile();
     }
-    chorus_server::admin::apply_dev_key(&mut config, dev_key);
+    dev.apply(&mut config);
     config.validate()?;
     Ok(config)
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let dev_key = chorus_server::admin::generate_dev_key();
-    let config = match load(&cli, &dev_key) {
+    let dev = DevCredentials::generate();
+    let config = match load(&cli, &dev) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("chorus: invalid configuration: {e}");
@@ -86,8 +87,8 @@ fn main() -> ExitCode {
     };
     runtime.block_on(async move {
         let source = cli.clone();
-        let reload_key = dev_key.clone();
-        let builder = ServerBuilder::new(config).reload_source(move || load(&source, &reload_key));
+        let reload_dev = dev.clone();
+        let builder = ServerBuilder::new(config).reload_source(move || load(&source, &reload_dev));
         let server = match builder.bind().await {
             Ok(s) => s,
             Err(e) => {
@@ -100,13 +101,38 @@ fn main() -> ExitCode {
         let path = server.node().config().ws_path.clone();
         tracing::info!(%addr, "listening; WebSocket at ws://{addr}{path}");
         let config = server.node().config();
-        if let Some(notice) = chorus_server::admin::startup_notice(&config, addr, &dev_key) {
+        if let Some(notice) = chorus_server::admin::startup_notice(&config, addr, &dev.api_key) {
             tracing::info!("{notice}");
         }
+        // Kept until the node stops: dropping it removes the file.
+        let _credentials = write_dev_credentials(&dev, &config, addr);
         spawn_reload_on_sighup(server.node());
         server.run_until(shutdown_signal()).await;
         ExitCode::SUCCESS
     })
+}
+
+/// Writes the credentials file of a development node, for app backends on
+/// this machine (see `chorus_server::dev`); a failure only costs them that.
+fn write_dev_credentials(
+    dev: &DevCredentials,
+    config: &Config,
+    addr: SocketAddr,
+) -> Option<WrittenFile> {
+    let contents = dev.file_contents(config, addr)?;
+    match contents.write(&credentials_dir(), addr.port()) {
+        Ok(file) => {
+            tracing::info!(
+                path = %file.path().display(),
+                "development credentials for local app backends (the example apps)"
+            );
+            Some(file)
+        }
+        Err(e) => {
+            tracing::warn!("cannot write the development credentials file: {e}");
+            None
+        }
+    }
 }
 
 fn init_logging(config: &Config) {
