@@ -625,6 +625,35 @@ async fn empty_origin_allow_list_means_same_origin_only() {
 }
 
 #[tokio::test]
+async fn development_nodes_admit_pages_on_other_local_ports_only() {
+    let json = Some("chorus.v1.json");
+    let local = "http://127.0.0.1:8001";
+    // A production node: same origin only, so another local port is refused.
+    let production = TestServer::start(config()).await;
+    let (status, _) = try_upgrade(&production.url(), json, Some(local))
+        .await
+        .unwrap_err();
+    assert_eq!(status, 403);
+    // A development node admits this machine's pages, and nobody else's.
+    let mut cfg = config();
+    cfg.apply_dev_profile();
+    let dev = TestServer::start(cfg).await;
+    for origin in [local, "http://localhost:3000"] {
+        assert_eq!(
+            try_upgrade(&dev.url(), json, Some(origin)).await,
+            Ok(Some("chorus.v1.json".to_owned())),
+            "{origin}"
+        );
+    }
+    for origin in ["http://evil.example", "http://127.0.0.1.evil.example"] {
+        let (status, _) = try_upgrade(&dev.url(), json, Some(origin))
+            .await
+            .unwrap_err();
+        assert_eq!(status, 403, "{origin}");
+    }
+}
+
+#[tokio::test]
 async fn missing_or_unknown_subprotocol_gets_http_400() {
     let server = TestServer::start(config()).await;
     let url = server.url();
