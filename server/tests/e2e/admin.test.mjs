@@ -12,76 +12,23 @@
 // docs/admin-dashboard.png is made).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { DEADLINE, chorusBin, launch, launchBrowser, root, stop, waitForOutput } from './processes.mjs';
 import WebSocket from 'ws';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const chorusBin = process.env.CHORUS_BIN || path.join(root, 'target/debug/chorus');
 const natsBin = process.env.CHORUS_NATS_SERVER || path.join(root, 'target/tools/bin/nats-server');
 const screenshot = process.env.ADMIN_SCREENSHOT ? path.resolve(process.env.ADMIN_SCREENSHOT) : null;
 
 // Prefixed with letters, so that the CHORUS_* variables read them as strings.
 const API_KEY = 'admin-e2e-key-' + randomBytes(12).toString('hex');
 const HMAC_SECRET = 'admin-e2e-secret-' + randomBytes(24).toString('hex');
-/** Generous: a loaded CI machine may be slow, and nothing here sleeps. */
-const DEADLINE = 45000;
 
 // ---------------------------------------------------------------------------
 // Processes
 // ---------------------------------------------------------------------------
-
-/** A child process whose output is kept for failure reports. */
-function launch(name, bin, args, options) {
-  const child = spawn(bin, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
-  const proc = { name, child, output: '', exited: false };
-  const exited = new Promise((resolve) => child.on('exit', resolve));
-  proc.exit = exited;
-  exited.then(() => {
-    proc.exited = true;
-  });
-  child.stdout.on('data', (d) => (proc.output += d));
-  child.stderr.on('data', (d) => (proc.output += d));
-  return proc;
-}
-
-/** Resolves with the first match of `pattern` in the output of `proc`. */
-function waitForOutput(proc, pattern) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => finish(new Error(`${proc.name}: no ${pattern} within ${DEADLINE} ms:\n${proc.output}`)), DEADLINE);
-    const check = () => {
-      const m = proc.output.match(pattern);
-      if (m) finish(null, m);
-    };
-    const onExit = (code) => finish(new Error(`${proc.name} exited (${code}) before ${pattern}:\n${proc.output}`));
-    function finish(err, m) {
-      clearTimeout(timer);
-      proc.child.stdout.off('data', check);
-      proc.child.stderr.off('data', check);
-      proc.child.off('exit', onExit);
-      if (err) reject(err);
-      else resolve(m);
-    }
-    proc.child.stdout.on('data', check);
-    proc.child.stderr.on('data', check);
-    proc.child.on('exit', onExit);
-    check();
-  });
-}
-
-/** SIGTERM, then SIGKILL if the process has not exited within 10 s. */
-async function stop(proc) {
-  if (proc.exited) return;
-  proc.child.kill('SIGTERM');
-  const timer = setTimeout(() => proc.child.kill('SIGKILL'), 10000);
-  await proc.exit;
-  clearTimeout(timer);
-}
 
 /** A nats-server with JetStream on a free loopback port. */
 async function startNats(dir) {
@@ -249,10 +196,7 @@ test('the admin dashboard shows a live two-node cluster, and publishes and disco
     const b = await startChorus('chorus B', nats.url, dir);
     procs.push(b.proc);
 
-    browser = await chromium.launch({
-      executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-    });
+    browser = await launchBrowser();
     const page = await browser.newPage({ viewport: { width: 1400, height: 1200 } });
     page.on('pageerror', (e) => pageErrors.push(e.message));
     page.on('dialog', (dialog) => dialog.accept()); // the confirmations of the disconnect buttons

@@ -3,40 +3,12 @@
 // headless Chromium (CHROMIUM, default /usr/bin/chromium).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import path from 'node:path';
-import { chromium } from 'playwright-core';
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const bin = process.env.CHORUS_BIN || path.join(root, 'target/debug/chorus');
-
-/** Starts `chorus --dev` on a free port; resolves with its base URL once it listens. */
-function startServer() {
-  const child = spawn(bin, ['--dev', '--listen', '127.0.0.1:0'], {
-    env: { ...process.env, NO_COLOR: '1', CHORUS_LOG: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const onData = (chunk) => {
-      out += chunk;
-      const m = out.match(/ws:\/\/([0-9.]+:[0-9]+)\//);
-      if (m) resolve({ child, base: `http://${m[1]}` });
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`chorus exited with ${code}: ${out}`)));
-    setTimeout(() => reject(new Error(`chorus did not start: ${out}`)), 30000).unref();
-  });
-}
+import { launchBrowser, startDevNode } from './processes.mjs';
 
 test('two tabs of the demo page chat with each other', async () => {
-  const { child, base } = await startServer();
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-  });
+  const node = await startDevNode();
+  const { base } = node;
+  const browser = await launchBrowser();
   try {
     const context = await browser.newContext();
     const a = await context.newPage();
@@ -66,6 +38,6 @@ test('two tabs of the demo page chat with each other', async () => {
     assert.ok((await c.textContent('#log')).includes('hello from tab A'));
   } finally {
     await browser.close();
-    child.kill('SIGTERM');
+    await node.close();
   }
 });
