@@ -246,6 +246,18 @@ mod tests {
     }
 
     #[test]
+    fn application_connect_errors_close_as_their_temporary_flag_says() {
+        let mut error = crate::message::Error::new(ErrorCode(1042), "try later");
+        assert_eq!(error.connect_close_code(), CloseCode::KICKED);
+        error.temporary = true;
+        assert!(error.connect_close_code().should_reconnect());
+        // A table code keeps the table's mapping, whatever the flag says.
+        let mut denied = crate::message::Error::new(ErrorCode::PERMISSION_DENIED, "no");
+        denied.temporary = true;
+        assert_eq!(denied.connect_close_code(), CloseCode::UNAUTHORIZED);
+    }
+
+    #[test]
     fn unknown_error_codes_are_terminal() {
         assert!(!ErrorCode(1042).is_temporary());
         assert_eq!(ErrorCode(1042).name(), "other");

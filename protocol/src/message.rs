@@ -73,6 +73,18 @@ impl Error {
             temporary: code.is_temporary(),
         }
     }
+
+    /// The close code that follows refusing `connect` with this error: the
+    /// table's mapping ([`CloseCode::for_connect_error`]) for its codes, while
+    /// an application code (1000..=1999) follows the error's own `temporary`
+    /// flag, so a hook's "try again later" closes in the reconnect range.
+    pub fn connect_close_code(&self) -> CloseCode {
+        if self.code.info().is_none() && self.temporary {
+            CloseCode::INTERNAL
+        } else {
+            CloseCode::for_connect_error(self.code)
+        }
+    }
 }
 
 // ---- commands (client -> server) ----

@@ -110,7 +110,7 @@ impl Session {
             return (Err(err(ErrorCode::BAD_REQUEST, "already connected")), None);
         }
         let refuse = |e: Error| {
-            let close = CloseCode::for_connect_error(e.code);
+            let close = e.connect_close_code();
             let reason = e.message.clone();
             (Err(e), Some((close, reason)))
         };
@@ -555,7 +555,7 @@ async fn check_not_revoked(node: &Node, claims: &Claims) -> Result<(), Outcome> 
         )),
         Err(e) => {
             let e = Error::from(e);
-            let close = CloseCode::for_connect_error(e.code);
+            let close = e.connect_close_code();
             let reason = e.message.clone();
             Err((Err(e), Some((close, reason))))
         }

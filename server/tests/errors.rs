@@ -506,6 +506,41 @@ async fn rpc_without_hooks_gets_108() {
     }
 }
 
+/// Hooks refusing every connect with an application code: a temporary one
+/// for users named `busy`, a terminal one for the rest.
+struct RefusingHooks;
+
+impl chorus_server::Hooks for RefusingHooks {
+    fn on_connect<'a>(
+        &'a self,
+        ctx: &'a chorus_server::hooks::ConnectContext,
+    ) -> chorus_server::broker::BoxFuture<'a, Result<chorus_server::hooks::ConnectDecision, Error>>
+    {
+        Box::pin(async move {
+            let mut e = Error::new(ErrorCode(1042), "the account service is busy");
+            e.temporary = ctx.user == "busy";
+            Err(e)
+        })
+    }
+}
+
+/// Spec 6.4: a hook's application error closes in the range its `temporary`
+/// flag asks for: reconnect (4007) for "try later", no reconnect (4506) else.
+#[tokio::test]
+async fn connect_refused_by_a_hook_closes_as_its_temporary_flag_says() {
+    let server = TestServer::start_with_hooks(errors_config(), RefusingHooks).await;
+    for (user, temporary, close) in [
+        ("busy", true, CloseCode::INTERNAL),
+        ("alice", false, CloseCode::KICKED),
+    ] {
+        let mut c = server.client(Codec::Json).await;
+        let e = expect_error(c.connect(Some(token(user))).await, ErrorCode(1042));
+        assert_eq!(e.temporary, temporary, "{user}");
+        assert_closed_with(&c.closed().await, close);
+        assert_eq!(close.should_reconnect(), temporary);
+    }
+}
+
 /// Spec 5.3: unsubscribe errors are 107 (invalid channel) and 111 (not subscribed).
 #[tokio::test]
 async fn unsubscribe_without_subscription_gets_111_and_bad_name_107() {

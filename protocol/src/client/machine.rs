@@ -688,7 +688,7 @@ impl ClientMachine {
             error.temporary
         };
         let reason = CloseReason {
-            code: CloseCode::for_connect_error(error.code),
+            code: error.connect_close_code(),
             reason: error.message,
         };
         self.actions
