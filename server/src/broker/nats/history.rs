@@ -122,7 +122,7 @@ impl HistoryStore {
             timeout: Duration::from_millis(config.cluster.request_timeout_ms),
             heads: Mutex::default(),
         };
-        store.reconfigure(config).await?;
+        super::setup::retrying("history stream", || store.reconfigure(config)).await?;
         Ok(store)
     }
 

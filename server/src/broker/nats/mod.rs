@@ -13,6 +13,7 @@ mod history;
 pub mod names;
 mod presence;
 mod registry;
+mod setup;
 mod wire;
 
 use std::collections::HashMap;
@@ -148,28 +149,29 @@ impl NatsBroker {
             num_replicas: cluster.replicas,
             ..Default::default()
         };
-        let presence_kv = js
-            .create_or_update_key_value(bucket(names.presence_bucket(), node_ttl * 3))
-            .await
-            .map_err(|e| err("presence bucket")(e.to_string()))?;
-        let nodes_kv = js
-            .create_or_update_key_value(bucket(names.nodes_bucket(), node_ttl))
-            .await
-            .map_err(|e| err("registry bucket")(e.to_string()))?;
+        let presence_kv = setup::retrying("presence bucket", || {
+            js.create_or_update_key_value(bucket(names.presence_bucket(), node_ttl * 3))
+        })
+        .await?;
+        let nodes_kv = setup::retrying("registry bucket", || {
+            js.create_or_update_key_value(bucket(names.nodes_bucket(), node_ttl))
+        })
+        .await?;
         let window = Duration::from_millis(config.limits.idempotency_window_ms.max(1_000));
-        let idempotency = js
-            .create_or_update_key_value(bucket(names.idempotency_bucket(), window))
-            .await
-            .map_err(|e| err("idempotency bucket")(e.to_string()))?;
-        let seen = js
-            .create_or_update_key_value(bucket(names.seen_bucket(), LAST_SEEN_KEPT))
-            .await
-            .map_err(|e| err("last-seen bucket")(e.to_string()))?;
+        let idempotency = setup::retrying("idempotency bucket", || {
+            js.create_or_update_key_value(bucket(names.idempotency_bucket(), window))
+        })
+        .await?;
+        let seen = setup::retrying("last-seen bucket", || {
+            js.create_or_update_key_value(bucket(names.seen_bucket(), LAST_SEEN_KEPT))
+        })
+        .await?;
         let mut revoked = bucket(names.revoked_bucket(), Duration::ZERO);
         revoked.limit_markers = Some(Duration::from_secs(1));
-        js.create_or_update_key_value(revoked)
-            .await
-            .map_err(|e| err("revocation bucket")(e.to_string()))?;
+        setup::retrying("revocation bucket", || {
+            js.create_or_update_key_value(revoked.clone())
+        })
+        .await?;
         let history =
             Arc::new(HistoryStore::new(client.clone(), js.clone(), names.clone(), &config).await?);
         let presence = Arc::new(Presence::new(
