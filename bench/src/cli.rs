@@ -217,4 +217,29 @@ mod tests {
         assert_eq!(opts.targets, [Target::Chorus]);
         assert_eq!(opts.fanout_sizes, [10, 20]);
     }
+
+    /// Every `bench/run.sh` line of the benchmark docs parses (the script hands
+    /// its arguments to this binary), so the docs cannot name a stale option.
+    #[test]
+    fn documented_invocations_parse() {
+        let docs = [
+            include_str!("../../docs/benchmarks.md"),
+            include_str!("../README.md"),
+        ];
+        let mut seen = 0;
+        for line in docs.iter().flat_map(|d| d.lines()) {
+            let command = line.split(" #").next().unwrap_or_default();
+            let Some((_, args)) = command.split_once("bench/run.sh") else {
+                continue;
+            };
+            if command.contains('`') || command.contains('[') {
+                continue; // prose or a link, not a command line
+            }
+            let args = args.split_whitespace().filter(|a| *a != "--smoke");
+            let parsed = Options::try_parse_from(std::iter::once("chorus-bench").chain(args));
+            assert!(parsed.is_ok(), "{line:?}: {parsed:?}");
+            seen += 1;
+        }
+        assert!(seen >= 6, "only {seen} invocations found");
+    }
 }

@@ -16,6 +16,8 @@
 //! * Metrics: docs/grafana-dashboard.json (valid JSON) and docs/operations.md
 //!   name only metrics that `/metrics` exports.
 
+mod markdown;
+
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -25,6 +27,8 @@ use chorus_server::{Config, ServerBuilder};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
+
+use markdown::{fenced, is_fence, shell_commands, shell_words};
 
 const CONFIGURATION_MD: &str = include_str!("../../docs/configuration.md");
 const API_MD: &str = include_str!("../../docs/api.md");
@@ -157,36 +161,6 @@ fn toml_setting(header: &str, key: &str, value: &str) -> String {
     } else {
         format!("[{header}]\n{key} = {value}\n")
     }
-}
-
-/// Whether `line` opens or closes a fenced code block: ```` ``` ```` and an
-/// optional language tag, nothing else.
-fn is_fence(line: &str) -> bool {
-    line.trim()
-        .strip_prefix("```")
-        .is_some_and(|tag| tag.chars().all(|c| c.is_ascii_alphanumeric()))
-}
-
-/// The bodies of the fenced blocks opened with exactly ```` ```lang ````.
-fn fenced(markdown: &str, lang: &str) -> Vec<String> {
-    let open = format!("```{lang}");
-    let mut blocks = Vec::new();
-    let mut current: Option<String> = None;
-    for line in markdown.lines() {
-        match current.as_mut() {
-            None if line.trim_end() == open => current = Some(String::new()),
-            None => {}
-            Some(_) if is_fence(line) => {
-                blocks.extend(current.take());
-            }
-            Some(body) => {
-                body.push_str(line);
-                body.push('\n');
-            }
-        }
-    }
-    assert!(current.is_none(), "unclosed ```{lang} block");
-    blocks
 }
 
 /// The text of the section that starts with the heading line `heading`, up to
@@ -577,40 +551,6 @@ async fn http(
     (status, body)
 }
 
-/// Splits a shell command line into words, honouring single and double quotes
-/// (no expansions: `"$VAR"` stays `$VAR`).
-fn shell_words(line: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut word = String::new();
-    let mut in_word = false;
-    let mut quote: Option<char> = None;
-    for c in line.chars() {
-        match quote {
-            Some(q) if c == q => quote = None,
-            Some(_) => word.push(c),
-            None if c == '\'' || c == '"' => {
-                quote = Some(c);
-                in_word = true;
-            }
-            None if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut word));
-                    in_word = false;
-                }
-            }
-            None => {
-                word.push(c);
-                in_word = true;
-            }
-        }
-    }
-    assert!(quote.is_none(), "unbalanced quotes in {line:?}");
-    if in_word {
-        words.push(word);
-    }
-    words
-}
-
 /// A `curl` command of the examples.
 #[derive(Debug)]
 struct Curl {
@@ -622,22 +562,10 @@ struct Curl {
 
 /// Every `curl` command in the ```` ```sh ```` blocks of `markdown`.
 fn curl_examples(markdown: &str) -> Vec<Curl> {
-    let mut commands = Vec::new();
-    for block in fenced(markdown, "sh") {
-        let mut joined = String::new();
-        for line in block.lines() {
-            match line.trim_end().strip_suffix('\\') {
-                Some(start) => {
-                    joined.push_str(start);
-                    joined.push(' ');
-                }
-                None => {
-                    joined.push_str(line);
-                    commands.push(std::mem::take(&mut joined));
-                }
-            }
-        }
-    }
+    let commands: Vec<String> = fenced(markdown, "sh")
+        .iter()
+        .flat_map(|block| shell_commands(block))
+        .collect();
     commands
         .iter()
         .filter(|command| command.trim_start().starts_with("curl "))
