@@ -8,6 +8,7 @@ use chorus_protocol::{Channel, CloseCode, ErrorCode, Payload, ReplyBody, Request
 use tokio::time::Instant;
 
 use crate::auth::Claims;
+use crate::broker::Freshness;
 use crate::config::NamespaceConfig;
 use crate::history::HistoryQuery;
 use crate::hooks::ConnectContext;
@@ -277,7 +278,7 @@ impl Session {
         if ns.max_members > 0 {
             let members = if ns.presence {
                 node.broker
-                    .presence_stats(key.clone())
+                    .presence_stats(key.clone(), Freshness::OwnWrites)
                     .await
                     .map_err(Error::from)?
                     .clients as usize

@@ -12,9 +12,9 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::auth::{AuthConfigError, Verifier};
-use crate::broker::Broker;
 use crate::broker::memory::MemoryBroker;
 use crate::broker::nats::NatsBroker;
+use crate::broker::{Broker, Freshness};
 use crate::config::{Config, ConfigError, NamespaceConfig};
 use crate::history::HistoryOptions;
 use crate::hooks::{Hooks, NoHooks};
@@ -227,7 +227,10 @@ impl Node {
         &self,
         channel: &chorus_protocol::Channel,
     ) -> Result<chorus_protocol::message::PresenceResult, chorus_protocol::message::Error> {
-        let clients = self.broker.presence(channel.as_str().into()).await?;
+        let clients = self
+            .broker
+            .presence(channel.as_str().into(), Freshness::Latest)
+            .await?;
         Ok(chorus_protocol::message::PresenceResult { clients })
     }
 
@@ -237,7 +240,10 @@ impl Node {
         channel: &chorus_protocol::Channel,
     ) -> Result<chorus_protocol::message::PresenceStatsResult, chorus_protocol::message::Error>
     {
-        let s = self.broker.presence_stats(channel.as_str().into()).await?;
+        let s = self
+            .broker
+            .presence_stats(channel.as_str().into(), Freshness::Latest)
+            .await?;
         Ok(chorus_protocol::message::PresenceStatsResult {
             clients: s.clients,
             users: s.users,
@@ -297,7 +303,13 @@ impl Node {
     ) -> Result<(), crate::broker::BrokerError> {
         let key: Arc<str> = crate::status::key(&info.user).into();
         self.broker.presence_add(key.clone(), info.clone()).await?;
-        if self.broker.presence_stats(key).await?.clients == 1 {
+        if self
+            .broker
+            .presence_stats(key, Freshness::OwnWrites)
+            .await?
+            .clients
+            == 1
+        {
             self.publish_status(&info.user, true, None).await;
         }
         Ok(())
@@ -313,7 +325,13 @@ impl Node {
         self.broker
             .presence_remove(key.clone(), info.client.as_str().into())
             .await?;
-        if self.broker.presence_stats(key).await?.clients == 0 {
+        if self
+            .broker
+            .presence_stats(key, Freshness::OwnWrites)
+            .await?
+            .clients
+            == 0
+        {
             let now = crate::status::unix_ms();
             self.broker
                 .set_last_seen(info.user.as_str().into(), now)
@@ -346,7 +364,7 @@ impl Node {
         for (user, last_seen_ms) in users.into_iter().zip(seen) {
             let stats = self
                 .broker
-                .presence_stats(crate::status::key(&user).into())
+                .presence_stats(crate::status::key(&user).into(), Freshness::Latest)
                 .await?;
             let online = stats.clients > 0;
             out.push(crate::status::UserStatus {

@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 use chorus_protocol::message::{ClientInfo, Membership, Message, Publication};
 use chorus_protocol::{CloseCode, Push};
 
-use super::{BoxFuture, Broker, BrokerError, PresenceStats, PublishArgs, PublishOutcome};
+use super::{
+    BoxFuture, Broker, BrokerError, Freshness, PresenceStats, PublishArgs, PublishOutcome,
+};
 use crate::history::{HistoryOptions, HistoryPage, HistoryQuery, Stream};
 use crate::hub::Hub;
 use crate::ids::random_hex;
@@ -269,7 +271,12 @@ impl Broker for MemoryBroker {
         })
     }
 
-    fn presence(&self, channel: Arc<str>) -> BoxFuture<'_, Result<Vec<ClientInfo>, BrokerError>> {
+    /// One process holds all presence: every read is the latest.
+    fn presence(
+        &self,
+        channel: Arc<str>,
+        _fresh: Freshness,
+    ) -> BoxFuture<'_, Result<Vec<ClientInfo>, BrokerError>> {
         Box::pin(async move {
             let presence = lock(&self.presence);
             let mut members: Vec<ClientInfo> = presence
@@ -284,6 +291,7 @@ impl Broker for MemoryBroker {
     fn presence_stats(
         &self,
         channel: Arc<str>,
+        _fresh: Freshness,
     ) -> BoxFuture<'_, Result<PresenceStats, BrokerError>> {
         Box::pin(async move {
             let presence = lock(&self.presence);

@@ -65,6 +65,19 @@ pub struct PublishOutcome {
     pub duplicate: bool,
 }
 
+/// How current a presence read must be. One node always answers with what
+/// it holds; on a cluster, replicas of the presence store can lag the last
+/// writes by moments, and reading past that lag costs a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Freshness {
+    /// Reflects at least this node's own writes, at no extra cost: for the
+    /// checks a node makes on its own paths (limits, online status).
+    OwnWrites,
+    /// Reflects every write acknowledged before the read began, on any node:
+    /// what a client or backend asking for presence expects.
+    Latest,
+}
+
 /// Presence counts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PresenceStats {
@@ -169,13 +182,18 @@ pub trait Broker: Send + Sync + 'static {
         client: Arc<str>,
     ) -> BoxFuture<'_, Result<(), BrokerError>>;
 
-    /// Members of a channel across the cluster.
-    fn presence(&self, channel: Arc<str>) -> BoxFuture<'_, Result<Vec<ClientInfo>, BrokerError>>;
+    /// Members of a channel across the cluster, as current as `fresh` asks.
+    fn presence(
+        &self,
+        channel: Arc<str>,
+        fresh: Freshness,
+    ) -> BoxFuture<'_, Result<Vec<ClientInfo>, BrokerError>>;
 
-    /// Member counts of a channel across the cluster.
+    /// Member counts of a channel across the cluster, as current as `fresh` asks.
     fn presence_stats(
         &self,
         channel: Arc<str>,
+        fresh: Freshness,
     ) -> BoxFuture<'_, Result<PresenceStats, BrokerError>>;
 
     /// Closes every connection of `user` on every node.

@@ -50,6 +50,9 @@ pub struct Batch {
     pub messages: Vec<Stored>,
     /// Matching messages left after this batch.
     pub pending: u64,
+    /// For a `multi_last` read: the stream sequence the answering replica had
+    /// reached, which the answer reflects (none when nothing matched).
+    pub up_to: Option<u64>,
 }
 
 /// Pause before asking again when no server answered a direct get.
@@ -99,15 +102,22 @@ pub async fn batch(
                     .and_then(|h| h.get("Nats-Num-Pending"))
                     .and_then(|v| v.as_str().parse().ok())
                     .unwrap_or(0);
+                let up_to = message
+                    .headers
+                    .as_ref()
+                    .and_then(|h| h.get("Nats-UpTo-Sequence"))
+                    .and_then(|v| v.as_str().parse().ok());
                 return Ok(Batch {
                     messages: out,
                     pending,
+                    up_to,
                 });
             }
             Some(404) => {
                 return Ok(Batch {
                     messages: out,
                     pending: 0,
+                    up_to: None,
                 });
             }
             // No responders: a stream just created (or moving its leader) may
@@ -123,5 +133,153 @@ pub async fn batch(
                 )));
             }
         }
+    }
+}
+
+/// Like [`batch`] for a `multi_last` request, but only takes an answer from a
+/// replica that has reached stream sequence `floor` (asking again, for as long
+/// as `timeout` allows, while one that lags answers). Any replica may answer a
+/// direct get and followers lag by moments, so this is how a read sees a write
+/// it knows of. The request must match at least one message that exists
+/// (a replica that matches nothing cannot say how far it has got).
+pub async fn batch_at_least(
+    client: &Client,
+    stream: &str,
+    request: Value,
+    floor: u64,
+    timeout: Duration,
+) -> Result<Batch, BrokerError> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let answer = batch(client, stream, request.clone(), left).await?;
+        let reached = answer.up_to.unwrap_or(0);
+        if floor == 0 || reached >= floor {
+            return Ok(answer);
+        }
+        if tokio::time::Instant::now() + RETRY_PAUSE >= deadline {
+            return Err(BrokerError(format!(
+                "direct get: no replica of {stream} has reached sequence {floor} (at {reached})"
+            )));
+        }
+        tokio::time::sleep(RETRY_PAUSE).await;
+    }
+}
+
+/// The last sequence of `stream` as its leader has it: a read from a replica
+/// that has reached it reflects every write acknowledged before this call, on
+/// any node. Costs one request to the leader, through the JetStream API.
+pub async fn last_sequence(
+    client: &Client,
+    stream: &str,
+    timeout: Duration,
+) -> Result<u64, BrokerError> {
+    let ask = client.request(format!("$JS.API.STREAM.INFO.{stream}"), "".into());
+    let reply = tokio::time::timeout(timeout, ask)
+        .await
+        .map_err(|_| BrokerError("stream info: timed out".into()))?
+        .map_err(|e| BrokerError(format!("stream info: {e}")))?;
+    let info: Value = serde_json::from_slice(&reply.payload)
+        .map_err(|e| BrokerError(format!("stream info: {e}")))?;
+    if let Some(error) = info.get("error") {
+        return Err(BrokerError(format!("stream info: {error}")));
+    }
+    info.pointer("/state/last_seq")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| BrokerError("stream info: no last sequence".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use async_nats::jetstream::{self, stream};
+    use chorus_testkit::NatsServer;
+    use serde_json::json;
+
+    use super::*;
+
+    const STREAM: &str = "DIRECT_TEST";
+    const LONG: Duration = Duration::from_secs(30);
+
+    /// A stream that serves direct gets, holding one message on `t.a`.
+    async fn stream_with_one_message(nats: &NatsServer) -> (Client, jetstream::Context) {
+        let client = async_nats::connect(nats.url()).await.unwrap();
+        let js = jetstream::new(client.clone());
+        js.create_stream(stream::Config {
+            name: STREAM.into(),
+            subjects: vec!["t.>".into()],
+            allow_direct: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        js.publish("t.a", "one".into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+        (client, js)
+    }
+
+    fn last_of_a() -> Value {
+        json!({ "multi_last": ["t.a"], "batch": 1 })
+    }
+
+    #[tokio::test]
+    async fn a_read_waits_for_the_sequence_it_names() {
+        let nats = NatsServer::start().await;
+        let (client, js) = stream_with_one_message(&nats).await;
+        let last = last_sequence(&client, STREAM, LONG).await.unwrap();
+        assert_eq!(last, 1);
+
+        let read = batch_at_least(&client, STREAM, last_of_a(), last, LONG)
+            .await
+            .unwrap();
+        assert_eq!(read.up_to, Some(1));
+        assert_eq!(&read.messages[0].message.payload[..], b"one");
+
+        // No replica has sequence 2: the read is never answered with stale data.
+        let short = Duration::from_secs(1);
+        let stale = batch_at_least(&client, STREAM, last_of_a(), last + 1, short).await;
+        assert!(
+            stale.is_err(),
+            "a read past the stream's end answered: {stale:?}"
+        );
+
+        // Once a write reaches it, the same read is answered with that write.
+        let waiting = tokio::spawn({
+            let client = client.clone();
+            async move { batch_at_least(&client, STREAM, last_of_a(), last + 1, LONG).await }
+        });
+        js.publish("t.a", "two".into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+        let read = waiting.await.unwrap().unwrap();
+        assert_eq!(&read.messages[0].message.payload[..], b"two");
+        assert_eq!(last_sequence(&client, STREAM, LONG).await.unwrap(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_read_that_matches_nothing_cannot_meet_a_floor() {
+        let nats = NatsServer::start().await;
+        let (client, _js) = stream_with_one_message(&nats).await;
+        let nothing = json!({ "multi_last": ["t.none"], "batch": 1 });
+        let any = batch_at_least(&client, STREAM, nothing.clone(), 0, LONG)
+            .await
+            .unwrap();
+        assert!(any.messages.is_empty() && any.up_to.is_none());
+        let floored = batch_at_least(&client, STREAM, nothing, 1, Duration::from_secs(1)).await;
+        assert!(floored.is_err(), "{floored:?}");
+    }
+
+    #[tokio::test]
+    async fn the_last_sequence_of_a_missing_stream_is_an_error() {
+        let nats = NatsServer::start().await;
+        let client = async_nats::connect(nats.url()).await.unwrap();
+        let err = last_sequence(&client, "NO_SUCH_STREAM", LONG)
+            .await
+            .unwrap_err();
+        assert!(err.0.contains("stream info"), "{err}");
     }
 }

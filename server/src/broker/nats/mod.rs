@@ -38,7 +38,8 @@ use self::presence::Presence;
 use self::registry::Registry;
 use self::wire::Control;
 use super::{
-    BoxFuture, Broker, BrokerError, NodeStatus, PresenceStats, PublishArgs, PublishOutcome,
+    BoxFuture, Broker, BrokerError, Freshness, NodeStatus, PresenceStats, PublishArgs,
+    PublishOutcome,
 };
 use crate::config::{ClusterStorage, Config};
 use crate::history::{HistoryOptions, HistoryPage, HistoryQuery};
@@ -181,6 +182,7 @@ impl NatsBroker {
             node.clone(),
             timeout,
         ));
+        setup::retrying("presence marker", || presence.mark()).await?;
         let registry = Arc::new(Registry::new(
             client.clone(),
             nodes_kv,
@@ -371,7 +373,7 @@ impl NatsBroker {
     /// Records `user` offline if no live node holds a connection of theirs.
     async fn announce_offline(&self, config: &Config, key: &str, user: &str) {
         let dead = self.registry.dead();
-        match self.presence.stats(key, &dead).await {
+        match self.presence.stats(key, &dead, Freshness::Latest).await {
             Ok(stats) if stats.clients == 0 => {}
             Ok(_) => return,
             Err(e) => {
@@ -740,15 +742,28 @@ impl Broker for NatsBroker {
         Box::pin(async move { self.presence.remove(channel, &client).await })
     }
 
-    fn presence(&self, channel: Arc<str>) -> BoxFuture<'_, Result<Vec<ClientInfo>, BrokerError>> {
-        Box::pin(async move { self.presence.members(&channel, &self.registry.dead()).await })
+    fn presence(
+        &self,
+        channel: Arc<str>,
+        fresh: Freshness,
+    ) -> BoxFuture<'_, Result<Vec<ClientInfo>, BrokerError>> {
+        Box::pin(async move {
+            self.presence
+                .members(&channel, &self.registry.dead(), fresh)
+                .await
+        })
     }
 
     fn presence_stats(
         &self,
         channel: Arc<str>,
+        fresh: Freshness,
     ) -> BoxFuture<'_, Result<PresenceStats, BrokerError>> {
-        Box::pin(async move { self.presence.stats(&channel, &self.registry.dead()).await })
+        Box::pin(async move {
+            self.presence
+                .stats(&channel, &self.registry.dead(), fresh)
+                .await
+        })
     }
 
     fn close_user(

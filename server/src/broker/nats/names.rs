@@ -82,6 +82,15 @@ impl Names {
         format!("{}.{}", encode_token(channel), encode_token(node))
     }
 
+    /// The stream subject of one node's members of a channel.
+    pub fn presence_subject(&self, channel: &str, node: &str) -> String {
+        format!(
+            "$KV.{}.{}",
+            self.presence_bucket(),
+            self.presence_key(channel, node)
+        )
+    }
+
     /// Filter of every node's members of a channel, as a subject of the bucket's stream.
     pub fn presence_filter(&self, channel: &str) -> String {
         format!("$KV.{}.{}.*", self.presence_bucket(), encode_token(channel))

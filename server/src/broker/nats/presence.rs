@@ -3,12 +3,21 @@
 //! Asking for a channel's presence reads the last value of every node's entry in
 //! one direct read and merges them.
 //!
+//! Any replica of the bucket may answer a read, and a follower can lag by
+//! moments. A read therefore takes only an answer from a replica that has
+//! reached a floor: this node's last write, or, for [`Freshness::Latest`], the
+//! leader's last sequence. A member leaving is written as its node's new, smaller
+//! list (never a delete, which would not say its sequence), so it counts too.
+//! Each read also asks for this node's marker entry, so that every answer says
+//! how far its replica had got, even for a channel nobody is in.
+//!
 //! Entries live for three node TTLs unless refreshed; a live node refreshes
 //! its entries every node TTL, so a dead node's entries expire by themselves
 //! even when no other node cleans them up. Readers skip entries of nodes the
 //! registry has seen die, which bounds how long a dead node's members are listed.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -20,12 +29,14 @@ use serde_json::json;
 
 use super::direct;
 use super::names::Names;
-use crate::broker::{BrokerError, PresenceStats};
+use crate::broker::{BrokerError, Freshness, PresenceStats};
 
 /// Node entries read per presence query (one per node holding members).
 const MAX_NODES: usize = 1_024;
 /// Entries of one node read at once when it died.
 const MAX_ENTRIES: usize = 100_000;
+/// The channel name of each node's marker entry (see the module's doc).
+const MARKER: &str = "";
 
 /// This node's members of one channel, and what of them was written.
 #[derive(Debug, Default)]
@@ -45,6 +56,8 @@ pub struct Presence {
     node: Arc<str>,
     timeout: Duration,
     local: Mutex<HashMap<Arc<str>, Local>>,
+    /// The stream sequence of this node's last acknowledged write.
+    written_seq: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -77,6 +90,7 @@ impl Presence {
             node,
             timeout,
             local: Mutex::default(),
+            written_seq: AtomicU64::new(0),
         }
     }
 
@@ -122,18 +136,7 @@ impl Presence {
         if *written >= version {
             return Ok(());
         }
-        let key = self.names.presence_key(channel, &self.node);
-        if members.is_empty() {
-            self.kv
-                .delete(&key)
-                .await
-                .map_err(|e| BrokerError(format!("presence delete: {e}")))?;
-        } else {
-            self.kv
-                .put(&key, encode(&members)?)
-                .await
-                .map_err(|e| BrokerError(format!("presence put: {e}")))?;
-        }
+        self.put(channel, &members).await?;
         *written = version;
         let mut local = lock(&self.local);
         if local
@@ -153,24 +156,43 @@ impl Presence {
             .map(|(c, l)| (c.clone(), l.members.values().cloned().collect()))
             .collect();
         for (channel, members) in channels {
-            let key = self.names.presence_key(&channel, &self.node);
-            let result = if members.is_empty() {
-                self.kv.delete(&key).await.map_err(|e| e.to_string())
-            } else {
-                match encode(&members) {
-                    Ok(bytes) => self
-                        .kv
-                        .put(&key, bytes)
-                        .await
-                        .map(drop)
-                        .map_err(|e| e.to_string()),
-                    Err(e) => Err(e.to_string()),
-                }
-            };
-            if let Err(e) = result {
+            if let Err(e) = self.put(&channel, &members).await {
                 tracing::warn!(error = %e, %channel, "presence refresh failed");
             }
         }
+        if let Err(e) = self.mark().await {
+            tracing::warn!(error = %e, "presence marker refresh failed");
+        }
+    }
+
+    /// Writes (or refreshes) this node's marker entry, which every read asks
+    /// for; under the empty channel name, which no channel has.
+    pub async fn mark(&self) -> Result<(), BrokerError> {
+        self.put(MARKER, &[]).await
+    }
+
+    /// Writes this node's members of a channel (an empty list when none are
+    /// left) and remembers the write's sequence for later reads.
+    async fn put(&self, channel: &str, members: &[ClientInfo]) -> Result<(), BrokerError> {
+        let key = self.names.presence_key(channel, &self.node);
+        let sequence = self
+            .kv
+            .put(&key, encode(members)?)
+            .await
+            .map_err(|e| BrokerError(format!("presence put: {e}")))?;
+        self.written_seq.fetch_max(sequence, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// The least stream sequence a read must reflect.
+    async fn floor(&self, fresh: Freshness) -> Result<u64, BrokerError> {
+        let own = self.written_seq.load(Ordering::Relaxed);
+        Ok(match fresh {
+            Freshness::OwnWrites => own,
+            Freshness::Latest => own.max(
+                direct::last_sequence(&self.client, &self.kv.stream_name, self.timeout).await?,
+            ),
+        })
     }
 
     /// Members of a channel on every node, skipping nodes known to be dead.
@@ -178,16 +200,25 @@ impl Presence {
         &self,
         channel: &str,
         dead: &HashSet<String>,
+        fresh: Freshness,
     ) -> Result<Vec<ClientInfo>, BrokerError> {
-        let batch = direct::batch(
+        let marker = self.names.presence_subject(MARKER, &self.node);
+        let request = json!({
+            "multi_last": [self.names.presence_filter(channel), marker],
+            "batch": MAX_NODES + 1,
+        });
+        let floor = self.floor(fresh).await?;
+        let batch = direct::batch_at_least(
             &self.client,
             &self.kv.stream_name,
-            json!({ "multi_last": [self.names.presence_filter(channel)], "batch": MAX_NODES }),
+            request,
+            floor,
             self.timeout,
         )
         .await?;
         let mut members: Vec<ClientInfo> = Vec::new();
-        for stored in batch.messages.iter().filter(|s| !s.is_tombstone()) {
+        let entries = batch.messages.iter().filter(|s| s.subject != marker);
+        for stored in entries.filter(|s| !s.is_tombstone()) {
             let node = stored.subject.rsplit('.').next().and_then(decode_token);
             if node.is_some_and(|n| dead.contains(&n)) {
                 continue;
@@ -207,8 +238,9 @@ impl Presence {
         &self,
         channel: &str,
         dead: &HashSet<String>,
+        fresh: Freshness,
     ) -> Result<PresenceStats, BrokerError> {
-        let members = self.members(channel, dead).await?;
+        let members = self.members(channel, dead, fresh).await?;
         let users: HashSet<&str> = members.iter().map(|m| m.user.as_str()).collect();
         Ok(PresenceStats {
             clients: members.len() as u32,
@@ -239,12 +271,14 @@ impl Presence {
                 let key = decode_token(tokens.next()?)?;
                 Some((key, decode(&s.message.payload)?))
             })
+            .filter(|(key, _)| key != MARKER)
             .collect())
     }
 
     /// Removes every entry of this node (graceful shutdown).
     pub async fn clear(&self) {
-        let channels: Vec<Arc<str>> = lock(&self.local).drain().map(|(c, _)| c).collect();
+        let mut channels: Vec<Arc<str>> = lock(&self.local).drain().map(|(c, _)| c).collect();
+        channels.push(MARKER.into());
         for channel in channels {
             let _ = self
                 .kv
