@@ -96,21 +96,10 @@ pub async fn batch(
                 None => return Err(BrokerError("direct get: reply without sequence".into())),
             },
             Some(204) => {
-                let pending = message
-                    .headers
-                    .as_ref()
-                    .and_then(|h| h.get("Nats-Num-Pending"))
-                    .and_then(|v| v.as_str().parse().ok())
-                    .unwrap_or(0);
-                let up_to = message
-                    .headers
-                    .as_ref()
-                    .and_then(|h| h.get("Nats-UpTo-Sequence"))
-                    .and_then(|v| v.as_str().parse().ok());
                 return Ok(Batch {
                     messages: out,
-                    pending,
-                    up_to,
+                    pending: header_u64(&message, "Nats-Num-Pending").unwrap_or(0),
+                    up_to: header_u64(&message, "Nats-UpTo-Sequence"),
                 });
             }
             Some(404) => {
@@ -134,6 +123,11 @@ pub async fn batch(
             }
         }
     }
+}
+
+/// A numeric header of a status reply.
+fn header_u64(message: &Message, name: &str) -> Option<u64> {
+    message.headers.as_ref()?.get(name)?.as_str().parse().ok()
 }
 
 /// Like [`batch`] for a `multi_last` request, but only takes an answer from a
@@ -164,29 +158,6 @@ pub async fn batch_at_least(
         }
         tokio::time::sleep(RETRY_PAUSE).await;
     }
-}
-
-/// The last sequence of `stream` as its leader has it: a read from a replica
-/// that has reached it reflects every write acknowledged before this call, on
-/// any node. Costs one request to the leader, through the JetStream API.
-pub async fn last_sequence(
-    client: &Client,
-    stream: &str,
-    timeout: Duration,
-) -> Result<u64, BrokerError> {
-    let ask = client.request(format!("$JS.API.STREAM.INFO.{stream}"), "".into());
-    let reply = tokio::time::timeout(timeout, ask)
-        .await
-        .map_err(|_| BrokerError("stream info: timed out".into()))?
-        .map_err(|e| BrokerError(format!("stream info: {e}")))?;
-    let info: Value = serde_json::from_slice(&reply.payload)
-        .map_err(|e| BrokerError(format!("stream info: {e}")))?;
-    if let Some(error) = info.get("error") {
-        return Err(BrokerError(format!("stream info: {error}")));
-    }
-    info.pointer("/state/last_seq")
-        .and_then(Value::as_u64)
-        .ok_or_else(|| BrokerError("stream info: no last sequence".into()))
 }
 
 #[cfg(test)]
@@ -228,7 +199,9 @@ mod tests {
     async fn a_read_waits_for_the_sequence_it_names() {
         let nats = NatsServer::start().await;
         let (client, js) = stream_with_one_message(&nats).await;
-        let last = last_sequence(&client, STREAM, LONG).await.unwrap();
+        let stream = js.get_stream(STREAM).await.unwrap();
+        let last_sequence = || async { stream.get_info().await.unwrap().state.last_sequence };
+        let last = last_sequence().await;
         assert_eq!(last, 1);
 
         let read = batch_at_least(&client, STREAM, last_of_a(), last, LONG)
@@ -257,7 +230,7 @@ mod tests {
             .unwrap();
         let read = waiting.await.unwrap().unwrap();
         assert_eq!(&read.messages[0].message.payload[..], b"two");
-        assert_eq!(last_sequence(&client, STREAM, LONG).await.unwrap(), 2);
+        assert_eq!(last_sequence().await, 2);
     }
 
     #[tokio::test]
@@ -271,15 +244,5 @@ mod tests {
         assert!(any.messages.is_empty() && any.up_to.is_none());
         let floored = batch_at_least(&client, STREAM, nothing, 1, Duration::from_secs(1)).await;
         assert!(floored.is_err(), "{floored:?}");
-    }
-
-    #[tokio::test]
-    async fn the_last_sequence_of_a_missing_stream_is_an_error() {
-        let nats = NatsServer::start().await;
-        let client = async_nats::connect(nats.url()).await.unwrap();
-        let err = last_sequence(&client, "NO_SUCH_STREAM", LONG)
-            .await
-            .unwrap_err();
-        assert!(err.0.contains("stream info"), "{err}");
     }
 }

@@ -189,9 +189,16 @@ impl Presence {
         let own = self.written_seq.load(Ordering::Relaxed);
         Ok(match fresh {
             Freshness::OwnWrites => own,
-            Freshness::Latest => own.max(
-                direct::last_sequence(&self.client, &self.kv.stream_name, self.timeout).await?,
-            ),
+            // Stream info is answered by the stream's leader.
+            Freshness::Latest => {
+                let info = self
+                    .kv
+                    .stream
+                    .get_info()
+                    .await
+                    .map_err(|e| BrokerError(format!("presence stream info: {e}")))?;
+                own.max(info.state.last_sequence)
+            }
         })
     }
 
