@@ -19,7 +19,6 @@ pub type TokenProvider = Arc<
 
 /// Builds a [`Client`]. Defaults match every other Chorus SDK (docs/protocol.md).
 pub struct ClientBuilder {
-    pub(crate) url: String,
     pub(crate) config: ClientConfig,
     pub(crate) token_provider: Option<TokenProvider>,
     pub(crate) subscription_buffer: usize,
@@ -28,7 +27,7 @@ pub struct ClientBuilder {
 impl std::fmt::Debug for ClientBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ClientBuilder")
-            .field("url", &self.url)
+            .field("urls", &self.config.urls)
             .finish_non_exhaustive()
     }
 }
@@ -38,8 +37,8 @@ impl ClientBuilder {
         let mut seed = [0u8; 8];
         let _ = getrandom::fill(&mut seed);
         ClientBuilder {
-            url,
             config: ClientConfig {
+                urls: vec![url],
                 name: "chorus-rust".to_owned(),
                 version: env!("CARGO_PKG_VERSION").to_owned(),
                 random_seed: u64::from_le_bytes(seed),
@@ -48,6 +47,22 @@ impl ClientBuilder {
             token_provider: None,
             subscription_buffer: 1024,
         }
+    }
+
+    /// Several node URLs of one cluster, replacing the builder's URL: the
+    /// first attempt goes to the first, and after every failed attempt or lost
+    /// connection the client moves on to the next (wrapping around), so the
+    /// death of a node costs its clients one attempt.
+    pub fn urls<I, S>(mut self, urls: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let urls: Vec<String> = urls.into_iter().map(Into::into).collect();
+        if !urls.is_empty() {
+            self.config.urls = urls;
+        }
+        self
     }
 
     /// A static token.
@@ -73,7 +88,9 @@ impl ClientBuilder {
         self
     }
 
-    /// Reconnect delay bounds (default 500 ms to 20 s, full jitter).
+    /// Reconnect delays (default 500 ms and 20 s): the delay before retry `n`
+    /// is drawn from `[0, min(max, min × 2^n)]` (full jitter, the first retry
+    /// included).
     pub fn backoff(mut self, min: Duration, max: Duration) -> Self {
         self.config.backoff = BackoffConfig {
             min_ms: min.as_millis() as u64,

@@ -47,7 +47,10 @@ pub(crate) type SubscribeReply = Result<
 
 /// Requests from [`Client`] handles to the task.
 pub(crate) enum Cmd {
-    Connect,
+    /// Answered once the state the connect led to is visible to watchers.
+    Connect {
+        reply: oneshot::Sender<()>,
+    },
     Disconnect {
         reply: oneshot::Sender<()>,
     },
@@ -77,7 +80,6 @@ struct SubSink {
 
 struct Driver {
     machine: ClientMachine,
-    url: String,
     provider: Option<TokenProvider>,
     cmds: mpsc::UnboundedReceiver<Cmd>,
     state: watch::Sender<ConnectionState>,
@@ -92,6 +94,8 @@ struct Driver {
     sub_buffer: usize,
     next_sub_id: u64,
     close: watch::Sender<Option<CloseReason>>,
+    /// `connect` calls to answer after the next [`Driver::perform`].
+    connect_acks: Vec<oneshot::Sender<()>>,
     start: Instant,
 }
 
@@ -106,7 +110,6 @@ pub(crate) fn spawn(builder: ClientBuilder) -> Client {
     });
     let driver = Driver {
         machine: ClientMachine::new(builder.config),
-        url: builder.url,
         provider: builder.token_provider,
         cmds,
         state,
@@ -121,6 +124,7 @@ pub(crate) fn spawn(builder: ClientBuilder) -> Client {
         sub_buffer: builder.subscription_buffer,
         next_sub_id: 1,
         close,
+        connect_acks: Vec::new(),
         start: Instant::now(),
     };
     tokio::spawn(driver.run());
@@ -157,6 +161,9 @@ impl Driver {
     async fn run(mut self) {
         loop {
             self.perform().await;
+            for ack in self.connect_acks.drain(..) {
+                let _ = ack.send(());
+            }
             let timer = self.timer.map(|at| self.start + Duration::from_millis(at));
             let ws = self.ws.as_mut();
             let opening = self.opening.as_mut();
@@ -233,7 +240,10 @@ impl Driver {
     fn on_cmd(&mut self, cmd: Cmd) {
         let now = self.now();
         match cmd {
-            Cmd::Connect => self.machine.connect(now),
+            Cmd::Connect { reply } => {
+                self.machine.connect(now);
+                self.connect_acks.push(reply);
+            }
             Cmd::Disconnect { reply } => {
                 self.machine.disconnect(now);
                 let _ = reply.send(());
@@ -287,9 +297,9 @@ impl Driver {
         let mut fed = false;
         while let Some(action) = self.machine.poll_action() {
             match action {
-                Action::OpenTransport { subprotocol } => {
+                Action::OpenTransport { url, subprotocol } => {
                     self.ws = None;
-                    self.opening = Some(Box::pin(open(self.url.clone(), subprotocol)));
+                    self.opening = Some(Box::pin(open(url, subprotocol)));
                 }
                 Action::Send { bytes, binary } => {
                     let Some(ws) = self.ws.as_mut() else { continue };
@@ -397,6 +407,18 @@ impl Driver {
             Event::Publication(p) => {
                 let channel = p.channel.clone();
                 self.forward(&channel, SubEvent::Publication(p)).await;
+            }
+            Event::Gap {
+                channel,
+                first,
+                last,
+                recovered,
+            } => {
+                let gap = SubEvent::Gap {
+                    missed: first..=last,
+                    recovered,
+                };
+                self.forward(&channel, gap).await;
             }
             Event::Join(m) => {
                 let channel = m.channel.clone();

@@ -103,7 +103,8 @@ pub struct InboxState {
 }
 
 impl Client {
-    /// Starts configuring a client for a WebSocket URL such as `ws://host:8000/ws`.
+    /// Starts configuring a client for a WebSocket URL such as `ws://host:8000/ws`
+    /// (several nodes: [`ClientBuilder::urls`]).
     pub fn builder(url: impl Into<String>) -> ClientBuilder {
         ClientBuilder::new(url.into())
     }
@@ -128,15 +129,11 @@ impl Client {
     /// server refuses the client for good (terminal close code or error).
     pub async fn connect(&self) -> Result<(), ClientError> {
         let mut state = self.inner.state.clone();
-        self.inner
-            .cmds
-            .send(Cmd::Connect)
-            .map_err(|_| ClientError::Stopped)?;
-        // Skip a stale `Closed` from an earlier session: wait until the connect
-        // command has moved the state machine on.
-        state.mark_unchanged();
+        // Answered once the state the connect led to is published, so neither
+        // a stale `Closed` of an earlier session nor a very fast `Connected`
+        // can be misread.
+        self.call(|reply| Cmd::Connect { reply }).await?;
         loop {
-            state.changed().await.map_err(|_| ClientError::Stopped)?;
             let now = *state.borrow_and_update();
             match now {
                 ConnectionState::Connected => return Ok(()),
@@ -150,8 +147,9 @@ impl Client {
                 ConnectionState::Disconnected => {
                     return Err(ClientError::Closed("disconnected".into()));
                 }
-                ConnectionState::Connecting => continue,
+                ConnectionState::Connecting => {}
             }
+            state.changed().await.map_err(|_| ClientError::Stopped)?;
         }
     }
 

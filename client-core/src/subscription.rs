@@ -16,6 +16,15 @@ use crate::error::ClientError;
 pub enum SubEvent {
     /// A publication, delivered once and in offset order.
     Publication(Publication),
+    /// Live publications skipped the offsets `missed`, and the client read
+    /// them from history: with `recovered` they were all delivered just before
+    /// this event; without, the ones history no longer held are lost.
+    Gap {
+        /// The offsets that were missing.
+        missed: std::ops::RangeInclusive<u64>,
+        /// Whether every one of them was delivered.
+        recovered: bool,
+    },
     /// Someone joined (namespaces with join/leave events).
     Join(Membership),
     /// Someone left.

@@ -207,3 +207,33 @@ async fn fails_over_to_another_node_behind_a_load_balancer() {
     publish(&second.handle, 9).await;
     expect_publications(&mut sub, 9, 9).await;
 }
+
+#[tokio::test]
+async fn fails_over_through_its_own_list_of_node_urls() {
+    let nats = NatsServer::start().await;
+    let mut first = Node::start("127.0.0.1:0".parse().unwrap(), nats.url());
+    let second = Node::start("127.0.0.1:0".parse().unwrap(), nats.url());
+    let alice = Client::builder("unused")
+        .urls([first.addr, second.addr].map(|a| format!("ws://{a}/ws")))
+        .token(token("alice"))
+        .backoff(Duration::from_millis(20), Duration::from_millis(200))
+        .build();
+    alice.connect().await.unwrap();
+    let mut sub = alice.subscribe("chat:room").await.unwrap();
+    assert_eq!(first.handle.stats().connections, 1, "the first URL first");
+    for n in 1..=3 {
+        publish(&second.handle, n).await;
+    }
+    expect_publications(&mut sub, 1, 3).await;
+
+    // The first node dies: the client moves on to the second URL by itself
+    // and recovers what was published meanwhile.
+    first.kill();
+    for n in 4..=8 {
+        publish(&second.handle, n).await;
+    }
+    expect_publications(&mut sub, 4, 8).await;
+    assert_eq!(second.handle.stats().connections, 1);
+    publish(&second.handle, 9).await;
+    expect_publications(&mut sub, 9, 9).await;
+}

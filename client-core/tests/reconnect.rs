@@ -111,6 +111,12 @@ async fn requests_round_trip_in_both_codecs() {
         let alice = client(addr, "alice", codec);
         alice.connect().await.unwrap();
         assert_eq!(alice.state(), ConnectionState::Connected);
+        // Connecting a connected client changes no state, and still returns
+        // (it used to wait for a state change that never came).
+        tokio::time::timeout(WAIT, alice.connect())
+            .await
+            .expect("connect on a connected client returns")
+            .unwrap();
         let mut sub = alice.subscribe("chat:lobby").await.unwrap();
         let result = alice.publish("chat:lobby", r#"{"n":1}"#).await.unwrap();
         assert!(result.position.is_some());

@@ -237,7 +237,10 @@ fn builder(
     o: ClientOptions,
     token_source: Option<Arc<dyn TokenSource>>,
 ) -> core::ClientBuilder {
-    let mut b = core::Client::builder(url);
+    let mut b = core::Client::builder(url.clone());
+    if !o.fallback_urls.is_empty() {
+        b = b.urls(std::iter::once(url).chain(o.fallback_urls));
+    }
     if let Some(token) = o.token {
         b = b.token(token);
     }

@@ -18,16 +18,21 @@ pub enum WireCodec {
 /// every Chorus SDK shares (docs/protocol.md).
 #[derive(Debug, Clone, Default, PartialEq, Eq, uniffi::Record)]
 pub struct ClientOptions {
+    /// More node URLs of the same cluster: after a failed attempt or a lost
+    /// connection the client moves on to the next (the client's `url` first).
+    #[uniffi(default)]
+    pub fallback_urls: Vec<String>,
     /// A JWT from the app's backend (or pass a token source to the client).
     #[uniffi(default)]
     pub token: Option<String>,
     /// Wire codec (default JSON).
     #[uniffi(default)]
     pub codec: Option<WireCodec>,
-    /// Shortest reconnect delay (default 500 ms); full jitter up to the longest.
+    /// Cap of the first reconnect delay (default 500 ms): retry n waits a
+    /// random time in [0, min(longest, this × 2^n)].
     #[uniffi(default)]
     pub min_reconnect_delay_ms: Option<u64>,
-    /// Longest reconnect delay (default 20 s).
+    /// Largest reconnect delay cap (default 20 s).
     #[uniffi(default)]
     pub max_reconnect_delay_ms: Option<u64>,
     /// How long a request waits for its reply (default 10 s).
@@ -177,6 +182,16 @@ pub enum SubscriptionEvent {
     Left {
         /// Who.
         member: Member,
+    },
+    /// Live publications skipped the offsets `first..=last`; the client read
+    /// them from history: with `recovered` all were delivered just before.
+    Gap {
+        /// The first missing offset.
+        first: u64,
+        /// The last missing offset.
+        last: u64,
+        /// Whether every missing publication was delivered.
+        recovered: bool,
     },
     /// The connection dropped; the subscription is being re-established.
     Subscribing,
@@ -334,6 +349,11 @@ impl From<core::SubEvent> for SubscriptionEvent {
             },
             core::SubEvent::Join(m) => SubscriptionEvent::Joined { member: m.into() },
             core::SubEvent::Leave(m) => SubscriptionEvent::Left { member: m.into() },
+            core::SubEvent::Gap { missed, recovered } => SubscriptionEvent::Gap {
+                first: *missed.start(),
+                last: *missed.end(),
+                recovered,
+            },
             core::SubEvent::Subscribing => SubscriptionEvent::Subscribing,
             core::SubEvent::Subscribed(r) => SubscriptionEvent::Subscribed { recovery: r.into() },
             core::SubEvent::Unsubscribed(e) => SubscriptionEvent::Unsubscribed {

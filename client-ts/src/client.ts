@@ -49,8 +49,10 @@ interface Pending {
  * as WebAssembly); this class turns its events into promises and emitters.
  */
 export class Client extends Emitter<ClientEvents> {
-  /** The server's WebSocket URL. */
+  /** The WebSocket URL of the first node. */
   readonly url: string;
+  /** Every node URL: after a failed attempt or a lost connection the client moves on to the next. */
+  readonly urls: readonly string[];
   #wasm: WasmClient;
   #getToken: (() => Promise<string>) | undefined;
   #pending = new Map<number, Pending>();
@@ -59,9 +61,14 @@ export class Client extends Emitter<ClientEvents> {
   #lastClose: CloseReason | undefined;
   #freed = false;
 
-  constructor(url: string, options: ClientOptions = {}) {
+  /** A client of one node (or a load balancer), or of several nodes of one cluster tried in turn. */
+  constructor(url: string | readonly string[], options: ClientOptions = {}) {
     super();
-    this.url = url;
+    const urls = typeof url === 'string' ? [url] : [...url];
+    const first = urls[0];
+    if (first === undefined) throw new TypeError('no URL given');
+    this.url = first;
+    this.urls = urls;
     this.#getToken = options.getToken;
     const WebSocketImpl: WebSocketConstructor | undefined =
       options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
@@ -69,6 +76,7 @@ export class Client extends Emitter<ClientEvents> {
       throw new TypeError('no WebSocket implementation: pass options.WebSocket (for example the ws package on Node.js 20)');
     }
     const wasmOptions = {
+      urls,
       codec: options.codec,
       token: options.token,
       tokenProvider: options.getToken !== undefined,
@@ -86,7 +94,7 @@ export class Client extends Emitter<ClientEvents> {
       inboxSince: options.inboxSince,
     };
     try {
-      this.#wasm = new WasmClient(url, JSON.stringify(wasmOptions), WebSocketImpl as unknown as Function, (e: WasmEvent) =>
+      this.#wasm = new WasmClient(first, JSON.stringify(wasmOptions), WebSocketImpl as unknown as Function, (e: WasmEvent) =>
         this.#onEvent(e),
       );
     } catch (e) {
@@ -277,6 +285,7 @@ export class Client extends Emitter<ClientEvents> {
         break;
       case 'subscribing':
       case 'subscribed':
+      case 'gap':
         this.#subs.get(event.channel as string)?.handle(event);
         break;
       case 'unsubscribed': {

@@ -1,12 +1,14 @@
 import { Emitter } from './emitter.js';
 import { ChorusError } from './errors.js';
-import type { Membership, Publication, PublishResult, Recovery, SubscriptionState } from './types.js';
+import type { GapEvent, Membership, Publication, PublishResult, Recovery, SubscriptionState } from './types.js';
 import type { Client } from './client.js';
 
 /** Events of one subscription. */
 export interface SubscriptionEvents {
   /** A publication, once and in offset order (recovered ones first, after a reconnect). */
   publication: [Publication];
+  /** Live publications skipped offsets; the client read them from history (delivered just before, if `recovered`). */
+  gap: [GapEvent];
   /** Someone joined (channels with join/leave on). */
   join: [Membership];
   /** Someone left. */
@@ -61,6 +63,9 @@ export class Subscription extends Emitter<SubscriptionEvents> {
       case 'publication':
         this.#ready();
         this.emit('publication', event.publication as Publication);
+        break;
+      case 'gap':
+        this.emit('gap', { first: event.first, last: event.last, recovered: event.recovered } as GapEvent);
         break;
       case 'join':
         this.emit('join', event.membership as Membership);

@@ -103,6 +103,13 @@ export interface HistoryQuery {
   reverse?: boolean;
 }
 
+/** Live publications skipped `first`..`last`; they were read from history: all delivered just before (`recovered`), or lost. */
+export interface GapEvent {
+  first: number;
+  last: number;
+  recovered: boolean;
+}
+
 /** The inbox outcome after a connect: were the messages missed while away all delivered? */
 export interface InboxEvent {
   recovery: Recovery;
@@ -126,9 +133,9 @@ export interface ClientOptions {
   name?: string;
   /** Client version sent in `connect`. */
   version?: string;
-  /** Smallest reconnect delay (default 500 ms). */
+  /** Cap of the first reconnect delay (default 500 ms); retry n waits a random time in [0, min(max, min × 2^n)]. */
   minReconnectDelayMs?: number;
-  /** Largest reconnect delay (default 20 s); delays use full jitter. */
+  /** Largest reconnect delay cap (default 20 s). */
   maxReconnectDelayMs?: number;
   /** How long a request may wait for its reply (default 10 s). */
   requestTimeoutMs?: number;

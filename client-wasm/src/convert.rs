@@ -17,6 +17,8 @@ use wasm_bindgen::JsValue;
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Options {
+    /// Several node URLs, replacing the constructor's one (see `ClientConfig::urls`).
+    urls: Option<Vec<String>>,
     codec: Option<String>,
     token: Option<String>,
     token_provider: Option<bool>,
@@ -44,8 +46,9 @@ impl Options {
         serde_json::from_str(json).map_err(|e| format!("invalid options: {e}"))
     }
 
-    /// The state machine's configuration, with `seed` for the jitter.
-    pub fn into_config(self, seed: u64) -> Result<ClientConfig, String> {
+    /// The state machine's configuration for `url` (unless the options list
+    /// several), with `seed` for the jitter.
+    pub fn into_config(self, url: String, seed: u64) -> Result<ClientConfig, String> {
         let defaults = ClientConfig::default();
         let codec = match self.codec.as_deref() {
             None | Some("json") => Codec::Json,
@@ -63,7 +66,12 @@ impl Options {
         if backoff.min_ms > backoff.max_ms {
             return Err("minReconnectDelayMs exceeds maxReconnectDelayMs".to_owned());
         }
+        let urls = match self.urls {
+            Some(urls) if !urls.is_empty() => urls,
+            _ => vec![url],
+        };
         Ok(ClientConfig {
+            urls,
             codec,
             token: self.token,
             token_provider: self.token_provider.unwrap_or(false),
@@ -190,6 +198,12 @@ enum View<'a> {
     Publication {
         publication: &'a chorus_protocol::message::Publication,
     },
+    Gap {
+        channel: &'a str,
+        first: u64,
+        last: u64,
+        recovered: bool,
+    },
     Join {
         membership: &'a chorus_protocol::message::Membership,
     },
@@ -249,6 +263,17 @@ fn view<'a>(event: &'a Event, inbox: Option<&'a StreamPosition>) -> View<'a> {
             }
         }
         Event::Publication(publication) => View::Publication { publication },
+        Event::Gap {
+            channel,
+            first,
+            last,
+            recovered,
+        } => View::Gap {
+            channel,
+            first: *first,
+            last: *last,
+            recovered: *recovered,
+        },
         Event::Join(membership) => View::Join { membership },
         Event::Leave(membership) => View::Leave { membership },
         Event::Message(message) => View::Message { message },

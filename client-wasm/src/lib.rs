@@ -53,7 +53,6 @@ struct Shared {
 /// The machine and the resources that perform its actions.
 struct Io {
     machine: ClientMachine,
-    url: String,
     constructor: js_sys::Function,
     transport: Option<Transport>,
     /// Generation of the current transport; events of older ones are ignored.
@@ -75,7 +74,7 @@ impl WasmClient {
         on_event: js_sys::Function,
     ) -> Result<WasmClient, JsError> {
         let config = Options::parse(options)
-            .and_then(|o| o.into_config(host::random_seed()))
+            .and_then(|o| o.into_config(url, host::random_seed()))
             .map_err(|e| JsError::new(&e))?;
         let shared = Rc::new_cyclic(|me: &Weak<Shared>| {
             let weak = me.clone();
@@ -87,7 +86,6 @@ impl WasmClient {
             Shared {
                 io: RefCell::new(Io {
                     machine: ClientMachine::new(config),
-                    url,
                     constructor: web_socket,
                     transport: None,
                     generation: 0,
@@ -319,7 +317,7 @@ impl Io {
     fn perform(&mut self, outbox: &mut VecDeque<JsValue>) {
         while let Some(action) = self.machine.poll_action() {
             match action {
-                Action::OpenTransport { subprotocol } => self.open(subprotocol),
+                Action::OpenTransport { url, subprotocol } => self.open(&url, subprotocol),
                 Action::Send { bytes, binary } => {
                     if let Some(t) = &self.transport {
                         t.send(&bytes, binary);
@@ -348,7 +346,7 @@ impl Io {
         }
     }
 
-    fn open(&mut self, subprotocol: &str) {
+    fn open(&mut self, url: &str, subprotocol: &str) {
         self.generation += 1;
         self.transport = None;
         let generation = self.generation;
@@ -358,7 +356,7 @@ impl Io {
                 shared.on_socket(generation, event);
             }
         });
-        match Transport::open(&self.constructor, &self.url, subprotocol, generation, sink) {
+        match Transport::open(&self.constructor, url, subprotocol, generation, sink) {
             Ok(t) => self.transport = Some(t),
             Err(reason) => {
                 let now = host::now_ms();

@@ -91,6 +91,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     eprintln!("(back; some messages were missed)")
                 }
                 SubEvent::Subscribed(Recovery::Fresh) => {}
+                SubEvent::Gap {
+                    recovered: true, ..
+                } => {}
+                SubEvent::Gap { missed, .. } => {
+                    eprintln!("({} messages were lost)", missed.end() - missed.start() + 1)
+                }
                 SubEvent::Join(m) => eprintln!("({} joined)", who(&m.info.user)),
                 SubEvent::Leave(m) => eprintln!("({} left)", who(&m.info.user)),
                 SubEvent::Unsubscribed(e) => {

@@ -1,9 +1,11 @@
-//! Reconnect delays: exponential backoff with full jitter above a floor.
+//! Reconnect delays: exponential backoff with full jitter.
 //!
 //! The delay before retry `n` (counting from 0) is drawn uniformly from
-//! `[min, min(max, min * 2^n)]`. Randomness comes from a seeded generator, so the
-//! driver injects it (a seed from `getrandom`, `crypto.getRandomValues`, ...) and
-//! tests are deterministic. This replaces the unmaintained `backoff` crate.
+//! `[0, min(max, min * 2^n)]`: the first retry too is spread over `[0, min]`, so
+//! the clients of a node that dies do not all come back in the same instant.
+//! Randomness comes from a seeded generator, so the driver injects it (a seed
+//! from `getrandom`, `crypto.getRandomValues`, ...) and tests are deterministic.
+//! This replaces the unmaintained `backoff` crate.
 
 /// SplitMix64: a tiny, good-quality generator; the seed is the injected randomness.
 #[derive(Debug, Clone)]
@@ -36,9 +38,9 @@ impl Rng {
 /// Backoff bounds in milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BackoffConfig {
-    /// The smallest delay (and the first retry's delay).
+    /// The cap of the first retry's delay; each further failure doubles the cap.
     pub min_ms: u64,
-    /// The largest delay.
+    /// The largest cap.
     pub max_ms: u64,
 }
 
@@ -66,14 +68,18 @@ impl Backoff {
 
     /// The delay before the next retry; each call counts one more failure.
     pub fn next_delay(&mut self, rng: &mut Rng) -> u64 {
+        let cap = self.next_cap();
+        self.attempt = self.attempt.saturating_add(1);
+        rng.up_to(cap)
+    }
+
+    /// The cap of the next delay, without counting a failure.
+    pub fn next_cap(&self) -> u64 {
         let BackoffConfig { min_ms, max_ms } = self.config;
         let max_ms = max_ms.max(min_ms);
-        let cap = 1u64
-            .checked_shl(self.attempt)
+        1u64.checked_shl(self.attempt)
             .and_then(|factor| min_ms.checked_mul(factor))
-            .map_or(max_ms, |c| c.min(max_ms));
-        self.attempt = self.attempt.saturating_add(1);
-        min_ms + rng.up_to(cap - min_ms)
+            .map_or(max_ms, |c| c.min(max_ms))
     }
 
     /// Consecutive failures so far.
@@ -95,14 +101,38 @@ mod tests {
     fn delays_grow_within_bounds_and_reset() {
         let mut rng = Rng::new(7);
         let mut b = Backoff::new(BackoffConfig::default());
-        assert_eq!(b.next_delay(&mut rng), 500);
+        assert!(b.next_delay(&mut rng) <= 500);
         for n in 1..40u32 {
-            let d = b.next_delay(&mut rng);
             let cap = (500u64 << n.min(20)).min(20_000);
-            assert!((500..=cap).contains(&d), "retry {n}: {d}");
+            assert_eq!(b.next_cap(), cap);
+            let d = b.next_delay(&mut rng);
+            assert!(d <= cap, "retry {n}: {d}");
         }
         b.reset();
-        assert_eq!(b.next_delay(&mut rng), 500);
+        assert_eq!(b.next_cap(), 500);
+    }
+
+    #[test]
+    fn the_first_retry_is_spread_too() {
+        // A node dies and all of its clients retry: their first delays must
+        // not coincide (full jitter from the first attempt on).
+        let delays: Vec<u64> = (0..1_000u64)
+            .map(|seed| Backoff::new(BackoffConfig::default()).next_delay(&mut Rng::new(seed)))
+            .collect();
+        assert!(delays.iter().all(|d| *d <= 500));
+        let quarters = [0, 1, 2, 3].map(|q| {
+            delays
+                .iter()
+                .filter(|d| (q * 125..(q + 1) * 125).contains(*d))
+                .count()
+        });
+        // Uniform over [0, 500]: each quarter holds about 250 of 1000.
+        assert!(
+            quarters.iter().all(|n| (180..320).contains(n)),
+            "{quarters:?}"
+        );
+        let distinct: std::collections::BTreeSet<u64> = delays.iter().copied().collect();
+        assert!(distinct.len() > 300, "{} distinct delays", distinct.len());
     }
 
     #[test]
@@ -132,7 +162,7 @@ mod tests {
             let mut b = Backoff::new(BackoffConfig { min_ms, max_ms });
             for _ in 0..70 {
                 let d = b.next_delay(&mut rng);
-                assert!(d >= min_ms);
+                assert!(d <= max_ms.max(min_ms));
             }
         }
     }

@@ -6,6 +6,12 @@ use crate::codec::Codec;
 /// How a client behaves. Every SDK exposes these options under the same names.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
+    /// The node URLs (`ws://` or `wss://`), at least one. The first attempt
+    /// goes to the first; after every failed attempt or lost connection the
+    /// client moves on to the next, wrapping around, as NATS clients do: a
+    /// dead node costs one attempt, not a backoff series. One URL behind a
+    /// load balancer works the same.
+    pub urls: Vec<String>,
     /// Wire codec (and so the WebSocket subprotocol).
     pub codec: Codec,
     /// A static token sent with `connect`.
@@ -47,6 +53,7 @@ pub struct ClientConfig {
 impl Default for ClientConfig {
     fn default() -> Self {
         ClientConfig {
+            urls: Vec::new(),
             codec: Codec::Json,
             token: None,
             token_provider: false,

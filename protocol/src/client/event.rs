@@ -104,6 +104,22 @@ pub enum Event {
     },
     /// A publication, delivered once and in offset order per channel.
     Publication(Publication),
+    /// Live publications of a subscribed channel skipped offsets `first..=last`
+    /// (a fault between the server and this client that the server did not
+    /// repair). The machine read them from the channel's history: with
+    /// `recovered` they were delivered, in order, just before this event;
+    /// without, they are no longer stored and are lost to this client (reload
+    /// state by other means). Delivery goes on after the gap either way.
+    Gap {
+        /// The channel.
+        channel: String,
+        /// The first missing offset.
+        first: u64,
+        /// The last missing offset.
+        last: u64,
+        /// Whether every missing publication was delivered.
+        recovered: bool,
+    },
     /// Someone joined a subscribed channel.
     Join(Membership),
     /// Someone left a subscribed channel.
@@ -129,9 +145,11 @@ pub enum Event {
 /// Something the driver must do, in order.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
-    /// Open a WebSocket to the server URL with this subprotocol, then report
+    /// Open a WebSocket to this URL with this subprotocol, then report
     /// `transport_opened` or `transport_closed`.
     OpenTransport {
+        /// One of [`super::ClientConfig::urls`], chosen by the machine.
+        url: String,
         /// The subprotocol to request.
         subprotocol: &'static str,
     },

@@ -17,6 +17,8 @@ use crate::message::{ConnectRequest, ConnectResult, Error, RefreshRequest};
 pub(super) enum PendingKind {
     Connect,
     Subscribe(String),
+    /// A `history` read filling a gap in a channel's live publications.
+    Repair(String),
     Unsubscribe,
     Refresh,
     User(RequestId),
@@ -84,6 +86,8 @@ pub struct ClientMachine {
     refresh_in_flight: bool,
     server_disconnect: Option<CloseReason>,
     armed: Option<Millis>,
+    /// Index into `config.urls` of the node the next attempt goes to.
+    url_index: usize,
     inbox: Inbox,
     /// Whether the connect in flight carried an inbox position.
     inbox_asked: bool,
@@ -123,6 +127,7 @@ impl ClientMachine {
             refresh_in_flight: false,
             server_disconnect: None,
             armed: None,
+            url_index: 0,
         }
     }
 
@@ -444,6 +449,10 @@ impl ClientMachine {
                     result: Err(local_error(ErrorCode::TIMEOUT, "no reply in time")),
                 }),
                 PendingKind::Unsubscribe => {}
+                PendingKind::Repair(channel) => {
+                    let timeout = local_error(ErrorCode::TIMEOUT, "no reply in time");
+                    self.on_repair_reply(now, &channel, id, Err(timeout));
+                }
                 PendingKind::Connect | PendingKind::Subscribe(_) | PendingKind::Refresh => {
                     if self.phase != Phase::Idle && self.phase != Phase::Backoff {
                         self.abort(now, CloseCode::REQUEST_TIMEOUT, "request timed out");
@@ -500,9 +509,21 @@ impl ClientMachine {
 
     fn open_transport(&mut self) {
         self.phase = Phase::Opening;
+        let url = self
+            .config
+            .urls
+            .get(self.url_index)
+            .cloned()
+            .unwrap_or_default();
         self.actions.push_back(Action::OpenTransport {
+            url,
             subprotocol: self.config.codec.subprotocol(),
         });
+    }
+
+    /// The URL the current (or last) attempt went to.
+    pub fn current_url(&self) -> Option<&str> {
+        self.config.urls.get(self.url_index).map(String::as_str)
     }
 
     fn arm_ping(&mut self, now: Millis) {
@@ -605,6 +626,11 @@ impl ClientMachine {
     fn lose(&mut self, now: Millis, reason: CloseReason, reconnect: bool) {
         self.teardown(ErrorCode::CONNECTION_LOST);
         if reconnect {
+            // The next attempt goes to the next node: the one just lost may
+            // be dead, and its peers serve the same system.
+            if !self.config.urls.is_empty() {
+                self.url_index = (self.url_index + 1) % self.config.urls.len();
+            }
             self.phase = Phase::Backoff;
             self.reconnect_at = Some(now + self.backoff.next_delay(&mut self.rng));
             if self.state == ConnectionState::Connected {
@@ -629,6 +655,9 @@ impl ClientMachine {
             (PendingKind::Connect, Err(error)) => self.on_connect_refused(now, error),
             (PendingKind::Subscribe(channel), result) => {
                 self.on_subscribe_reply(now, &channel, reply.id, result)
+            }
+            (PendingKind::Repair(channel), result) => {
+                self.on_repair_reply(now, &channel, reply.id, result)
             }
             (PendingKind::Refresh, Ok(ReplyBody::Refresh(result))) => {
                 self.refresh_in_flight = false;
@@ -703,7 +732,7 @@ impl ClientMachine {
 
     fn on_push(&mut self, now: Millis, push: Push) {
         match push {
-            Push::Publication(publication) => self.on_publication(publication),
+            Push::Publication(publication) => self.on_publication(now, publication),
             Push::Join(m) => {
                 if self.is_subscribed(&m.channel) {
                     self.emit(Event::Join(m));

@@ -13,7 +13,7 @@
 //!
 //! | action | driver does |
 //! |---|---|
-//! | [`Action::OpenTransport`] | open the WebSocket with that subprotocol; report `transport_opened` or `transport_closed` |
+//! | [`Action::OpenTransport`] | open a WebSocket to that URL with that subprotocol; report `transport_opened` or `transport_closed` |
 //! | [`Action::Send`] | send the bytes as one binary or text message |
 //! | [`Action::CloseTransport`] | close the WebSocket with the code and drop it; do **not** report this close |
 //! | [`Action::ArmTimer`] | (re)arm the single timer; when it fires call `handle_timeout` |

@@ -1,5 +1,11 @@
 //! The subscription side of the state machine: subscribe, resubscribe with
 //! recovery, exactly-once in-order delivery per channel.
+//!
+//! Offsets are contiguous per channel, so a live publication whose offset is
+//! not the last delivered + 1 (same epoch) shows a gap. The machine then holds
+//! live publications back, reads the missing ones from history, delivers
+//! them, reports [`Event::Gap`] and goes on: the last line of defence behind
+//! the server's own recovery, the same in every SDK.
 
 use super::backoff::Backoff;
 use super::event::*;
@@ -8,8 +14,8 @@ use crate::channel::Channel;
 use crate::codes::ErrorCode;
 use crate::frame::{ReplyBody, Request};
 use crate::message::{
-    ChannelRequest, ConnectSub, Error, Publication, StreamPosition, SubscribeRequest,
-    SubscribeResult, Unsubscribed,
+    ChannelRequest, ConnectSub, Error, HistoryRequest, HistoryResult, Publication, StreamPosition,
+    SubscribeRequest, SubscribeResult, Unsubscribed,
 };
 use crate::payload::Payload;
 
@@ -36,8 +42,39 @@ pub(super) struct Subscription {
     recovering: bool,
     retry_at: Option<Millis>,
     backoff: Backoff,
-    /// Live publications that arrived before the subscribe reply.
+    /// Live publications held back: before the subscribe reply, or while a
+    /// gap is being repaired.
     buffer: Vec<Publication>,
+    /// The gap being repaired, if any.
+    repair: Option<Repair>,
+}
+
+/// Attempts at reading a gap from history before giving it up.
+const REPAIR_ATTEMPTS: u32 = 3;
+
+/// A gap in a channel's live publications, being read from history.
+#[derive(Debug)]
+struct Repair {
+    /// The last position delivered before the gap.
+    after: StreamPosition,
+    /// The offset of the live publication that showed it.
+    next: u64,
+    /// Wire id of the `history` request in flight.
+    in_flight: Option<u64>,
+    /// When to ask again after a failed attempt.
+    retry_at: Option<Millis>,
+    /// Attempts made.
+    attempts: u32,
+}
+
+/// How a publication fits what a subscription has delivered.
+enum Fit {
+    /// The next one (or the first, or a new epoch, or no offset): deliver it.
+    Next,
+    /// Delivered already: drop it.
+    Seen,
+    /// Offsets were skipped since `after`.
+    Gap(StreamPosition),
 }
 
 impl Subscription {
@@ -49,15 +86,18 @@ impl Subscription {
         }
     }
 
-    /// Dedupe by offset and advance the position; true when `p` is new.
-    fn accept(&mut self, p: &Publication) -> bool {
+    /// How `p` fits; for [`Fit::Next`] the position advances to it.
+    fn fit(&mut self, p: &Publication) -> Fit {
         let (Some(offset), Some(epoch)) = (p.offset, p.epoch.as_ref()) else {
-            return true; // a channel without history: nothing to order by
+            return Fit::Next; // a channel without history: nothing to order by
         };
         match &mut self.position {
             Some(pos) if pos.epoch == *epoch => {
                 if offset <= pos.offset {
-                    return false;
+                    return Fit::Seen;
+                }
+                if offset > pos.offset + 1 {
+                    return Fit::Gap(pos.clone());
                 }
                 pos.offset = offset;
             }
@@ -68,7 +108,15 @@ impl Subscription {
                 })
             }
         }
-        true
+        Fit::Next
+    }
+
+    /// Resets what belongs to one connection (the transport is gone).
+    fn reset(&mut self) {
+        self.in_flight = None;
+        self.retry_at = None;
+        self.buffer.clear();
+        self.repair = None;
     }
 }
 
@@ -109,6 +157,7 @@ impl ClientMachine {
             retry_at: None,
             backoff: Backoff::new(self.config.backoff),
             buffer: Vec::new(),
+            repair: None,
         };
         self.subs.insert(channel.to_owned(), sub);
         self.emit(Event::Subscribing {
@@ -179,9 +228,7 @@ impl ClientMachine {
     pub(super) fn reset_subscriptions(&mut self) {
         let mut resubscribing = Vec::new();
         for (channel, sub) in &mut self.subs {
-            sub.in_flight = None;
-            sub.retry_at = None;
-            sub.buffer.clear();
+            sub.reset();
             if sub.state == SubscriptionState::Subscribed {
                 sub.state = SubscriptionState::Subscribing;
                 resubscribing.push(channel.clone());
@@ -270,7 +317,7 @@ impl ClientMachine {
         }
         sub.in_flight = None;
         match result {
-            Ok(ReplyBody::Subscribe(result)) => self.on_subscribed(channel, result),
+            Ok(ReplyBody::Subscribe(result)) => self.on_subscribed(now, channel, result),
             Err(error) if error.temporary => {
                 let at = now + sub.backoff.next_delay(&mut self.rng);
                 sub.retry_at = Some(at);
@@ -298,7 +345,7 @@ impl ClientMachine {
     }
 
     /// Delivers recovered, then buffered publications, then the `Subscribed` marker.
-    fn on_subscribed(&mut self, channel: &str, result: SubscribeResult) {
+    fn on_subscribed(&mut self, now: Millis, channel: &str, result: SubscribeResult) {
         let Some(sub) = self.subs.get_mut(channel) else {
             return;
         };
@@ -311,16 +358,10 @@ impl ClientMachine {
             sub.position = result.position.clone();
         }
         sub.backoff.reset();
-        let mut deliver = Vec::new();
+        sub.state = SubscriptionState::Subscribed;
         let buffered = std::mem::take(&mut sub.buffer);
         for p in result.publications.into_iter().chain(buffered) {
-            if sub.accept(&p) {
-                deliver.push(p);
-            }
-        }
-        sub.state = SubscriptionState::Subscribed;
-        for p in deliver {
-            self.emit(Event::Publication(p));
+            self.deliver(now, p);
         }
         self.emit(Event::Subscribed {
             channel: channel.to_owned(),
@@ -329,22 +370,152 @@ impl ClientMachine {
         });
     }
 
-    pub(super) fn on_publication(&mut self, p: Publication) {
+    pub(super) fn on_publication(&mut self, now: Millis, p: Publication) {
         let max_buffered = self.config.max_buffered_publications;
         let Some(sub) = self.subs.get_mut(&p.channel) else {
             return;
         };
         let subscribed = sub.state == SubscriptionState::Subscribed;
         let awaiting_reply = sub.state == SubscriptionState::Subscribing && sub.in_flight.is_some();
-        if subscribed && sub.accept(&p) {
-            self.emit(Event::Publication(p));
+        if subscribed {
+            self.deliver(now, p);
         } else if awaiting_reply && sub.buffer.len() < max_buffered {
             sub.buffer.push(p);
         } else if awaiting_reply {
-            let channel = p.channel;
-            self.emit(Event::Warning(format!(
-                "dropped a publication on {channel:?}: more than {max_buffered} arrived before the subscribe reply"
-            )));
+            self.warn_dropped(&p.channel, "before the subscribe reply");
+        }
+    }
+
+    fn warn_dropped(&mut self, channel: &str, when: &str) {
+        let max_buffered = self.config.max_buffered_publications;
+        self.emit(Event::Warning(format!(
+            "dropped a publication on {channel:?}: more than {max_buffered} arrived {when}"
+        )));
+    }
+
+    /// Delivers a publication of a subscribed channel in offset order: drops
+    /// what was delivered already, holds it back while a gap is repaired, and
+    /// starts a repair when it shows one.
+    fn deliver(&mut self, now: Millis, p: Publication) {
+        let max_buffered = self.config.max_buffered_publications;
+        let Some(sub) = self.subs.get_mut(&p.channel) else {
+            return;
+        };
+        if sub.repair.is_some() {
+            if sub.buffer.len() < max_buffered {
+                sub.buffer.push(p);
+            } else {
+                // Dropped here, it shows up as the next gap once this one is closed.
+                self.warn_dropped(&p.channel, "while a gap was repaired");
+            }
+            return;
+        }
+        match sub.fit(&p) {
+            Fit::Next => self.emit(Event::Publication(p)),
+            Fit::Seen => {}
+            Fit::Gap(after) => {
+                sub.repair = Some(Repair {
+                    after,
+                    next: p.offset.unwrap_or_default(),
+                    in_flight: None,
+                    retry_at: None,
+                    attempts: 0,
+                });
+                let channel = p.channel.clone();
+                sub.buffer.push(p);
+                self.send_repair(now, &channel);
+            }
+        }
+    }
+
+    /// Asks history for the publications of the gap being repaired.
+    fn send_repair(&mut self, now: Millis, channel: &str) {
+        let Some(repair) = self.subs.get_mut(channel).and_then(|s| s.repair.as_mut()) else {
+            return;
+        };
+        repair.attempts += 1;
+        repair.retry_at = None;
+        let missing = repair.next.saturating_sub(repair.after.offset + 1);
+        let request = Request::History(HistoryRequest {
+            channel: channel.to_owned(),
+            limit: Some(u32::try_from(missing).unwrap_or(u32::MAX)),
+            since: Some(repair.after.clone()),
+            reverse: false,
+        });
+        let deadline = now + self.config.request_timeout_ms;
+        let id = self.send_command(request, PendingKind::Repair(channel.to_owned()), deadline);
+        if let Some(repair) = self.subs.get_mut(channel).and_then(|s| s.repair.as_mut()) {
+            repair.in_flight = id;
+        }
+    }
+
+    /// The history read of a gap answered (or failed, or timed out).
+    pub(super) fn on_repair_reply(
+        &mut self,
+        now: Millis,
+        channel: &str,
+        id: u64,
+        result: Result<ReplyBody, Error>,
+    ) {
+        let Some(sub) = self.subs.get_mut(channel) else {
+            return;
+        };
+        let Some(repair) = sub.repair.as_mut().filter(|r| r.in_flight == Some(id)) else {
+            return;
+        };
+        repair.in_flight = None;
+        let page = match result {
+            Ok(ReplyBody::History(page)) => page,
+            Err(error) if error.temporary && repair.attempts < REPAIR_ATTEMPTS => {
+                let at = now + sub.backoff.next_delay(&mut self.rng);
+                repair.retry_at = Some(at);
+                self.retries.insert((at, channel.to_owned()));
+                return;
+            }
+            Err(_) | Ok(_) => HistoryResult::default(),
+        };
+        self.close_gap(now, channel, page);
+    }
+
+    /// Delivers what history returned for the gap, reports it, and goes on
+    /// with the publications held back.
+    fn close_gap(&mut self, now: Millis, channel: &str, page: HistoryResult) {
+        let Some(sub) = self.subs.get_mut(channel) else {
+            return;
+        };
+        let Some(repair) = sub.repair.take() else {
+            return;
+        };
+        // What history still holds of the gap is delivered in order, even
+        // where it has holes of its own; the holes are what is lost.
+        let mut delivered = Vec::new();
+        let mut reached = repair.after.offset;
+        let mut recovered = true;
+        for p in page.publications {
+            let Some(offset) = p.offset else { continue };
+            let ours = p.epoch.as_deref() == Some(&*repair.after.epoch);
+            if ours && offset > reached && offset < repair.next {
+                recovered &= offset == reached + 1;
+                reached = offset;
+                delivered.push(p);
+            }
+        }
+        recovered &= reached + 1 == repair.next;
+        if let Some(pos) = sub.position.as_mut() {
+            pos.offset = repair.next - 1;
+        }
+        let held = std::mem::take(&mut sub.buffer);
+        for p in delivered {
+            self.emit(Event::Publication(p));
+        }
+        self.emit(Event::Gap {
+            channel: channel.to_owned(),
+            first: repair.after.offset + 1,
+            last: repair.next - 1,
+            recovered,
+        });
+        for p in held {
+            self.deliver(now, p);
         }
     }
 
@@ -360,7 +531,8 @@ impl ClientMachine {
         }
     }
 
-    /// Resubscribe channels whose temporary refusal has waited long enough.
+    /// Resubscribe channels whose temporary refusal has waited long enough,
+    /// and ask again for gaps whose history read failed.
     pub(super) fn retry_subscriptions(&mut self, now: Millis) {
         while let Some((at, channel)) = self.retries.first().cloned() {
             if at > now {
@@ -371,6 +543,8 @@ impl ClientMachine {
                 if sub.retry_at == Some(at) && sub.in_flight.is_none() {
                     sub.retry_at = None;
                     self.send_subscribe(now, &channel);
+                } else if sub.repair.as_ref().is_some_and(|r| r.retry_at == Some(at)) {
+                    self.send_repair(now, &channel);
                 }
             }
         }

@@ -1943,6 +1943,11 @@ public func FfiConverterTypeClientInfo_lower(_ value: ClientInfo) -> RustBuffer 
  */
 public struct ClientOptions: Equatable, Hashable {
     /**
+     * More node URLs of the same cluster: after a failed attempt or a lost
+     * connection the client moves on to the next (the client's `url` first).
+     */
+    public var fallbackUrls: [String]
+    /**
      * A JWT from the app's backend (or pass a token source to the client).
      */
     public var token: String?
@@ -1951,11 +1956,12 @@ public struct ClientOptions: Equatable, Hashable {
      */
     public var codec: WireCodec?
     /**
-     * Shortest reconnect delay (default 500 ms); full jitter up to the longest.
+     * Cap of the first reconnect delay (default 500 ms): retry n waits a
+     * random time in [0, min(longest, this × 2^n)].
      */
     public var minReconnectDelayMs: UInt64?
     /**
-     * Longest reconnect delay (default 20 s).
+     * Largest reconnect delay cap (default 20 s).
      */
     public var maxReconnectDelayMs: UInt64?
     /**
@@ -1984,16 +1990,21 @@ public struct ClientOptions: Equatable, Hashable {
     // declare one manually.
     public init(
         /**
+         * More node URLs of the same cluster: after a failed attempt or a lost
+         * connection the client moves on to the next (the client's `url` first).
+         */fallbackUrls: [String] = [], 
+        /**
          * A JWT from the app's backend (or pass a token source to the client).
          */token: String? = nil, 
         /**
          * Wire codec (default JSON).
          */codec: WireCodec? = nil, 
         /**
-         * Shortest reconnect delay (default 500 ms); full jitter up to the longest.
+         * Cap of the first reconnect delay (default 500 ms): retry n waits a
+         * random time in [0, min(longest, this × 2^n)].
          */minReconnectDelayMs: UInt64? = nil, 
         /**
-         * Longest reconnect delay (default 20 s).
+         * Largest reconnect delay cap (default 20 s).
          */maxReconnectDelayMs: UInt64? = nil, 
         /**
          * How long a request waits for its reply (default 10 s).
@@ -2011,6 +2022,7 @@ public struct ClientOptions: Equatable, Hashable {
          * An inbox position saved by an earlier run: the first connect replays
          * the messages sent to the user since then.
          */inboxSince: StreamPosition? = nil) {
+        self.fallbackUrls = fallbackUrls
         self.token = token
         self.codec = codec
         self.minReconnectDelayMs = minReconnectDelayMs
@@ -2038,6 +2050,7 @@ public struct FfiConverterTypeClientOptions: FfiConverterRustBuffer {
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ClientOptions {
         return
             try ClientOptions(
+                fallbackUrls: FfiConverterSequenceString.read(from: &buf), 
                 token: FfiConverterOptionString.read(from: &buf), 
                 codec: FfiConverterOptionTypeWireCodec.read(from: &buf), 
                 minReconnectDelayMs: FfiConverterOptionUInt64.read(from: &buf), 
@@ -2051,6 +2064,7 @@ public struct FfiConverterTypeClientOptions: FfiConverterRustBuffer {
     }
 
     public static func write(_ value: ClientOptions, into buf: inout [UInt8]) {
+        FfiConverterSequenceString.write(value.fallbackUrls, into: &buf)
         FfiConverterOptionString.write(value.token, into: &buf)
         FfiConverterOptionTypeWireCodec.write(value.codec, into: &buf)
         FfiConverterOptionUInt64.write(value.minReconnectDelayMs, into: &buf)
@@ -3214,6 +3228,21 @@ public enum SubscriptionEvent: Equatable, Hashable {
          */member: Member
     )
     /**
+     * Live publications skipped the offsets `first..=last`; the client read
+     * them from history: with `recovered` all were delivered just before.
+     */
+    case gap(
+        /**
+         * The first missing offset.
+         */first: UInt64, 
+        /**
+         * The last missing offset.
+         */last: UInt64, 
+        /**
+         * Whether every missing publication was delivered.
+         */recovered: Bool
+    )
+    /**
      * The connection dropped; the subscription is being re-established.
      */
     case subscribing
@@ -3263,12 +3292,15 @@ public struct FfiConverterTypeSubscriptionEvent: FfiConverterRustBuffer {
         case 3: return .left(member: try FfiConverterTypeMember.read(from: &buf)
         )
         
-        case 4: return .subscribing
-        
-        case 5: return .subscribed(recovery: try FfiConverterTypeRecovery.read(from: &buf)
+        case 4: return .gap(first: try FfiConverterUInt64.read(from: &buf), last: try FfiConverterUInt64.read(from: &buf), recovered: try FfiConverterBool.read(from: &buf)
         )
         
-        case 6: return .unsubscribed(error: try FfiConverterOptionTypeChorusError.read(from: &buf)
+        case 5: return .subscribing
+        
+        case 6: return .subscribed(recovery: try FfiConverterTypeRecovery.read(from: &buf)
+        )
+        
+        case 7: return .unsubscribed(error: try FfiConverterOptionTypeChorusError.read(from: &buf)
         )
         
         default: throw UniffiInternalError.unexpectedEnumCase
@@ -3294,17 +3326,24 @@ public struct FfiConverterTypeSubscriptionEvent: FfiConverterRustBuffer {
             FfiConverterTypeMember.write(member, into: &buf)
             
         
-        case .subscribing:
+        case let .gap(first,last,recovered):
             writeInt(&buf, Int32(4))
+            FfiConverterUInt64.write(first, into: &buf)
+            FfiConverterUInt64.write(last, into: &buf)
+            FfiConverterBool.write(recovered, into: &buf)
+            
+        
+        case .subscribing:
+            writeInt(&buf, Int32(5))
         
         
         case let .subscribed(recovery):
-            writeInt(&buf, Int32(5))
+            writeInt(&buf, Int32(6))
             FfiConverterTypeRecovery.write(recovery, into: &buf)
             
         
         case let .unsubscribed(error):
-            writeInt(&buf, Int32(6))
+            writeInt(&buf, Int32(7))
             FfiConverterOptionTypeChorusError.write(error, into: &buf)
             
         }
@@ -3663,6 +3702,31 @@ fileprivate struct FfiConverterOptionTypeWireCodec: FfiConverterRustBuffer {
         case 1: return try FfiConverterTypeWireCodec.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceString: FfiConverterRustBuffer {
+    typealias SwiftType = [String]
+
+    public static func write(_ value: [String], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterString.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [String] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [String]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterString.read(from: &buf))
+        }
+        return seq
     }
 }
 

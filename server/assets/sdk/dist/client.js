@@ -5,6 +5,7 @@ import { Subscription } from './subscription.js';
 import { WasmClient } from './wasm.js';
 export class Client extends Emitter {
     url;
+    urls;
     #wasm;
     #getToken;
     #pending = new Map();
@@ -14,13 +15,19 @@ export class Client extends Emitter {
     #freed = false;
     constructor(url, options = {}) {
         super();
-        this.url = url;
+        const urls = typeof url === 'string' ? [url] : [...url];
+        const first = urls[0];
+        if (first === undefined)
+            throw new TypeError('no URL given');
+        this.url = first;
+        this.urls = urls;
         this.#getToken = options.getToken;
         const WebSocketImpl = options.WebSocket ?? globalThis.WebSocket;
         if (!WebSocketImpl) {
             throw new TypeError('no WebSocket implementation: pass options.WebSocket (for example the ws package on Node.js 20)');
         }
         const wasmOptions = {
+            urls,
             codec: options.codec,
             token: options.token,
             tokenProvider: options.getToken !== undefined,
@@ -38,7 +45,7 @@ export class Client extends Emitter {
             inboxSince: options.inboxSince,
         };
         try {
-            this.#wasm = new WasmClient(url, JSON.stringify(wasmOptions), WebSocketImpl, (e) => this.#onEvent(e));
+            this.#wasm = new WasmClient(first, JSON.stringify(wasmOptions), WebSocketImpl, (e) => this.#onEvent(e));
         }
         catch (e) {
             throw new TypeError(e instanceof Error ? e.message : String(e));
@@ -190,6 +197,7 @@ export class Client extends Emitter {
                 break;
             case 'subscribing':
             case 'subscribed':
+            case 'gap':
                 this.#subs.get(event.channel)?.handle(event);
                 break;
             case 'unsubscribed': {

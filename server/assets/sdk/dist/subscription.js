@@ -29,6 +29,9 @@ export class Subscription extends Emitter {
                 this.#ready();
                 this.emit('publication', event.publication);
                 break;
+            case 'gap':
+                this.emit('gap', { first: event.first, last: event.last, recovered: event.recovered });
+                break;
             case 'join':
                 this.emit('join', event.membership);
                 break;

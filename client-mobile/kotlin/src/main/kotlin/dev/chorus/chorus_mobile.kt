@@ -3482,6 +3482,12 @@ public object FfiConverterTypeClientInfo: FfiConverterRustBuffer<ClientInfo> {
  */
 data class ClientOptions (
     /**
+     * More node URLs of the same cluster: after a failed attempt or a lost
+     * connection the client moves on to the next (the client's `url` first).
+     */
+    var `fallbackUrls`: List<kotlin.String> = listOf() 
+    , 
+    /**
      * A JWT from the app's backend (or pass a token source to the client).
      */
     var `token`: kotlin.String? = null 
@@ -3492,12 +3498,13 @@ data class ClientOptions (
     var `codec`: WireCodec? = null 
     , 
     /**
-     * Shortest reconnect delay (default 500 ms); full jitter up to the longest.
+     * Cap of the first reconnect delay (default 500 ms): retry n waits a
+     * random time in [0, min(longest, this × 2^n)].
      */
     var `minReconnectDelayMs`: kotlin.ULong? = null 
     , 
     /**
-     * Longest reconnect delay (default 20 s).
+     * Largest reconnect delay cap (default 20 s).
      */
     var `maxReconnectDelayMs`: kotlin.ULong? = null 
     , 
@@ -3542,6 +3549,7 @@ data class ClientOptions (
 public object FfiConverterTypeClientOptions: FfiConverterRustBuffer<ClientOptions> {
     override fun read(buf: ByteBuffer): ClientOptions {
         return ClientOptions(
+            FfiConverterSequenceString.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalTypeWireCodec.read(buf),
             FfiConverterOptionalULong.read(buf),
@@ -3555,6 +3563,7 @@ public object FfiConverterTypeClientOptions: FfiConverterRustBuffer<ClientOption
     }
 
     override fun allocationSize(value: ClientOptions) = (
+            FfiConverterSequenceString.allocationSize(value.`fallbackUrls`) +
             FfiConverterOptionalString.allocationSize(value.`token`) +
             FfiConverterOptionalTypeWireCodec.allocationSize(value.`codec`) +
             FfiConverterOptionalULong.allocationSize(value.`minReconnectDelayMs`) +
@@ -3567,6 +3576,7 @@ public object FfiConverterTypeClientOptions: FfiConverterRustBuffer<ClientOption
     )
 
     override fun write(value: ClientOptions, buf: ByteBuffer) {
+            FfiConverterSequenceString.write(value.`fallbackUrls`, buf)
             FfiConverterOptionalString.write(value.`token`, buf)
             FfiConverterOptionalTypeWireCodec.write(value.`codec`, buf)
             FfiConverterOptionalULong.write(value.`minReconnectDelayMs`, buf)
@@ -4555,6 +4565,30 @@ sealed class SubscriptionEvent {
     }
     
     /**
+     * Live publications skipped the offsets `first..=last`; the client read
+     * them from history: with `recovered` all were delivered just before.
+     */
+    data class Gap(
+        /**
+         * The first missing offset.
+         */
+        val `first`: kotlin.ULong, 
+        /**
+         * The last missing offset.
+         */
+        val `last`: kotlin.ULong, 
+        /**
+         * Whether every missing publication was delivered.
+         */
+        val `recovered`: kotlin.Boolean) : SubscriptionEvent()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
      * The connection dropped; the subscription is being re-established.
      */
     object Subscribing : SubscriptionEvent()
@@ -4615,11 +4649,16 @@ public object FfiConverterTypeSubscriptionEvent : FfiConverterRustBuffer<Subscri
             3 -> SubscriptionEvent.Left(
                 FfiConverterTypeMember.read(buf),
                 )
-            4 -> SubscriptionEvent.Subscribing
-            5 -> SubscriptionEvent.Subscribed(
+            4 -> SubscriptionEvent.Gap(
+                FfiConverterULong.read(buf),
+                FfiConverterULong.read(buf),
+                FfiConverterBoolean.read(buf),
+                )
+            5 -> SubscriptionEvent.Subscribing
+            6 -> SubscriptionEvent.Subscribed(
                 FfiConverterTypeRecovery.read(buf),
                 )
-            6 -> SubscriptionEvent.Unsubscribed(
+            7 -> SubscriptionEvent.Unsubscribed(
                 FfiConverterOptionalTypeChorusError.read(buf),
                 )
             else -> throw RuntimeException("invalid enum value, something is very wrong!!")
@@ -4646,6 +4685,15 @@ public object FfiConverterTypeSubscriptionEvent : FfiConverterRustBuffer<Subscri
             (
                 4UL
                 + FfiConverterTypeMember.allocationSize(value.`member`)
+            )
+        }
+        is SubscriptionEvent.Gap -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterULong.allocationSize(value.`first`)
+                + FfiConverterULong.allocationSize(value.`last`)
+                + FfiConverterBoolean.allocationSize(value.`recovered`)
             )
         }
         is SubscriptionEvent.Subscribing -> {
@@ -4687,17 +4735,24 @@ public object FfiConverterTypeSubscriptionEvent : FfiConverterRustBuffer<Subscri
                 FfiConverterTypeMember.write(value.`member`, buf)
                 Unit
             }
-            is SubscriptionEvent.Subscribing -> {
+            is SubscriptionEvent.Gap -> {
                 buf.putInt(4)
+                FfiConverterULong.write(value.`first`, buf)
+                FfiConverterULong.write(value.`last`, buf)
+                FfiConverterBoolean.write(value.`recovered`, buf)
+                Unit
+            }
+            is SubscriptionEvent.Subscribing -> {
+                buf.putInt(5)
                 Unit
             }
             is SubscriptionEvent.Subscribed -> {
-                buf.putInt(5)
+                buf.putInt(6)
                 FfiConverterTypeRecovery.write(value.`recovery`, buf)
                 Unit
             }
             is SubscriptionEvent.Unsubscribed -> {
-                buf.putInt(6)
+                buf.putInt(7)
                 FfiConverterOptionalTypeChorusError.write(value.`error`, buf)
                 Unit
             }
@@ -5098,6 +5153,34 @@ public object FfiConverterOptionalTypeWireCodec: FfiConverterRustBuffer<WireCode
         } else {
             buf.put(1)
             FfiConverterTypeWireCodec.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceString: FfiConverterRustBuffer<List<kotlin.String>> {
+    override fun read(buf: ByteBuffer): List<kotlin.String> {
+        val len = buf.getInt()
+        return List<kotlin.String>(len) {
+            FfiConverterString.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<kotlin.String>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterString.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<kotlin.String>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterString.write(it, buf)
         }
     }
 }

@@ -210,6 +210,7 @@ fn connects_and_reports_state() {
         let actions = h.drain();
         assert_eq!(states(&actions), [ConnectionState::Connecting]);
         assert!(actions.contains(&Action::OpenTransport {
+            url: String::new(),
             subprotocol: codec.subprotocol()
         }));
         let (cmd, actions) = h.handshake(connected());
@@ -306,11 +307,8 @@ fn reconnect_storm_backs_off_with_jitter_and_resets_after_success() {
         h.m.transport_opened(h.now);
         h.drain();
     }
-    assert_eq!(delays[0], 500);
-    assert!(
-        delays.iter().all(|d| (500..=20_000).contains(d)),
-        "{delays:?}"
-    );
+    assert!(delays[0] <= 500, "{delays:?}");
+    assert!(delays.iter().all(|d| *d <= 20_000), "{delays:?}");
     assert!(delays[10..].iter().any(|d| *d > 10_000), "{delays:?}");
     let distinct: std::collections::BTreeSet<_> = delays[10..].iter().collect();
     assert!(distinct.len() > 20, "jitter spreads retries: {delays:?}");
@@ -326,7 +324,7 @@ fn reconnect_storm_backs_off_with_jitter_and_resets_after_success() {
     let before = h.now;
     h.lose(None);
     h.fire_timer();
-    assert_eq!(h.now - before, 500);
+    assert!(h.now - before <= 500);
 }
 
 #[test]
@@ -947,3 +945,6 @@ proptest::proptest! {
         proptest::prop_assert_eq!(h.m.poll_timeout(), None);
     }
 }
+
+mod gaps;
+mod urls;
