@@ -167,8 +167,13 @@ pub struct ClusterConfig {
     /// A node that has not refreshed its registry entry for this long is dead:
     /// it leaves `/api/nodes`, and its members leave presence (with leave events).
     pub node_ttl_ms: u64,
-    /// How long to wait for a JetStream reply (publish ack, history read).
+    /// How long to wait for one JetStream reply (a publish ack, a read).
     pub request_timeout_ms: u64,
+    /// How long a publish to a history channel keeps trying, through offset
+    /// conflicts with other nodes, stream leader elections and NATS
+    /// reconnects, before the client gets error 100. Below the SDKs' request
+    /// timeout (10 s), so the client hears the answer.
+    pub publish_timeout_ms: u64,
 }
 
 impl Default for ClusterConfig {
@@ -180,6 +185,7 @@ impl Default for ClusterConfig {
             history_max_bytes: 1 << 30,
             node_ttl_ms: 15_000,
             request_timeout_ms: 5_000,
+            publish_timeout_ms: 8_000,
         }
     }
 }
@@ -502,6 +508,12 @@ impl Config {
         }
         if c.node_ttl_ms < 1_000 {
             return Err(invalid("cluster.node_ttl_ms", "must be at least 1000"));
+        }
+        if c.publish_timeout_ms == 0 {
+            return Err(invalid(
+                "cluster.publish_timeout_ms",
+                "must be greater than 0",
+            ));
         }
         if c.request_timeout_ms == 0 {
             return Err(invalid(

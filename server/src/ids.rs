@@ -2,6 +2,17 @@
 
 use std::fmt::Write as _;
 
+/// A random number from the operating system's generator (for jitter).
+pub fn random_u64() -> u64 {
+    let mut bytes = [0u8; 8];
+    if getrandom::fill(&mut bytes).is_err() {
+        return std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos().into());
+    }
+    u64::from_le_bytes(bytes)
+}
+
 /// `n` random bytes as lower-case hex, from the operating system's generator.
 pub fn random_hex(n: usize) -> String {
     let mut buf = vec![0u8; n];

@@ -36,6 +36,7 @@ pub mod reload;
 pub mod revocation;
 pub mod sdk;
 pub mod session;
+pub mod stall;
 pub mod status;
 
 /// The protocol crate, re-exported so embedders use the same version.

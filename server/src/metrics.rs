@@ -20,6 +20,13 @@ pub struct CodeLabel {
     pub code: String,
 }
 
+/// Label of the gap counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabel {
+    /// `filled` or `lost`.
+    pub outcome: &'static str,
+}
+
 /// Every metric of a node.
 #[derive(Debug)]
 pub struct Metrics {
@@ -38,6 +45,10 @@ pub struct Metrics {
     pub disconnects: Family<CodeLabel, Counter>,
     /// Seconds from a publication entering this node to its write on a connection.
     pub publish_to_write: Histogram,
+    /// Gaps in a connection's live publications filled from history before
+    /// the next one was written (`filled`), or that history could not fill
+    /// (`lost`: the client's own repair, or recovery, takes over).
+    pub gaps: Family<OutcomeLabel, Counter>,
     connections: Gauge,
     users: Gauge,
     subscriptions: Gauge,
@@ -56,6 +67,7 @@ impl Metrics {
             errors: Family::default(),
             disconnects: Family::default(),
             publish_to_write: Histogram::new(exponential_buckets(0.000_05, 2.0, 18)),
+            gaps: Family::default(),
             connections: Gauge::default(),
             users: Gauge::default(),
             subscriptions: Gauge::default(),
@@ -88,6 +100,11 @@ impl Metrics {
             "publish_to_write_seconds",
             "Time from a publication entering the node to its write on a connection",
             m.publish_to_write.clone(),
+        );
+        registry.register(
+            "live_gaps",
+            "Gaps in a connection's live publications, by whether history filled them",
+            m.gaps.clone(),
         );
         registry.register(
             "queue_drops",
@@ -125,6 +142,12 @@ impl Metrics {
                 code: code.name().to_owned(),
             })
             .inc();
+    }
+
+    /// Counts a gap in a connection's live publications.
+    pub fn gap(&self, filled: bool) {
+        let outcome = if filled { "filled" } else { "lost" };
+        self.gaps.get_or_create(&OutcomeLabel { outcome }).inc();
     }
 
     /// Counts a server-side close.

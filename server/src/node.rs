@@ -63,6 +63,8 @@ pub struct Node {
     pub hooks: Arc<dyn Hooks>,
     /// Prometheus metrics.
     pub metrics: Metrics,
+    /// Time the node itself stood still (credited by the rate limit).
+    pub stall: Arc<crate::stall::StallClock>,
     counter: AtomicU64,
     shutdown: watch::Sender<bool>,
     /// When the node started.
@@ -499,6 +501,7 @@ impl ServerBuilder {
             broker,
             hooks: self.hooks,
             metrics: Metrics::new(&hub),
+            stall: Arc::default(),
             counter: AtomicU64::new(1),
             shutdown,
             started: Instant::now(),
@@ -506,6 +509,7 @@ impl ServerBuilder {
         if let Some(memory) = memory {
             spawn_history_sweeper(&node, memory);
         }
+        crate::stall::StallClock::spawn_ticker(&node.stall);
         Ok(Server { node, listener })
     }
 }

@@ -11,16 +11,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
-use chorus_protocol::message::{ClientInfo, Disconnect, Empty, Error};
+use chorus_protocol::message::{ClientInfo, Disconnect, Empty, Error, StreamPosition};
 use chorus_protocol::{ClientFrame, CloseCode, Codec, Command, Push, Reply, ServerFrame};
 use futures_util::SinkExt;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until};
 
 use crate::auth::Claims;
+use crate::history::HistoryQuery;
 use crate::hub::{ClientId, ConnHandle, KillSwitch};
 use crate::node::Node;
-use crate::outgoing::{Outgoing, encode};
+use crate::outgoing::{Outgoing, SharedFrame, encode};
 use crate::rate::TokenBucket;
 
 /// Most queued frames written before one flush.
@@ -42,6 +43,16 @@ pub(crate) struct Authed {
 pub(crate) struct SubState {
     /// Offset and epoch of the last publication written (history channels).
     pub(crate) last: Option<(u64, Arc<str>)>,
+}
+
+/// Offsets missing from a channel's live publications on this connection.
+#[derive(Debug)]
+struct Gap {
+    channel: Arc<str>,
+    /// The last position written.
+    after: StreamPosition,
+    /// The offset of the publication that showed the gap.
+    next: u64,
 }
 
 /// What the loop does after handling an input.
@@ -202,7 +213,8 @@ impl Session {
     }
 
     async fn on_command(&mut self, socket: &mut WebSocket, cmd: Command) -> Flow {
-        if !self.rate.take(Instant::now()) {
+        let now = Instant::now();
+        if !self.rate.take(now, self.node.stall.observe(now)) {
             self.rate_strikes += 1;
             let error = Error::new(chorus_protocol::ErrorCode::TOO_MANY_REQUESTS, "slow down");
             let flow = self
@@ -266,6 +278,16 @@ impl Session {
         let mut item = Some(first);
         let mut written = 0;
         while let Some(current) = item.take() {
+            if let Some(gap) = self.gap_before(&current) {
+                for missing in self.fill(gap).await {
+                    if let Some(msg) = self.admit(missing) {
+                        self.count_out(&msg);
+                        if let Err(e) = socket.feed(msg).await {
+                            return Flow::Close(CloseCode(1006), e.to_string());
+                        }
+                    }
+                }
+            }
             if let Some(msg) = self.admit(current) {
                 self.count_out(&msg);
                 if let Err(e) = socket.feed(msg).await {
@@ -291,6 +313,67 @@ impl Session {
         };
         self.node.metrics.messages_out.inc();
         self.node.metrics.bytes_out.inc_by(len as u64);
+    }
+
+    /// The gap a live publication would leave on its channel: offsets after the
+    /// last one written and before it, same epoch. Causes: a publication the
+    /// node's NATS server did not route here (new interest, a reconnect) or a
+    /// subscribe reply whose page stopped short. None when the item fits.
+    fn gap_before(&self, item: &Outgoing) -> Option<Gap> {
+        let Outgoing::Publication {
+            channel,
+            position: Some((offset, epoch)),
+            ..
+        } = item
+        else {
+            return None;
+        };
+        let (last, last_epoch) = self.subs.get(channel)?.last.clone()?;
+        (last_epoch == *epoch && *offset > last + 1).then(|| Gap {
+            channel: channel.clone(),
+            after: StreamPosition {
+                offset: last,
+                epoch: epoch.to_string(),
+            },
+            next: *offset,
+        })
+    }
+
+    /// The publications of a gap, read from history, as queue items; empty
+    /// (and counted as lost) when history cannot fill it. Blocks this
+    /// connection's writes for one history read, which is what in-order
+    /// delivery costs.
+    async fn fill(&self, gap: Gap) -> Vec<Outgoing> {
+        let Some(opts) = self.node.history_options_for(&gap.channel) else {
+            return Vec::new();
+        };
+        let query = HistoryQuery {
+            since: Some(gap.after.clone()),
+            limit: Some((gap.next - gap.after.offset - 1) as usize),
+            reverse: false,
+        };
+        let page = match self
+            .node
+            .broker
+            .history(gap.channel.clone(), opts, query)
+            .await
+        {
+            Ok(page) => page,
+            Err(e) => {
+                tracing::warn!(error = %e, channel = %gap.channel, "could not fill a gap in live publications");
+                self.node.metrics.gap(false);
+                return Vec::new();
+            }
+        };
+        let missing: Vec<Outgoing> = page
+            .publications
+            .into_iter()
+            .filter(|p| p.offset.is_some_and(|o| o < gap.next))
+            .map(|p| Outgoing::for_push(SharedFrame::push(Push::Publication(p))))
+            .collect();
+        let filled = missing.len() as u64 == gap.next - gap.after.offset - 1;
+        self.node.metrics.gap(filled);
+        missing
     }
 
     /// The message to write for a queued item, or `None` to skip it (no longer

@@ -521,3 +521,185 @@ async fn a_lost_history_stream_starts_a_new_epoch() {
         other => panic!("unexpected {other:?}"),
     }
 }
+
+fn history_since(
+    channel: &str,
+    since: Option<StreamPosition>,
+    limit: Option<u32>,
+    reverse: bool,
+) -> Request {
+    Request::History(chorus_protocol::message::HistoryRequest {
+        channel: channel.into(),
+        limit,
+        since,
+        reverse,
+    })
+}
+
+fn offsets_of(body: ReplyBody) -> Vec<u64> {
+    let publications = match body {
+        ReplyBody::History(h) => h.publications,
+        ReplyBody::Subscribe(s) => s.publications,
+        other => panic!("unexpected {other:?}"),
+    };
+    publications.iter().filter_map(|p| p.offset).collect()
+}
+
+#[tokio::test]
+async fn publishers_on_every_node_to_one_history_channel_all_succeed_in_one_order() {
+    let cluster = NatsCluster::start(3).await;
+    let mut config = cluster_config(cluster.urls());
+    config.cluster.replicas = 3;
+    let nodes = [
+        TestServer::start(config.clone()).await,
+        TestServer::start(config.clone()).await,
+        TestServer::start(config).await,
+    ];
+    let mut reader = nodes[0].user(Codec::MessagePack, "reader").await;
+    expect_ok(reader.request(subscribe_req("chat:hot")).await);
+    const PER_CLIENT: usize = 30;
+    let mut publishers = Vec::new();
+    for (n, node) in nodes.iter().enumerate() {
+        for k in 0..3 {
+            let mut c = node.user(Codec::Json, &format!("p{n}{k}")).await;
+            expect_ok(c.request(subscribe_req("chat:hot")).await);
+            publishers.push(tokio::spawn(async move {
+                let mut offsets = Vec::new();
+                for i in 0..PER_CLIENT {
+                    let data = text(&format!("{n}.{k}.{i}"));
+                    // Every publish succeeds: contention between nodes is
+                    // resolved by the server, never handed to the client.
+                    match c.request(publish_req("chat:hot", data)).await {
+                        Ok(ReplyBody::Publish(r)) => offsets.push(r.position.unwrap().offset),
+                        other => panic!("publish {n}.{k}.{i}: {other:?}"),
+                    }
+                }
+                offsets
+            }));
+        }
+    }
+    let mut all = Vec::new();
+    for p in publishers {
+        all.extend(p.await.unwrap());
+    }
+    all.sort_unstable();
+    let total = 9 * PER_CLIENT as u64;
+    assert_eq!(all, (1..=total).collect::<Vec<u64>>(), "one order, no gap");
+    for want in 1..=total {
+        let p = reader.publication().await;
+        assert_eq!(p.offset, Some(want), "delivered in offset order");
+    }
+}
+
+#[tokio::test]
+async fn history_from_a_position_reads_exactly_what_follows_it() {
+    let nats = NatsServer::start().await;
+    let mut config = cluster_config(vec![nats.url()]);
+    config.limits.rate_per_second = 100_000;
+    config.limits.rate_burst = 100_000;
+    config.namespaces.insert(
+        "big".into(),
+        NamespaceConfig {
+            history_size: 1000,
+            history_ttl_ms: 600_000,
+            ..Default::default()
+        },
+    );
+    let node = TestServer::start(config).await;
+    let mut c = node.user(Codec::MessagePack, "writer").await;
+    expect_ok(c.request(subscribe_req("big:x")).await);
+    expect_ok(c.request(subscribe_req("big:y")).await);
+    // Two channels interleaved unevenly in the stream: 300 on x, 500 on y.
+    let mut epoch = String::new();
+    let (mut x, mut y) = (0u64, 0u64);
+    while x < 300 || y < 500 {
+        let channel = if (x * 5 + y * 3) % 7 < 3 && x < 300 || y == 500 {
+            x += 1;
+            "big:x"
+        } else {
+            y += 1;
+            "big:y"
+        };
+        if let ReplyBody::Publish(r) = expect_ok(c.request(publish_req(channel, text("v"))).await) {
+            if channel == "big:x" {
+                let position = r.position.unwrap();
+                assert_eq!(position.offset, x);
+                epoch = position.epoch;
+            }
+        }
+    }
+    let at = |offset: u64| {
+        Some(StreamPosition {
+            offset,
+            epoch: epoch.clone(),
+        })
+    };
+    for since in [0, 1, 2, 57, 150, 298, 299] {
+        let got = offsets_of(expect_ok(
+            c.request(history_since("big:x", at(since), Some(1000), false))
+                .await,
+        ));
+        assert_eq!(
+            got,
+            (since + 1..=300).collect::<Vec<u64>>(),
+            "since {since}"
+        );
+        let limited = offsets_of(expect_ok(
+            c.request(history_since("big:x", at(since), Some(10), false))
+                .await,
+        ));
+        assert_eq!(
+            limited,
+            (since + 1..=(since + 10).min(300)).collect::<Vec<u64>>(),
+            "since {since}, 10"
+        );
+    }
+    assert!(
+        offsets_of(expect_ok(
+            c.request(history_since("big:x", at(300), Some(1000), false))
+                .await
+        ))
+        .is_empty()
+    );
+    let newest = offsets_of(expect_ok(
+        c.request(history_since("big:x", None, Some(3), true)).await,
+    ));
+    assert_eq!(newest, [300, 299, 298]);
+    let before = offsets_of(expect_ok(
+        c.request(history_since("big:x", at(100), Some(4), true))
+            .await,
+    ));
+    assert_eq!(before, [99, 98, 97, 96]);
+    let oldest = offsets_of(expect_ok(
+        c.request(history_since("big:x", None, Some(2), false))
+            .await,
+    ));
+    assert_eq!(oldest, [1, 2]);
+
+    // The chat namespace keeps 100: a position before its window is not
+    // recovered, one inside it is, exactly.
+    expect_ok(c.request(subscribe_req("chat:w")).await);
+    let mut epoch = String::new();
+    for _ in 0..130 {
+        if let ReplyBody::Publish(r) = expect_ok(c.request(publish_req("chat:w", text("w"))).await)
+        {
+            epoch = r.position.unwrap().epoch;
+        }
+    }
+    let mut late = node.user(Codec::Json, "late").await;
+    let since = |offset: u64| StreamPosition {
+        offset,
+        epoch: epoch.clone(),
+    };
+    match expect_ok(late.request(subscribe_since("chat:w", since(20))).await) {
+        ReplyBody::Subscribe(r) => assert!(!r.recovered, "offset 21 is out of the window"),
+        other => panic!("unexpected {other:?}"),
+    }
+    expect_ok(
+        late.request(Request::Unsubscribe(channel_req("chat:w")))
+            .await,
+    );
+    let body = expect_ok(late.request(subscribe_since("chat:w", since(40))).await);
+    assert!(matches!(&body, ReplyBody::Subscribe(r) if r.recovered));
+    assert_eq!(offsets_of(body), (41..=130).collect::<Vec<u64>>());
+}

@@ -96,6 +96,7 @@ const TABLES: &[OptionTable] = &[
             ("history_max_bytes", "1048576"),
             ("node_ttl_ms", "5000"),
             ("request_timeout_ms", "2000"),
+            ("publish_timeout_ms", "6000"),
         ],
     },
     OptionTable {

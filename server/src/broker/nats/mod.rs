@@ -173,8 +173,16 @@ impl NatsBroker {
             js.create_or_update_key_value(revoked.clone())
         })
         .await?;
-        let history =
-            Arc::new(HistoryStore::new(client.clone(), js.clone(), names.clone(), &config).await?);
+        let history = Arc::new(
+            HistoryStore::new(
+                client.clone(),
+                js.clone(),
+                names.clone(),
+                node.clone(),
+                &config,
+            )
+            .await?,
+        );
         let presence = Arc::new(Presence::new(
             client.clone(),
             presence_kv,

@@ -4,47 +4,86 @@
 //! Offsets stay contiguous per channel across nodes: each publish names the
 //! stream sequence of the channel's last stored publication
 //! (`Nats-Expected-Last-Subject-Sequence`), so of two concurrent publishes only
-//! one is stored at that place and the other retries on top of it. The stored
-//! message carries its own offset and epoch. A channel whose stored publications
-//! are all gone (TTL, or the stream was lost) starts a new epoch at offset 1.
+//! one is stored at that place and the other retries on top of it
+//! ([`append`]). The stored message carries its own offset and epoch. A channel
+//! whose stored publications are all gone (TTL, or the stream was lost) starts
+//! a new epoch at offset 1.
 //!
-//! The stream republishes each stored publication on the channel's live subject,
-//! in stream order, so nodes deliver in offset order without any coordination.
+//! The stream republishes each stored publication on the channel's live
+//! subject, in stream order, so nodes deliver in offset order without any
+//! coordination.
+//!
+//! Reads ([`read`]) never trust a single replica: the channel's head comes
+//! from the stream leader, and a page is taken only from a replica that has
+//! reached that head, so a page always covers everything acknowledged before
+//! the read began.
+
+mod append;
+mod read;
 
 use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_nats::Client;
-use async_nats::jetstream::context::PublishErrorKind;
-use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::{self, stream};
 use chorus_protocol::Push;
-use chorus_protocol::message::{Publication, StreamPosition};
-use chorus_protocol::subject::encode_token;
-use serde_json::json;
+use chorus_protocol::message::Publication;
 
-use super::direct;
 use super::names::Names;
 use super::wire;
-use crate::broker::{BrokerError, PublishOutcome};
+use crate::broker::BrokerError;
 use crate::config::{ClusterStorage, Config};
-use crate::history::{HistoryOptions, HistoryPage, HistoryQuery, page};
-use crate::ids::random_hex;
+use crate::history::HistoryOptions;
 
-/// Attempts at a publish that keeps losing the race for the next offset.
-const MAX_ATTEMPTS: usize = 16;
 /// Channels whose last stored publication this node remembers.
 const MAX_HEADS: usize = 10_000;
-/// Messages asked for per direct read.
-const READ_BATCH: usize = 1_000;
+/// The longest a single request to the stream leader may take before it is
+/// sent again: during an election no leader answers at all.
+const LEADER_ATTEMPT: Duration = Duration::from_secs(2);
 
 /// The last stored publication of a channel.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Head {
     sequence: u64,
     offset: u64,
     epoch: Arc<str>,
+}
+
+/// Jittered pauses before trying again, growing with each consecutive wait
+/// (from [`FIRST_PAUSE`] to [`MAX_PAUSE`]): short, so that traffic resumes
+/// moments after the cluster recovers.
+struct Pauses {
+    next: Duration,
+}
+
+/// The shortest and longest cap of a pause.
+const FIRST_PAUSE: Duration = Duration::from_millis(2);
+const MAX_PAUSE: Duration = Duration::from_millis(250);
+
+impl Pauses {
+    fn new() -> Self {
+        Pauses { next: FIRST_PAUSE }
+    }
+
+    /// Waits a random time up to the current cap (never past `deadline`).
+    async fn wait(&mut self, deadline: tokio::time::Instant) {
+        let cap = self.next.as_micros() as u64;
+        let pause = Duration::from_micros(crate::ids::random_u64() % (cap + 1));
+        self.next = (self.next * 2).min(MAX_PAUSE);
+        tokio::time::sleep_until((tokio::time::Instant::now() + pause).min(deadline)).await;
+    }
+}
+
+impl Head {
+    /// Its position, as clients see it.
+    fn position(&self) -> chorus_protocol::message::StreamPosition {
+        chorus_protocol::message::StreamPosition {
+            offset: self.offset,
+            epoch: self.epoch.to_string(),
+        }
+    }
 }
 
 /// A channel's head, shared by this node's publishers to that channel.
@@ -55,11 +94,20 @@ type HeadSlot = Arc<tokio::sync::Mutex<Option<Head>>>;
 pub struct HistoryStore {
     client: Client,
     js: jetstream::Context,
+    /// For requests only the stream leader answers: short attempts.
+    leader: jetstream::Context,
     names: Names,
+    /// This node's id: the prefix of the message ids of its publishes.
+    node: Arc<str>,
     /// The stream's configuration; `None` until some namespace keeps history.
     config: Mutex<Option<stream::Config>>,
+    /// How long one request may take.
     timeout: Duration,
+    /// How long a publish keeps trying, all attempts together.
+    publish_timeout: Duration,
     heads: Mutex<HashMap<Arc<str>, HeadSlot>>,
+    /// Numbers this node's publishes, for their message ids.
+    publishes: AtomicU64,
 }
 
 /// Whole seconds, at least one (JetStream's per-message TTL granularity).
@@ -77,10 +125,13 @@ fn stream_config(names: &Names, config: &Config) -> Option<stream::Config> {
         .collect();
     let size = bounds.iter().map(|b| b.size).max()?;
     let ttl = bounds.iter().map(|b| whole_seconds(b.ttl)).max()?;
+    let c = &config.cluster;
+    // Long enough for client idempotency keys, and for a publish's own
+    // retries (each publish carries a message id, see `append`).
     let window = Duration::from_millis(config.limits.idempotency_window_ms)
+        .max(Duration::from_millis(c.publish_timeout_ms))
         .min(ttl)
         .max(Duration::from_secs(1));
-    let c = &config.cluster;
     Some(stream::Config {
         name: names.history_stream(),
         subjects: vec![names.history_all()],
@@ -112,15 +163,24 @@ impl HistoryStore {
         client: Client,
         js: jetstream::Context,
         names: Names,
+        node: Arc<str>,
         config: &Config,
     ) -> Result<HistoryStore, BrokerError> {
+        let timeout = Duration::from_millis(config.cluster.request_timeout_ms);
+        let leader = jetstream::ContextBuilder::new()
+            .timeout(timeout.min(LEADER_ATTEMPT))
+            .build(client.clone());
         let store = HistoryStore {
             client,
             js,
+            leader,
             names,
+            node,
             config: Mutex::default(),
-            timeout: Duration::from_millis(config.cluster.request_timeout_ms),
+            timeout,
+            publish_timeout: Duration::from_millis(config.cluster.publish_timeout_ms),
             heads: Mutex::default(),
+            publishes: AtomicU64::new(0),
         };
         super::setup::retrying("history stream", || store.reconfigure(config)).await?;
         Ok(store)
@@ -153,6 +213,21 @@ impl HistoryStore {
         Ok(())
     }
 
+    /// True only when JetStream says the stream does not exist. "No
+    /// responders" to a publish also comes during a stream leader election,
+    /// which must not be mistaken for a lost stream: the stream is then still
+    /// assigned, and its info says so (or the request just goes unanswered).
+    async fn stream_is_lost(&self) -> bool {
+        match self.leader.get_stream(self.stream_name()).await {
+            Err(e) => matches!(
+                e.kind(),
+                jetstream::context::GetStreamErrorKind::JetStream(api)
+                    if api.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND
+            ),
+            Ok(_) => false,
+        }
+    }
+
     fn stream_name(&self) -> String {
         self.names.history_stream()
     }
@@ -164,174 +239,23 @@ impl HistoryStore {
         }
         heads.entry(channel.clone()).or_default().clone()
     }
+}
 
-    /// Reads the channel's last stored publication.
-    async fn head(&self, channel: &str) -> Result<Option<Head>, BrokerError> {
-        let subject = self.names.history(channel);
-        let batch = direct::batch(
-            &self.client,
-            &self.stream_name(),
-            json!({ "multi_last": [subject], "batch": 1 }),
-            self.timeout,
-        )
-        .await?;
-        let Some(stored) = batch.messages.into_iter().next_back() else {
-            return Ok(None);
-        };
-        let p = decode(&stored)?;
-        Ok(match (p.offset, p.epoch) {
-            (Some(offset), Some(epoch)) => Some(Head {
-                sequence: stored.sequence,
-                offset,
-                epoch: epoch.into(),
-            }),
-            _ => None,
-        })
-    }
-
-    /// Stores a publication at the channel's next offset; returns its position,
-    /// or `duplicate` when `key` was already stored within the window.
-    pub async fn append(
-        &self,
-        channel: &Arc<str>,
-        mut p: Publication,
-        opts: HistoryOptions,
-        key: Option<&str>,
-    ) -> Result<PublishOutcome, BrokerError> {
-        let subject = self.names.history(channel);
-        let slot = self.slot(channel);
-        let mut head = slot.lock().await;
-        for _ in 0..MAX_ATTEMPTS {
-            let known = match head.take() {
-                Some(h) => Some(h),
-                None => self.head(channel).await?,
-            };
-            let (expected, offset, epoch) = match known {
-                Some(h) => (h.sequence, h.offset + 1, h.epoch),
-                None => (0, 1, Arc::from(random_hex(4))),
-            };
-            p.offset = Some(offset);
-            p.epoch = Some(epoch.to_string());
-            let (bytes, _) = wire::encode_push(Push::Publication(p.clone()))?;
-            let mut publish = PublishMessage::build()
-                .payload(bytes)
-                .expected_last_subject_sequence(expected)
-                .ttl(whole_seconds(opts.ttl));
-            if let Some(key) = key {
-                publish =
-                    publish.message_id(format!("{}.{}", encode_token(channel), encode_token(key)));
-            }
-            let ack = match self.js.send_publish(subject.clone(), publish).await {
-                Ok(future) => future.await,
-                Err(e) => Err(e),
-            };
-            match ack {
-                Ok(ack) if ack.duplicate => {
-                    return Ok(PublishOutcome {
-                        position: None,
-                        duplicate: true,
-                    });
-                }
-                Ok(ack) => {
-                    *head = Some(Head {
-                        sequence: ack.sequence,
-                        offset,
-                        epoch: epoch.clone(),
-                    });
-                    return Ok(PublishOutcome {
-                        position: Some(StreamPosition {
-                            offset,
-                            epoch: epoch.to_string(),
-                        }),
-                        duplicate: false,
-                    });
-                }
-                Err(e) if e.kind() == PublishErrorKind::WrongLastSequence => continue,
-                Err(e) if e.kind() == PublishErrorKind::StreamNotFound => {
-                    tracing::warn!(stream = %self.stream_name(), "history stream lost; creating it again");
-                    self.create_stream().await?;
-                }
-                Err(e) => return Err(BrokerError(format!("history publish: {e}"))),
-            }
-        }
-        Err(BrokerError(format!(
-            "history publish: {channel} is too contended, retry"
-        )))
-    }
-
-    /// Answers a history query (see [`crate::history::page`]) from what the
-    /// stream retains of the channel, trimmed to the namespace's size.
-    pub async fn read(
-        &self,
-        channel: &str,
-        opts: HistoryOptions,
-        query: &HistoryQuery,
-    ) -> Result<HistoryPage, BrokerError> {
-        let head = self.head(channel).await?;
-        let position = head
-            .as_ref()
-            .map_or_else(StreamPosition::default, |h| StreamPosition {
-                offset: h.offset,
-                epoch: h.epoch.to_string(),
-            });
-        let Some(head) = head else {
-            return Ok(page(position, std::iter::empty(), query));
-        };
-        let nothing_to_read = match &query.since {
-            None => query.limit == Some(0),
-            Some(since) => {
-                !query.reverse
-                    && (since.offset >= head.offset
-                        || (since.offset > 0 && *since.epoch != *head.epoch))
-            }
-        };
-        if nothing_to_read {
-            return Ok(page(position, std::iter::empty(), query));
-        }
-        let mut retained = self.retained(channel, head.sequence).await?;
-        retained
-            .retain(|p| p.epoch.as_deref() == Some(&*head.epoch) && p.offset <= Some(head.offset));
-        let keep = retained.len().saturating_sub(opts.size);
-        retained.drain(..keep);
-        Ok(page(position, retained.iter(), query))
-    }
-
-    /// Every stored publication of the channel up to stream sequence `last`.
-    async fn retained(&self, channel: &str, last: u64) -> Result<Vec<Publication>, BrokerError> {
-        let subject = self.names.history(channel);
-        let mut out = Vec::new();
-        let mut from = 1;
-        loop {
-            let batch = direct::batch(
-                &self.client,
-                &self.stream_name(),
-                json!({ "seq": from, "next_by_subj": subject, "batch": READ_BATCH }),
-                self.timeout,
-            )
-            .await?;
-            let Some(tail) = batch.messages.last().map(|s| s.sequence) else {
-                return Ok(out);
-            };
-            for stored in &batch.messages {
-                if stored.sequence > last {
-                    return Ok(out);
-                }
-                out.push(decode(stored)?);
-            }
-            if batch.pending == 0 {
-                return Ok(out);
-            }
-            from = tail + 1;
-        }
+/// The publication a stored message holds.
+fn decode(sequence: u64, payload: &[u8]) -> Result<Publication, BrokerError> {
+    match wire::decode_push(payload) {
+        Some(Push::Publication(p)) => Ok(p),
+        _ => Err(BrokerError(format!(
+            "stored message {sequence} is not a publication"
+        ))),
     }
 }
 
-fn decode(stored: &direct::Stored) -> Result<Publication, BrokerError> {
-    match wire::decode_push(&stored.message.payload) {
-        Some(Push::Publication(p)) => Ok(p),
-        _ => Err(BrokerError(format!(
-            "stored message {} is not a publication",
-            stored.sequence
-        ))),
-    }
+/// The head a stored publication makes.
+fn head_of(sequence: u64, p: &Publication) -> Option<Head> {
+    Some(Head {
+        sequence,
+        offset: p.offset?,
+        epoch: p.epoch.as_deref()?.into(),
+    })
 }
