@@ -190,6 +190,17 @@ enum StartError {
     Failed(String),
 }
 
+/// How the servers store JetStream data.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NatsOptions {
+    /// `sync_interval: always`: every write reaches the disk before it is
+    /// acknowledged. By default nats-server syncs on an interval (about two
+    /// minutes), so acknowledged writes can be lost to a power cut of the
+    /// whole cluster; the chaos suite runs with this on, as docs/cluster.md
+    /// recommends.
+    pub sync_always: bool,
+}
+
 /// Cluster settings of one server.
 #[derive(Debug, Clone)]
 struct ClusterConfig {
@@ -214,6 +225,7 @@ pub struct NatsServer {
     port: u16,
     monitor_port: u16,
     cluster: Option<ClusterConfig>,
+    options: NatsOptions,
     dir: tempfile::TempDir,
     child: Option<Child>,
 }
@@ -253,9 +265,15 @@ impl NatsServer {
             port,
             monitor_port: free_port(),
             cluster,
+            options: NatsOptions::default(),
             dir,
             child: None,
         }
+    }
+
+    /// The process id, while running (for signals such as SIGSTOP).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// The client URL, `nats://127.0.0.1:PORT`, to hand to a NATS client or to
@@ -435,6 +453,9 @@ impl NatsServer {
         .map(|s| s.to_string())
         .collect();
         args.push(self.store_dir().display().to_string());
+        if self.options.sync_always {
+            args.extend(["-c".to_owned(), self.config_path().display().to_string()]);
+        }
         if let Some(cluster) = &self.cluster {
             args.extend([
                 "--cluster".to_owned(),
@@ -454,9 +475,21 @@ impl NatsServer {
         args
     }
 
+    /// The configuration file with what flags cannot say (`sync_interval`).
+    fn config_path(&self) -> PathBuf {
+        self.dir.path().join("nats-server.conf")
+    }
+
     /// Spawns the process, its output appended to the log file.
     fn launch(&mut self) {
         assert!(self.child.is_none(), "launch while running");
+        if self.options.sync_always {
+            std::fs::write(
+                self.config_path(),
+                "jetstream {\n  sync_interval: always\n}\n",
+            )
+            .expect("writing the nats-server configuration");
+        }
         let bin = nats_server_bin();
         let args = self.args();
         let mut log = OpenOptions::new()
@@ -618,6 +651,11 @@ impl NatsCluster {
     /// If `n` is 0, or the cluster is not ready within 60 s; the message then
     /// holds the log tail of every server.
     pub async fn start(n: usize) -> NatsCluster {
+        NatsCluster::start_with(n, NatsOptions::default()).await
+    }
+
+    /// [`start`](Self::start) with storage `options` on every server.
+    pub async fn start_with(n: usize, options: NatsOptions) -> NatsCluster {
         assert!(n > 0, "a cluster needs at least one server");
         let mut last_clash = String::new();
         for _ in 0..START_ATTEMPTS {
@@ -637,7 +675,9 @@ impl NatsCluster {
                             .collect(),
                         peers: Vec::new(),
                     };
-                    NatsServer::new(name.clone(), free_port(), Some(config))
+                    let mut server = NatsServer::new(name.clone(), free_port(), Some(config));
+                    server.options = options;
+                    server
                 })
                 .collect();
             let peers: Vec<(String, u16)> = servers
@@ -673,6 +713,43 @@ impl NatsCluster {
     /// If `i` is out of range.
     pub fn server(&mut self, i: usize) -> &mut NatsServer {
         &mut self.servers[i]
+    }
+
+    /// How many servers the cluster has.
+    pub fn len(&self) -> usize {
+        self.servers.len()
+    }
+
+    /// Always false: a cluster has at least one server.
+    pub fn is_empty(&self) -> bool {
+        self.servers.is_empty()
+    }
+
+    /// The index of the server that leads stream `stream`, as the running
+    /// servers report it (`/jsz`); `None` while no leader is elected.
+    pub async fn stream_leader(&self, stream: &str) -> Option<usize> {
+        for server in self.servers.iter().filter(|s| s.is_running()) {
+            let Ok(jsz) = get_json(server.monitor_port, "/jsz?streams=true").await else {
+                continue;
+            };
+            let accounts = jsz["account_details"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            for account in accounts {
+                let streams = account["stream_detail"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
+                for detail in streams.iter().filter(|d| d["name"] == stream) {
+                    let leader = detail["cluster"]["leader"].as_str().unwrap_or_default();
+                    if let Some(i) = self.servers.iter().position(|s| s.name == leader) {
+                        return Some(i);
+                    }
+                }
+            }
+        }
+        None
     }
 
     /// Waits until every server is ready and the JetStream meta leader sees

@@ -1,0 +1,193 @@
+//! `chorus-chaos`: the chaos suite.
+//!
+//! Each run starts three `nats-server` processes as one JetStream cluster
+//! (file storage, `sync_interval: always`), three `chorus` nodes on it
+//! (history stream with three replicas), then subscribers and publishers on
+//! `chorus-client` spread over the nodes, each client knowing every node's
+//! URL. In the middle of the load it injects one fault:
+//!
+//! | scenario | fault |
+//! | --- | --- |
+//! | `baseline` | none: nothing may fail at all |
+//! | `kill-node` | SIGKILL a node, start it again after the down time |
+//! | `term-node` | SIGTERM a node (it drains), start it again |
+//! | `stop-node` | SIGSTOP a node for the down time, then SIGCONT |
+//! | `kill-nats-leader` | SIGKILL the NATS server leading the history stream, restart it |
+//! | `kill-nats-follower` | SIGKILL a NATS server following it, restart it |
+//! | `rolling-restart` | SIGTERM and restart every node in turn |
+//!
+//! At the end every acknowledged publication is checked against every
+//! subscriber of its channel: lost, duplicated, out of order, at another
+//! offset than acknowledged. A run fails on any of those, on a subscriber
+//! left unsubscribed, and (the baseline only) on any failed publish. Every
+//! process listens on 127.0.0.1 and is stopped by its pid when the run ends;
+//! a run that exceeds its time budget is stopped and fails.
+//!
+//! `./scripts/chaos` builds the binaries and runs it; docs/reliability.md
+//! holds the figures.
+
+mod load;
+mod nodes;
+mod run;
+mod verdict;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::run::{Load, Scenario};
+
+/// The chaos suite: faults under load on a three-node cluster, every
+/// acknowledged publication checked at every subscriber.
+#[derive(Debug, Parser)]
+#[command(name = "chorus-chaos")]
+struct Cli {
+    /// Scenarios to run (each `--runs` times); all of them when none is given.
+    #[arg(long = "scenario", value_enum)]
+    scenarios: Vec<Scenario>,
+    /// Runs of each scenario.
+    #[arg(long, default_value_t = 1)]
+    runs: usize,
+    /// Subscribers.
+    #[arg(long, default_value_t = 60)]
+    subscribers: usize,
+    /// Publishers.
+    #[arg(long, default_value_t = 6)]
+    publishers: usize,
+    /// History channels (publishers on different nodes share each one).
+    #[arg(long, default_value_t = 2)]
+    channels: usize,
+    /// Publications per second, all publishers together.
+    #[arg(long, default_value_t = 100)]
+    rate: u32,
+    /// Seconds of load.
+    #[arg(long, default_value_t = 30)]
+    seconds: u64,
+    /// Seconds into the load when the fault starts.
+    #[arg(long, default_value_t = 8)]
+    fault_at: u64,
+    /// Seconds a killed or stopped process stays down.
+    #[arg(long, default_value_t = 8)]
+    down: u64,
+    /// Publications kept per channel.
+    #[arg(long, default_value_t = 2000)]
+    history_size: usize,
+    /// The `chorus` binary (default: next to this one).
+    #[arg(long)]
+    chorus_bin: Option<PathBuf>,
+    /// Also write every run's figures to this JSON file.
+    #[arg(long)]
+    report: Option<PathBuf>,
+}
+
+/// All scenarios, in the order they run.
+const ALL: [Scenario; 7] = [
+    Scenario::Baseline,
+    Scenario::KillNode,
+    Scenario::TermNode,
+    Scenario::StopNode,
+    Scenario::KillNatsLeader,
+    Scenario::KillNatsFollower,
+    Scenario::RollingRestart,
+];
+
+fn chorus_bin(cli: &Cli) -> Result<PathBuf, String> {
+    let bin = match &cli.chorus_bin {
+        Some(bin) => bin.clone(),
+        None => std::env::current_exe()
+            .map_err(|e| e.to_string())?
+            .with_file_name("chorus"),
+    };
+    if bin.is_file() {
+        Ok(bin)
+    } else {
+        Err(format!(
+            "{} not found: build it (cargo build --release -p chorus-server) or pass --chorus-bin",
+            bin.display()
+        ))
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let bin = match chorus_bin(&cli) {
+        Ok(bin) => bin,
+        Err(e) => {
+            eprintln!("chorus-chaos: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let load = Load {
+        subscribers: cli.subscribers,
+        publishers: cli.publishers,
+        channels: cli.channels,
+        rate: cli.rate,
+        duration: Duration::from_secs(cli.seconds),
+        fault_at: Duration::from_secs(cli.fault_at),
+        down: Duration::from_secs(cli.down),
+        history_size: cli.history_size,
+        drain: Duration::from_secs(30),
+    };
+    let scenarios = if cli.scenarios.is_empty() {
+        ALL.to_vec()
+    } else {
+        cli.scenarios.clone()
+    };
+    // Setup, the load, the fault's own time (a rolling restart is three
+    // drains and starts), the drain: anything longer is a hang.
+    let budget = load.duration + load.down * 2 + Duration::from_secs(240);
+    let mut reports = Vec::new();
+    let mut failed = false;
+    for scenario in scenarios {
+        for n in 1..=cli.runs {
+            let dir = match tempfile::Builder::new().prefix("chorus-chaos-").tempdir() {
+                Ok(dir) => dir,
+                Err(e) => {
+                    eprintln!("chorus-chaos: temporary directory: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let outcome = tokio::select! {
+                outcome = tokio::time::timeout(budget, run::run(&bin, scenario, n, &load, dir.path())) => outcome,
+                _ = tokio::signal::ctrl_c() => {
+                    eprintln!("chorus-chaos: interrupted; stopping every process");
+                    return ExitCode::from(130);
+                }
+            };
+            let report = match outcome {
+                Ok(Ok(report)) => report,
+                Ok(Err(e)) => verdict::Report {
+                    scenario: scenario.name().to_owned(),
+                    run: n,
+                    failures: vec![format!("the run could not be carried out: {e}")],
+                    ..Default::default()
+                },
+                Err(_) => verdict::Report {
+                    scenario: scenario.name().to_owned(),
+                    run: n,
+                    failures: vec![format!("the run exceeded its budget of {budget:?}")],
+                    ..Default::default()
+                },
+            };
+            println!("{}", report.line());
+            failed |= !report.passed();
+            reports.push(report);
+        }
+    }
+    if let Some(path) = &cli.report {
+        let json = serde_json::to_string_pretty(&reports).unwrap_or_default();
+        if let Err(e) = std::fs::write(path, json) {
+            eprintln!("chorus-chaos: {}: {e}", path.display());
+        }
+    }
+    let passed = reports.iter().filter(|r| r.passed()).count();
+    println!("chorus-chaos: {passed} of {} runs passed", reports.len());
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
