@@ -421,7 +421,7 @@ impl NatsBroker {
             .map_err(|e| err("control")(e.to_string()))
     }
 
-    fn history_store(&self) -> Result<&HistoryStore, BrokerError> {
+    fn history_store(&self) -> Result<&Arc<HistoryStore>, BrokerError> {
         Ok(&self.delivery.history)
     }
 }

@@ -18,6 +18,17 @@
 //! until the publish timeout. Pauses are short and jittered, so traffic resumes
 //! within moments of a new leader being elected, and no call that can take
 //! seconds is made without a deadline.
+//!
+//! This node's publishes to one channel wait in one queue. Whoever finds the
+//! channel's writer free takes everything waiting (up to [`MAX_BATCH`]) and
+//! commits it: one publish alone, several as one atomic batch ([`super::batch`]),
+//! which costs one round trip to the stream leader for all of them. So a hot
+//! channel costs one commit per round trip per node, however many publish.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use async_nats::jetstream::context::{PublishError, PublishErrorKind};
 use async_nats::jetstream::message::PublishMessage;
@@ -25,8 +36,7 @@ use async_nats::jetstream::{self, ErrorCode};
 use chorus_protocol::Push;
 use chorus_protocol::message::Publication;
 use chorus_protocol::subject::encode_token;
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::{Head, HistoryStore, Pauses, whole_seconds};
@@ -34,6 +44,9 @@ use crate::broker::nats::wire;
 use crate::broker::{BrokerError, PublishOutcome};
 use crate::history::HistoryOptions;
 use crate::ids::random_hex;
+
+/// Most publishes committed at once (JetStream allows 1000 per batch).
+pub(super) const MAX_BATCH: usize = 100;
 
 /// What one attempt's answer means for the publish.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +59,9 @@ pub(super) enum Answer {
     NoLeader,
     /// No answer in time, or the connection dropped: maybe stored.
     Unknown,
+    /// The stream refused the batch as a batch (a duplicate id in it, atomic
+    /// publish off, too many in flight): publish its messages one by one.
+    NotAsBatch,
     /// Anything else: retrying cannot help.
     Refused,
 }
@@ -69,24 +85,59 @@ pub(super) fn classify(e: &PublishError) -> Answer {
             | ErrorCode::STREAM_DUPLICATE_MESSAGE_CONFLICT
             | ErrorCode::CLUSTER_NOT_AVAILABLE,
         ) => Answer::Busy,
+        // Atomic batches: disabled, missing sequence, incomplete, bad header,
+        // bad id, too large, bad commit, duplicate inside, too many in flight.
+        Some(ErrorCode(10174 | 10175 | 10176 | 10177 | 10179 | 10199 | 10200 | 10201 | 10210)) => {
+            Answer::NotAsBatch
+        }
         _ => Answer::Refused,
     }
+}
+
+/// One publish waiting for its channel's writer.
+#[derive(Debug)]
+pub(super) struct Waiting {
+    /// The publication, without offset and epoch yet.
+    pub(super) p: Publication,
+    /// Its `Nats-TTL`.
+    pub(super) ttl: Duration,
+    /// Its `Nats-Msg-Id`, the same on every attempt.
+    pub(super) message_id: String,
+    /// Whether the id is the client's idempotency key (a "duplicate" answer
+    /// to the first attempt is then a repeat of the key).
+    pub(super) keyed: bool,
+    /// When its client stops waiting for it.
+    pub(super) deadline: Instant,
+    reply: oneshot::Sender<Result<PublishOutcome, BrokerError>>,
+}
+
+impl Waiting {
+    pub(super) fn answer(self, outcome: Result<PublishOutcome, BrokerError>) {
+        // The caller may have gone (its connection closed): nothing to tell.
+        let _ = self.reply.send(outcome);
+    }
+}
+
+/// A channel's writer: its last stored publication as this node knows it
+/// (locked while a commit runs) and the publishes waiting for it.
+#[derive(Debug, Default)]
+pub(super) struct Writer {
+    head: Arc<tokio::sync::Mutex<Option<Head>>>,
+    queue: std::sync::Mutex<VecDeque<Waiting>>,
 }
 
 impl HistoryStore {
     /// Stores a publication at the channel's next offset; returns its position,
     /// or `duplicate` when the client's `key` was already stored within the
     /// window. Retries as the module documentation says, for at most the
-    /// publish timeout; this node's publishes to one channel go one at a time.
+    /// publish timeout.
     pub async fn append(
-        &self,
+        self: &Arc<Self>,
         channel: &Arc<str>,
-        mut p: Publication,
+        p: Publication,
         opts: HistoryOptions,
         key: Option<&str>,
     ) -> Result<PublishOutcome, BrokerError> {
-        let deadline = Instant::now() + self.publish_timeout;
-        let subject = self.names.history(channel);
         let message_id = match key {
             Some(key) => format!("{}.{}", encode_token(channel), encode_token(key)),
             None => format!(
@@ -95,14 +146,75 @@ impl HistoryStore {
                 self.publishes.fetch_add(1, Ordering::Relaxed)
             ),
         };
-        let slot = self.slot(channel);
-        let mut head = slot.lock().await;
+        let (reply, mut answer) = oneshot::channel();
+        let writer = self.slot(channel);
+        lock(&writer.queue).push_back(Waiting {
+            p,
+            ttl: whole_seconds(opts.ttl),
+            message_id,
+            keyed: key.is_some(),
+            deadline: Instant::now() + self.publish_timeout,
+            reply,
+        });
+        loop {
+            tokio::select! {
+                biased;
+                outcome = &mut answer => {
+                    return outcome.unwrap_or_else(|_| Err(BrokerError("history publish abandoned".into())));
+                }
+                head = writer.head.clone().lock_owned() => {
+                    let batch: Vec<Waiting> = {
+                        let mut queue = lock(&writer.queue);
+                        let n = queue.len().min(MAX_BATCH);
+                        queue.drain(..n).collect()
+                    };
+                    if batch.is_empty() {
+                        continue; // another writer took ours; its answer comes
+                    }
+                    // A task of its own: the commit answers every publish in
+                    // the batch, whatever becomes of this caller.
+                    let store = self.clone();
+                    let channel = channel.clone();
+                    tokio::spawn(async move {
+                        let mut head = head;
+                        store.commit(&channel, &mut head, batch).await;
+                    });
+                }
+            }
+        }
+    }
+
+    /// Commits a batch taken from the queue and answers each publish in it.
+    async fn commit(&self, channel: &Arc<str>, head: &mut Option<Head>, batch: Vec<Waiting>) {
+        let batch = if batch.len() > 1 {
+            match self.append_batch(channel, head, batch).await {
+                Ok(()) => return,
+                Err(fallback) => fallback,
+            }
+        } else {
+            batch
+        };
+        for w in batch {
+            let outcome = self.append_one(channel, head, &w).await;
+            w.answer(outcome);
+        }
+    }
+
+    /// Stores one publication, retrying until its deadline.
+    async fn append_one(
+        &self,
+        channel: &Arc<str>,
+        head: &mut Option<Head>,
+        w: &Waiting,
+    ) -> Result<PublishOutcome, BrokerError> {
+        let subject = self.names.history(channel);
+        let mut p = w.p.clone();
         // Whether an earlier attempt may have been stored: a "duplicate" then
         // is this publish, not a repeat of the client's key.
         let mut unsure = false;
         let mut pauses = Pauses::new();
         loop {
-            if Instant::now() >= deadline {
+            if Instant::now() >= w.deadline {
                 return Err(BrokerError(format!(
                     "history publish to {channel}: not stored within {:?}",
                     self.publish_timeout
@@ -110,7 +222,7 @@ impl HistoryStore {
             }
             let known = match head.take() {
                 Some(h) => Some(h),
-                None => self.leader_head(channel, deadline).await?,
+                None => self.leader_head(channel, w.deadline).await?,
             };
             let (expected, offset, epoch) = match known {
                 Some(h) => (h.sequence, h.offset + 1, h.epoch),
@@ -122,23 +234,13 @@ impl HistoryStore {
             let publish = PublishMessage::build()
                 .payload(bytes)
                 .expected_last_subject_sequence(expected)
-                .ttl(whole_seconds(opts.ttl))
-                .message_id(message_id.as_str());
-            let left = deadline.saturating_duration_since(Instant::now());
-            let attempt = async {
-                match self.js.send_publish(subject.clone(), publish).await {
-                    Ok(ack) => ack.await,
-                    Err(e) => Err(e),
-                }
-            };
-            let answer = match tokio::time::timeout(left.min(self.timeout), attempt).await {
-                Ok(answer) => answer,
-                Err(_) => Err(PublishError::new(PublishErrorKind::TimedOut)),
-            };
+                .ttl(w.ttl)
+                .message_id(w.message_id.as_str());
+            let answer = self.send(&subject, publish, w.deadline).await;
             match answer {
-                Ok(ack) if ack.duplicate && (key.is_none() || unsure) => {
+                Ok(ack) if ack.duplicate && (!w.keyed || unsure) => {
                     // This very publish, stored by an attempt whose ack was lost.
-                    let stored = self.leader_get(channel, ack.sequence, deadline).await?;
+                    let stored = self.leader_get(channel, ack.sequence, w.deadline).await?;
                     return Ok(PublishOutcome {
                         position: Some(stored.position()),
                         duplicate: false,
@@ -168,32 +270,59 @@ impl HistoryStore {
                         // Usually another node's publish: go again at once;
                         // if it is still in flight the leader says Busy.
                     }
-                    Answer::Busy => pauses.wait(deadline).await,
+                    Answer::Busy => pauses.wait(w.deadline).await,
                     Answer::Unknown => {
                         unsure = true;
                         tracing::debug!(%channel, error = %e, "history publish unanswered; trying again");
-                        pauses.wait(deadline).await;
+                        pauses.wait(w.deadline).await;
                     }
-                    Answer::NoLeader => {
-                        if self.stream_is_lost().await {
-                            tracing::warn!(stream = %self.stream_name(), "history stream lost; creating it again");
-                            let left = deadline.saturating_duration_since(Instant::now());
-                            if let Ok(Err(e)) =
-                                tokio::time::timeout(left, self.create_stream()).await
-                            {
-                                tracing::warn!(error = %e, "could not create the history stream");
-                            }
-                        } else {
-                            pauses.wait(deadline).await;
-                        }
-                    }
-                    Answer::Refused => {
+                    Answer::NoLeader => self.no_leader(&mut pauses, w.deadline).await,
+                    Answer::NotAsBatch | Answer::Refused => {
                         return Err(BrokerError(format!("history publish: {e}")));
                     }
                 },
             }
         }
     }
+
+    /// Publishes with an acknowledgement, waiting at most one request timeout
+    /// (and never past `deadline`).
+    pub(super) async fn send(
+        &self,
+        subject: &str,
+        publish: PublishMessage,
+        deadline: Instant,
+    ) -> Result<jetstream::publish::PublishAck, PublishError> {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let attempt = async {
+            match self.js.send_publish(subject.to_owned(), publish).await {
+                Ok(ack) => ack.await,
+                Err(e) => Err(e),
+            }
+        };
+        match tokio::time::timeout(left.min(self.timeout), attempt).await {
+            Ok(answer) => answer,
+            Err(_) => Err(PublishError::new(PublishErrorKind::TimedOut)),
+        }
+    }
+
+    /// No stream leader answered: recreate the stream if JetStream says it
+    /// is gone, otherwise wait a moment (an election).
+    pub(super) async fn no_leader(&self, pauses: &mut Pauses, deadline: Instant) {
+        if self.stream_is_lost().await {
+            tracing::warn!(stream = %self.stream_name(), "history stream lost; creating it again");
+            let left = deadline.saturating_duration_since(Instant::now());
+            if let Ok(Err(e)) = tokio::time::timeout(left, self.create_stream()).await {
+                tracing::warn!(error = %e, "could not create the history stream");
+            }
+        } else {
+            pauses.wait(deadline).await;
+        }
+    }
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@
 //! the read began.
 
 mod append;
+mod batch;
 mod read;
 
 use std::collections::HashMap;
@@ -41,7 +42,7 @@ use crate::history::HistoryOptions;
 const MAX_HEADS: usize = 10_000;
 /// The longest a single request to the stream leader may take before it is
 /// sent again: during an election no leader answers at all.
-const LEADER_ATTEMPT: Duration = Duration::from_secs(2);
+const LEADER_ATTEMPT: Duration = Duration::from_secs(1);
 
 /// The last stored publication of a channel.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,8 +87,8 @@ impl Head {
     }
 }
 
-/// A channel's head, shared by this node's publishers to that channel.
-type HeadSlot = Arc<tokio::sync::Mutex<Option<Head>>>;
+/// A channel's writer, shared by this node's publishers to that channel.
+type HeadSlot = Arc<append::Writer>;
 
 /// The history stream.
 #[derive(Debug)]
@@ -141,6 +142,8 @@ fn stream_config(names: &Names, config: &Config) -> Option<stream::Config> {
         discard: stream::DiscardPolicy::Old,
         allow_message_ttl: true,
         allow_direct: true,
+        // Several publishes of one node to one channel commit together.
+        allow_atomic_publish: true,
         duplicate_window: window,
         num_replicas: c.replicas,
         storage: match c.storage {
