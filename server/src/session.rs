@@ -234,7 +234,13 @@ impl Session {
             return flow;
         }
         self.rate_strikes = 0;
+        let started = Instant::now();
         let (result, after) = self.dispatch(cmd.request).await;
+        // Frames are read in order: a pong queued behind this command could
+        // not be read while it ran. The client gets its pong time in full.
+        if let Some(deadline) = self.pong_deadline.as_mut() {
+            *deadline += started.elapsed();
+        }
         let flow = self
             .write(socket, &ServerFrame::Reply(Reply { id: cmd.id, result }))
             .await;

@@ -737,3 +737,47 @@ async fn draining_node_answers_readyz_503_and_turns_new_clients_away() {
         .unwrap();
     assert_eq!(server.node.hub.connections(), 0);
 }
+
+/// An rpc handler that takes a while, like a publish during an election.
+struct SlowRpc;
+
+impl chorus_server::Hooks for SlowRpc {
+    fn on_rpc<'a>(
+        &'a self,
+        _client: &'a ClientInfo,
+        _method: &'a str,
+        data: Payload,
+    ) -> chorus_server::BoxFuture<'a, Result<Payload, Error>> {
+        Box::pin(async move {
+            tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+            Ok(data)
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_pong_queued_behind_a_slow_command_is_not_late() {
+    let mut config = config();
+    config.limits.ping_interval_ms = 500;
+    config.limits.pong_timeout_ms = 1_000;
+    let server = TestServer::start_with_hooks(config, SlowRpc).await;
+    let mut c = server.user(Codec::Json, "alice").await;
+    // Wait for a ping, then send a command that takes three times the pong
+    // timeout, with the pong right behind it.
+    loop {
+        if let Ok(ServerFrame::Push(Push::Ping(_))) = c.next().await {
+            break;
+        }
+    }
+    let id = c
+        .send(Request::Rpc(RpcRequest {
+            method: "slow".into(),
+            data: Payload::from("1"),
+        }))
+        .await;
+    c.send_frame(&ClientFrame::Pong).await;
+    // The node read the pong as soon as it could: the connection stays open.
+    assert!(c.reply(id).await.is_ok());
+    answer_pings(&mut c, 2).await;
+    assert_usable(&mut c).await;
+}

@@ -155,10 +155,17 @@ impl Presence {
             .iter()
             .map(|(c, l)| (c.clone(), l.members.values().cloned().collect()))
             .collect();
+        // During a NATS election every put fails alike: one line per round.
+        let (mut failed, mut last_error) = (0usize, None);
+        let total = channels.len();
         for (channel, members) in channels {
             if let Err(e) = self.put(&channel, &members).await {
-                tracing::warn!(error = %e, %channel, "presence refresh failed");
+                failed += 1;
+                last_error = Some(e);
             }
+        }
+        if let Some(e) = last_error {
+            tracing::warn!(error = %e, failed, total, "presence refresh failed (entries expire only after three missed rounds)");
         }
         if let Err(e) = self.mark().await {
             tracing::warn!(error = %e, "presence marker refresh failed");
