@@ -20,6 +20,9 @@ pub enum ScenarioName {
     Cluster,
     /// Rooms at constant load for `--soak` seconds: memory over time.
     Soak,
+    /// One hot history channel on 3 nodes over a NATS cluster: the highest
+    /// publish rate, and the cost of recovery (Chorus only).
+    History,
 }
 
 /// Load generator for Chorus, measured side by side with Centrifugo.
@@ -123,6 +126,28 @@ pub struct Options {
     )]
     pub cluster_fanout_sizes: Vec<usize>,
 
+    /// history: closed-loop publishers per node on the hot channel.
+    #[arg(
+        long,
+        env = "BENCH_HISTORY_PUBLISHERS",
+        value_delimiter = ',',
+        default_value = "1,4,16"
+    )]
+    pub history_publishers: Vec<usize>,
+
+    /// history: publications retained before a recovery is timed.
+    #[arg(
+        long,
+        env = "BENCH_HISTORY_RETAINED",
+        value_delimiter = ',',
+        default_value = "2000,50000"
+    )]
+    pub history_retained: Vec<usize>,
+
+    /// history: publications a recovering subscriber missed.
+    #[arg(long, env = "BENCH_HISTORY_MISSED", default_value_t = 100)]
+    pub history_missed: usize,
+
     /// Seconds of each measured phase.
     #[arg(long, env = "BENCH_DURATION", default_value_t = 10.0)]
     pub duration: f64,
@@ -150,6 +175,7 @@ impl Options {
             ScenarioName::Rooms,
             ScenarioName::Cluster,
             ScenarioName::Soak,
+            ScenarioName::History,
         ];
         self.idle_sizes = vec![50, 100];
         self.fanout_sizes = vec![20, 50];
@@ -159,6 +185,9 @@ impl Options {
         self.room_members = 5;
         self.room_rate = 5.0;
         self.cluster_fanout_sizes = vec![20];
+        self.history_publishers = vec![1, 2];
+        self.history_retained = vec![50, 200];
+        self.history_missed = 10;
         self.duration = 1.0;
         self.payload = 16;
     }

@@ -6,6 +6,7 @@
 
 pub mod cluster;
 pub mod fanout;
+pub mod history;
 pub mod idle;
 pub mod rooms;
 pub mod soak;
@@ -118,6 +119,7 @@ pub async fn run(opts: Options) -> Result<bool> {
                 ScenarioName::Rooms => rooms::run(&ctx, target, &mut report).await,
                 ScenarioName::Cluster => cluster::run(&ctx, target, &mut report).await,
                 ScenarioName::Soak => soak::run(&ctx, target, &mut report).await,
+                ScenarioName::History => history::run(&ctx, target, &mut report).await,
             };
             if let Err(e) = outcome {
                 report.problem(format!("{scenario:?} on {target} failed: {e}"));

@@ -1,35 +1,4 @@
-//! `chorus-chaos`: the chaos suite.
-//!
-//! Each run starts three `nats-server` processes as one JetStream cluster
-//! (file storage, `sync_interval: always`), three `chorus` nodes on it
-//! (history stream with three replicas), then subscribers and publishers on
-//! `chorus-client` spread over the nodes, each client knowing every node's
-//! URL. In the middle of the load it injects one fault:
-//!
-//! | scenario | fault |
-//! | --- | --- |
-//! | `baseline` | none: nothing may fail at all |
-//! | `kill-node` | SIGKILL a node, start it again after the down time |
-//! | `term-node` | SIGTERM a node (it drains), start it again |
-//! | `stop-node` | SIGSTOP a node for the down time, then SIGCONT |
-//! | `kill-nats-leader` | SIGKILL the NATS server leading the history stream, restart it |
-//! | `kill-nats-follower` | SIGKILL a NATS server following it, restart it |
-//! | `rolling-restart` | SIGTERM and restart every node in turn |
-//!
-//! At the end every acknowledged publication is checked against every
-//! subscriber of its channel: lost, duplicated, out of order, at another
-//! offset than acknowledged. A run fails on any of those, on a subscriber
-//! left unsubscribed, and (the baseline only) on any failed publish. Every
-//! process listens on 127.0.0.1 and is stopped by its pid when the run ends;
-//! a run that exceeds its time budget is stopped and fails.
-//!
-//! `./scripts/chaos` builds the binaries and runs it; docs/reliability.md
-//! holds the figures.
-
-mod load;
-mod nodes;
-mod run;
-mod verdict;
+//! `chorus-chaos`: the chaos suite's command line (see the library's documentation).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,7 +6,8 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use crate::run::{Load, Scenario};
+use chorus_chaos::run::{self, Load, Scenario};
+use chorus_chaos::verdict;
 
 /// The chaos suite: faults under load on a three-node cluster, every
 /// acknowledged publication checked at every subscriber.
@@ -80,6 +50,10 @@ struct Cli {
     /// Also write every run's figures to this JSON file.
     #[arg(long)]
     report: Option<PathBuf>,
+    /// Keep each run's node configurations and logs under this directory
+    /// (`<scenario>-<run>/`); by default they go with the run.
+    #[arg(long)]
+    keep: Option<PathBuf>,
 }
 
 /// All scenarios, in the order they run.
@@ -107,6 +81,38 @@ fn chorus_bin(cli: &Cli) -> Result<PathBuf, String> {
             "{} not found: build it (cargo build --release -p chorus-server) or pass --chorus-bin",
             bin.display()
         ))
+    }
+}
+
+/// Where a run keeps its files: a temporary directory, or one under `keep`.
+enum RunDir {
+    Temporary(tempfile::TempDir),
+    Kept(PathBuf),
+}
+
+impl RunDir {
+    fn path(&self) -> &std::path::Path {
+        match self {
+            RunDir::Temporary(dir) => dir.path(),
+            RunDir::Kept(dir) => dir,
+        }
+    }
+}
+
+fn run_dir(
+    keep: Option<&std::path::Path>,
+    scenario: Scenario,
+    n: usize,
+) -> std::io::Result<RunDir> {
+    match keep {
+        Some(root) => {
+            let dir = root.join(format!("{}-{n}", scenario.name()));
+            std::fs::create_dir_all(&dir)?;
+            Ok(RunDir::Kept(dir))
+        }
+        None => Ok(RunDir::Temporary(
+            tempfile::Builder::new().prefix("chorus-chaos-").tempdir()?,
+        )),
     }
 }
 
@@ -143,10 +149,10 @@ async fn main() -> ExitCode {
     let mut failed = false;
     for scenario in scenarios {
         for n in 1..=cli.runs {
-            let dir = match tempfile::Builder::new().prefix("chorus-chaos-").tempdir() {
+            let dir = match run_dir(cli.keep.as_deref(), scenario, n) {
                 Ok(dir) => dir,
                 Err(e) => {
-                    eprintln!("chorus-chaos: temporary directory: {e}");
+                    eprintln!("chorus-chaos: run directory: {e}");
                     return ExitCode::FAILURE;
                 }
             };

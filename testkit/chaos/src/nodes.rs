@@ -27,6 +27,8 @@ pub struct NodeSettings {
     pub secret: String,
     /// Publications kept per channel.
     pub history_size: usize,
+    /// Commands per second and burst per connection (default: the server's).
+    pub rate_limit: Option<u32>,
 }
 
 /// One `chorus` process.
@@ -50,12 +52,16 @@ pub fn free_port() -> std::io::Result<u16> {
 
 fn config_text(settings: &NodeSettings, port: u16) -> String {
     let nats: Vec<String> = settings.nats.iter().map(|u| format!("{u:?}")).collect();
+    let rate = settings
+        .rate_limit
+        .map(|r| format!("rate_per_second = {r}\nrate_burst = {r}\n"))
+        .unwrap_or_default();
     format!(
         "listen = \"127.0.0.1:{port}\"\n\
          nats = [{nats}]\n\
          [auth]\nhmac_secret = {secret:?}\n\
          [cluster]\nprefix = \"chaos\"\nreplicas = 3\nstorage = \"file\"\nnode_ttl_ms = 5000\n\
-         [limits]\nshutdown_timeout_ms = 5000\n\
+         [limits]\nshutdown_timeout_ms = 5000\n{rate}\
          [log]\nlevel = \"warn,chorus_server=info\"\n\
          [namespaces.chat]\nhistory_size = {size}\nhistory_ttl_ms = 600000\npublish = \"any\"\n",
         nats = nats.join(", "),

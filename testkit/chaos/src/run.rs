@@ -6,23 +6,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use chorus_client::Codec;
-use chorus_server::auth::{Claims, mint};
-use chorus_testkit::{NatsCluster, NatsOptions};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::load::{self, Publisher, Subscriber};
-use crate::nodes::{ChorusNode, NodeSettings};
+use crate::system::{self, DRAIN, NODES, Settings, System};
 use crate::verdict::{self, Report};
-
-/// The nodes of a run.
-pub const NODES: usize = 3;
-/// The stream the nodes keep history in (prefix `chaos`).
-const HISTORY_STREAM: &str = "chaos_history";
-/// How long a node may take to become ready.
-const READY: Duration = Duration::from_secs(60);
-/// How long a SIGTERMed node may take to drain and exit.
-const DRAIN: Duration = Duration::from_secs(15);
 
 /// The faults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -81,175 +70,105 @@ pub struct Load {
     pub drain: Duration,
 }
 
-const SECRET: &str = "chaos-suite-secret-of-at-least-32-bytes";
-
-fn token(user: &str) -> Result<String, String> {
-    let exp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_err(|e| e.to_string())?
-        .as_secs()
-        + 24 * 3600;
-    let claims = Claims {
-        sub: user.to_owned(),
-        exp: Some(exp),
-        ..Default::default()
-    };
-    mint::hs256(SECRET, &claims).map_err(|e| e.to_string())
-}
-
-/// The processes of a run.
-struct System {
-    nats: NatsCluster,
-    nodes: Vec<ChorusNode>,
-}
-
-impl System {
-    async fn start(bin: &Path, load: &Load, dir: &Path) -> Result<System, String> {
-        let nats = NatsCluster::start_with(3, NatsOptions { sync_always: true }).await;
-        let settings = NodeSettings {
-            bin: bin.to_owned(),
-            nats: nats.urls(),
-            secret: SECRET.to_owned(),
-            history_size: load.history_size,
-        };
-        let mut nodes = Vec::new();
-        for i in 0..NODES {
-            let mut node =
-                ChorusNode::new(i, &settings, dir).map_err(|e| format!("node {i}: {e}"))?;
-            node.start()
-                .map_err(|e| format!("node {i}: {}: {e}", bin.display()))?;
-            nodes.push(node);
+/// Injects `scenario`'s fault; returns what it did.
+async fn fault(
+    sys: &mut System,
+    scenario: Scenario,
+    down: Duration,
+    t0: Instant,
+) -> Result<String, String> {
+    let at = |t: Instant| format!("{:.1}s", t.duration_since(t0).as_secs_f64());
+    let victim = 1;
+    Ok(match scenario {
+        Scenario::Baseline => "none".to_owned(),
+        Scenario::KillNode => {
+            let from = Instant::now();
+            sys.nodes[victim].kill();
+            tokio::time::sleep(down).await;
+            sys.restart_node(victim).await?;
+            format!(
+                "node {victim} SIGKILL at {}, ready again at {}",
+                at(from),
+                at(Instant::now())
+            )
         }
-        for node in &mut nodes {
-            node.wait_ready(READY).await?;
+        Scenario::TermNode => {
+            let from = Instant::now();
+            sys.nodes[victim].terminate(DRAIN).await?;
+            let exited = Instant::now();
+            sys.restart_node(victim).await?;
+            format!(
+                "node {victim} SIGTERM at {}, exited at {}, ready again at {}",
+                at(from),
+                at(exited),
+                at(Instant::now())
+            )
         }
-        Ok(System { nats, nodes })
-    }
-
-    fn urls(&self) -> Vec<String> {
-        self.nodes.iter().map(ChorusNode::url).collect()
-    }
-
-    async fn restart_node(&mut self, i: usize) -> Result<(), String> {
-        self.nodes[i]
-            .start()
-            .map_err(|e| format!("node {i}: {e}"))?;
-        self.nodes[i].wait_ready(READY).await
-    }
-
-    async fn stream_leader(&self) -> Result<usize, String> {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(i) = self.nats.stream_leader(HISTORY_STREAM).await {
-                return Ok(i);
-            }
-            if Instant::now() >= deadline {
-                return Err(format!("no leader of {HISTORY_STREAM} within 30 s"));
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        Scenario::StopNode => {
+            let from = Instant::now();
+            sys.nodes[victim].pause();
+            tokio::time::sleep(down).await;
+            sys.nodes[victim].resume();
+            format!(
+                "node {victim} SIGSTOP at {}, SIGCONT at {}",
+                at(from),
+                at(Instant::now())
+            )
         }
-    }
-
-    /// Injects `scenario`'s fault; returns what it did.
-    async fn fault(
-        &mut self,
-        scenario: Scenario,
-        down: Duration,
-        t0: Instant,
-    ) -> Result<String, String> {
-        let at = |t: Instant| format!("{:.1}s", t.duration_since(t0).as_secs_f64());
-        let victim = 1;
-        Ok(match scenario {
-            Scenario::Baseline => "none".to_owned(),
-            Scenario::KillNode => {
-                let from = Instant::now();
-                self.nodes[victim].kill();
-                tokio::time::sleep(down).await;
-                self.restart_node(victim).await?;
-                format!(
-                    "node {victim} SIGKILL at {}, ready again at {}",
-                    at(from),
-                    at(Instant::now())
-                )
-            }
-            Scenario::TermNode => {
-                let from = Instant::now();
-                self.nodes[victim].terminate(DRAIN).await?;
-                let exited = Instant::now();
-                self.restart_node(victim).await?;
-                format!(
-                    "node {victim} SIGTERM at {}, exited at {}, ready again at {}",
-                    at(from),
-                    at(exited),
-                    at(Instant::now())
-                )
-            }
-            Scenario::StopNode => {
-                let from = Instant::now();
-                self.nodes[victim].pause();
-                tokio::time::sleep(down).await;
-                self.nodes[victim].resume();
-                format!(
-                    "node {victim} SIGSTOP at {}, SIGCONT at {}",
-                    at(from),
-                    at(Instant::now())
-                )
-            }
-            Scenario::KillNatsLeader | Scenario::KillNatsFollower => {
-                let leader = self.stream_leader().await?;
-                let target = if scenario == Scenario::KillNatsLeader {
-                    leader
-                } else {
-                    (leader + 1) % self.nats.len()
+        Scenario::KillNatsLeader | Scenario::KillNatsFollower => {
+            let leader = sys.stream_leader().await?;
+            let target = if scenario == Scenario::KillNatsLeader {
+                leader
+            } else {
+                (leader + 1) % sys.nats.len()
+            };
+            let from = Instant::now();
+            sys.nats.server(target).kill();
+            // When the other servers report a new leader: NATS's own election.
+            let elected = if target == leader {
+                let nats = &sys.nats;
+                let poll = async {
+                    loop {
+                        match nats.stream_leader(system::HISTORY_STREAM).await {
+                            Some(l) if l != target => return Instant::now(),
+                            _ => tokio::time::sleep(Duration::from_millis(100)).await,
+                        }
+                    }
                 };
-                let from = Instant::now();
-                self.nats.server(target).kill();
-                tokio::time::sleep(down).await;
-                self.nats.server(target).restart().await;
-                let back = Instant::now();
-                let new_leader = self.stream_leader().await?;
-                format!(
-                    "NATS server {target} ({}) SIGKILL at {}, ready again at {}; stream leader now {new_leader}",
-                    if target == leader {
-                        "stream leader"
-                    } else {
-                        "follower"
-                    },
-                    at(from),
-                    at(back),
-                )
-            }
-            Scenario::RollingRestart => {
-                let mut steps = Vec::new();
-                for i in 0..self.nodes.len() {
-                    let from = Instant::now();
-                    self.nodes[i].terminate(DRAIN).await?;
-                    self.restart_node(i).await?;
-                    steps.push(format!("node {i} {}..{}", at(from), at(Instant::now())));
-                    tokio::time::sleep(Duration::from_secs(2)).await;
+                match tokio::time::timeout(down, poll).await {
+                    Ok(t) => format!("new leader elected at {}", at(t)),
+                    Err(_) => "no new leader while it was down".to_owned(),
                 }
-                format!("rolling restart: {}", steps.join(", "))
-            }
-        })
-    }
-
-    /// The tail of every node's log, for a failed run.
-    fn log_tails(&self, lines: usize) -> String {
-        let mut out = String::new();
-        for node in &self.nodes {
-            let text = std::fs::read_to_string(node.log()).unwrap_or_default();
-            let all: Vec<&str> = text.lines().collect();
-            out.push_str(&format!(
-                "--- node {} log (last {lines} lines) ---\n",
-                node.index
-            ));
-            for line in &all[all.len().saturating_sub(lines)..] {
-                out.push_str(line);
-                out.push('\n');
-            }
+            } else {
+                "leader unchanged".to_owned()
+            };
+            tokio::time::sleep_until(from + down).await;
+            sys.nats.server(target).restart().await;
+            let back = Instant::now();
+            let new_leader = sys.stream_leader().await?;
+            format!(
+                "NATS server {target} ({}) SIGKILL at {}, {elected}, ready again at {}; stream leader now {new_leader}",
+                if target == leader {
+                    "stream leader"
+                } else {
+                    "follower"
+                },
+                at(from),
+                at(back),
+            )
         }
-        out
-    }
+        Scenario::RollingRestart => {
+            let mut steps = Vec::new();
+            for i in 0..sys.nodes.len() {
+                let from = Instant::now();
+                sys.nodes[i].terminate(DRAIN).await?;
+                sys.restart_node(i).await?;
+                steps.push(format!("node {i} {}..{}", at(from), at(Instant::now())));
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+            format!("rolling restart: {}", steps.join(", "))
+        }
+    })
 }
 
 /// Runs one scenario once; `dir` receives the nodes' configuration and logs.
@@ -261,7 +180,11 @@ pub async fn run(
     dir: &Path,
 ) -> Result<Report, String> {
     let started = Instant::now();
-    let mut system = System::start(bin, load, dir).await?;
+    let settings = Settings {
+        history_size: load.history_size,
+        rate_limit: None,
+    };
+    let mut system = System::start(bin, &settings, dir).await?;
     let urls = system.urls();
     let channel = |i: usize| format!("chat:hot-{}", i % load.channels.max(1));
     let codec = |i: usize| {
@@ -276,7 +199,7 @@ pub async fn run(
     for i in 0..load.subscribers {
         let client = load::client(
             load::urls_from(i % NODES, &urls),
-            token(&format!("sub{i}"))?,
+            system::token(&format!("sub{i}"))?,
             codec(i),
         );
         starting.push(Subscriber::start(client, channel(i)));
@@ -292,7 +215,7 @@ pub async fn run(
     for j in 0..load.publishers {
         let client = load::client(
             load::urls_from(j % NODES, &urls),
-            token(&format!("pub{j}"))?,
+            system::token(&format!("pub{j}"))?,
             codec(j + 1),
         );
         let publisher = Publisher::start(client, j as u32, channel(j), every, run_rx.clone())
@@ -303,7 +226,7 @@ pub async fn run(
 
     let t0 = Instant::now();
     tokio::time::sleep(load.fault_at).await;
-    let fault = system.fault(scenario, load.down, t0).await;
+    let fault = fault(&mut system, scenario, load.down, t0).await;
     let end = (t0 + load.duration).max(Instant::now() + Duration::from_secs(5));
     tokio::time::sleep_until(end).await;
     let _ = run_tx.send(false);

@@ -203,10 +203,11 @@ impl Report {
     pub fn line(&self) -> String {
         let ms = |v: Option<u64>| v.map_or_else(|| "-".to_owned(), |v| v.to_string());
         format!(
-            "{:<19} run {:>2}: {} | acked {} failed {} {:?} | lost {} dup {} order {} misplaced {} | longest gap {} ms | reconnects {} p50 {} p99 {} ms | gaps {}+{} unrecoverable {} stuck {} | ack p50 {} p99 {} ms | {:.0} s{}",
+            "{:<19} run {:>2}: {} | {} | acked {} failed {} {:?} | lost {} dup {} order {} misplaced {} | longest gap {} ms | reconnects {} p50 {} p99 {} ms | gaps {}+{} unrecoverable {} stuck {} | ack p50 {} p99 {} ms | {:.0} s{}",
             self.scenario,
             self.run,
             if self.passed() { "PASS" } else { "FAIL" },
+            self.fault,
             self.acknowledged,
             self.failed,
             self.errors,
