@@ -46,8 +46,9 @@ const HTTP_TIMEOUT: Duration = Duration::from_secs(5);
 /// Attempts with fresh ports when a chosen port was taken in the meantime.
 const START_ATTEMPTS: usize = 5;
 /// Oldest usable server: Chorus nodes use batched direct reads and
-/// per-message TTLs (2.11), and async-nats 0.51 fails against 2.9 outright.
-const MIN_VERSION: (u32, u32) = (2, 11);
+/// per-message TTLs (2.11) and atomic batch publishes (2.12), and async-nats
+/// 0.51 fails against 2.9 outright.
+const MIN_VERSION: (u32, u32) = (2, 12);
 /// Lines of the server log shown when a server fails.
 const LOG_TAIL_LINES: usize = 40;
 /// Written to the log before each launch; failures look only at the last run.
@@ -59,7 +60,7 @@ const LAUNCH_MARKER: &str = "=== chorus-testkit: launching";
 /// explicit choice, used even if broken so that a mistake is reported rather
 /// than silently bypassed); `target/tools/bin/nats-server` in the workspace,
 /// where `./scripts/setup` installs the pinned version; `nats-server` on
-/// `PATH`. The binary must run and report version 2.11 or newer.
+/// `PATH`. The binary must run and report version 2.12 or newer.
 ///
 /// # Panics
 ///
@@ -903,11 +904,12 @@ mod tests {
     }
 
     #[test]
-    fn versions_older_than_2_11_are_refused() {
+    fn versions_older_than_2_12_are_refused() {
         for (text, ok) in [
             ("nats-server: v2.9.10", false),
             ("nats-server: v2.10.29", false),
-            ("nats-server: v2.11.0", true),
+            ("nats-server: v2.11.9", false),
+            ("nats-server: v2.12.0", true),
             ("nats-server: v2.15.1", true),
             ("nats-server: v3.0.0-beta", true),
             ("something else", false),
