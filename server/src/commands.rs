@@ -168,7 +168,7 @@ impl Session {
         }
         match node.hub.register(
             handle.clone(),
-            limits.max_connections,
+            crate::listener::connection_cap(limits.max_connections),
             limits.max_connections_per_user,
         ) {
             Ok(()) => {}
@@ -207,6 +207,9 @@ impl Session {
             expires_at,
         });
         self.rx = Some(rx);
+        if let Some(ticket) = &self.ticket {
+            ticket.authenticated();
+        }
         if !user.is_empty() {
             let info = self.authed().map(|a| a.info.clone());
             if let Ok(info) = info {

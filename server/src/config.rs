@@ -276,8 +276,18 @@ pub struct Limits {
     pub max_channels_per_connection: usize,
     /// Connections one user may hold on this node (close 4504; 0: no limit).
     pub max_connections_per_user: usize,
-    /// Connections this node accepts (close 4006; 0: no limit).
+    /// Authenticated connections this node accepts (close 4006; 0: what the
+    /// open-files limit leaves after a reserve of 256).
     pub max_connections: usize,
+    /// Time for a connection's request headers to arrive in full, also the
+    /// most a keep-alive HTTP connection may idle between requests.
+    pub header_timeout_ms: u64,
+    /// Connections not yet upgraded and authenticated; beyond, new ones are
+    /// closed at once.
+    pub max_pending_connections: usize,
+    /// Connections from one IP address (0: no limit; behind a load
+    /// balancer every connection comes from its address).
+    pub max_connections_per_ip: usize,
     /// How long an idempotency key is remembered.
     pub idempotency_window_ms: u64,
     /// How long graceful shutdown may take before connections are dropped.
@@ -297,6 +307,9 @@ impl Default for Limits {
             max_channels_per_connection: 128,
             max_connections_per_user: 64,
             max_connections: 0,
+            header_timeout_ms: 10_000,
+            max_pending_connections: 4_096,
+            max_connections_per_ip: 0,
             idempotency_window_ms: 120_000,
             shutdown_timeout_ms: 10_000,
         }
@@ -555,6 +568,11 @@ impl Config {
                 l.max_channels_per_connection as u64,
             ),
             ("limits.shutdown_timeout_ms", l.shutdown_timeout_ms),
+            ("limits.header_timeout_ms", l.header_timeout_ms),
+            (
+                "limits.max_pending_connections",
+                l.max_pending_connections as u64,
+            ),
         ];
         for (option, value) in positive {
             if value == 0 {

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::Router;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, State};
@@ -13,6 +14,7 @@ use axum::routing::get;
 use chorus_protocol::Codec;
 use chorus_protocol::codec::{JSON_SUBPROTOCOL, MSGPACK_SUBPROTOCOL};
 
+use crate::listener::Ticket;
 use crate::node::Node;
 use crate::session;
 
@@ -95,6 +97,7 @@ fn origin_allowed(node: &Node, headers: &HeaderMap) -> bool {
 async fn upgrade(
     State(node): State<Arc<Node>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ticket: Option<Extension<Arc<Ticket>>>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
@@ -119,5 +122,5 @@ async fn upgrade(
         .max_write_buffer_size(limits.max_message_size.saturating_mul(4).max(1 << 20))
         .max_message_size(transport_max)
         .max_frame_size(transport_max)
-        .on_upgrade(move |socket| session::run(node, socket, codec))
+        .on_upgrade(move |socket| session::run(node, socket, codec, ticket.map(|Extension(t)| t)))
 }

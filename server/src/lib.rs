@@ -27,6 +27,7 @@ pub mod http;
 pub mod hub;
 pub mod ids;
 pub mod inbox;
+pub mod listener;
 pub mod metrics;
 pub mod node;
 pub mod outgoing;

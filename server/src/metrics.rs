@@ -27,6 +27,13 @@ pub struct OutcomeLabel {
     pub outcome: &'static str,
 }
 
+/// Label of the refusal counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabel {
+    /// Why the connection was refused.
+    pub reason: &'static str,
+}
+
 /// Every metric of a node.
 #[derive(Debug)]
 pub struct Metrics {
@@ -49,6 +56,9 @@ pub struct Metrics {
     /// the next one was written (`filled`), or that history could not fill
     /// (`lost`: the client's own repair, or recovery, takes over).
     pub gaps: Family<OutcomeLabel, Counter>,
+    /// Connections closed before their session, by why (`pending`,
+    /// `per_address`, `header_timeout`).
+    pub refused: Family<ReasonLabel, Counter>,
     connections: Gauge,
     users: Gauge,
     subscriptions: Gauge,
@@ -68,6 +78,7 @@ impl Metrics {
             disconnects: Family::default(),
             publish_to_write: Histogram::new(exponential_buckets(0.000_05, 2.0, 18)),
             gaps: Family::default(),
+            refused: Family::default(),
             connections: Gauge::default(),
             users: Gauge::default(),
             subscriptions: Gauge::default(),
@@ -105,6 +116,11 @@ impl Metrics {
             "live_gaps",
             "Gaps in a connection's live publications, by whether history filled them",
             m.gaps.clone(),
+        );
+        registry.register(
+            "connections_refused",
+            "Connections closed before a session: too many pending, too many from one address, headers too slow",
+            m.refused.clone(),
         );
         registry.register(
             "queue_drops",
@@ -148,6 +164,11 @@ impl Metrics {
     pub fn gap(&self, filled: bool) {
         let outcome = if filled { "filled" } else { "lost" };
         self.gaps.get_or_create(&OutcomeLabel { outcome }).inc();
+    }
+
+    /// Counts a connection refused or closed before its session.
+    pub fn refused(&self, reason: &'static str) {
+        self.refused.get_or_create(&ReasonLabel { reason }).inc();
     }
 
     /// Counts a server-side close.

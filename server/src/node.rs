@@ -65,6 +65,8 @@ pub struct Node {
     pub metrics: Metrics,
     /// Time the node itself stood still (credited by the rate limit).
     pub stall: Arc<crate::stall::StallClock>,
+    /// The caps connections are admitted against before they authenticate.
+    pub admission: crate::listener::Admission,
     counter: AtomicU64,
     shutdown: watch::Sender<bool>,
     /// When the node started.
@@ -492,6 +494,7 @@ impl ServerBuilder {
             )
         };
         let (shutdown, _) = watch::channel(false);
+        let admission = crate::listener::Admission::new(self.config.limits.max_pending_connections);
         let node = Arc::new(Node {
             id,
             config: RwLock::new(Arc::new(self.config)),
@@ -502,6 +505,7 @@ impl ServerBuilder {
             hooks: self.hooks,
             metrics: Metrics::new(&hub),
             stall: Arc::default(),
+            admission,
             counter: AtomicU64::new(1),
             shutdown,
             started: Instant::now(),
@@ -597,19 +601,23 @@ impl Server {
             tracing::info!("shutdown requested: draining");
             trigger.begin_shutdown();
         });
-        // Replies and pushes are small and latency-bound: no Nagle delay.
-        let listener = axum::serve::ListenerExt::tap_io(self.listener, |tcp| {
-            let _ = tcp.set_nodelay(true);
+        let (stop_http, stop) = watch::channel(false);
+        // Open HTTP requests get a second to finish once the drain is over.
+        let serve = crate::listener::serve(
+            self.listener,
+            app,
+            node.clone(),
+            stop,
+            Duration::from_secs(1),
+        );
+        let server = tokio::spawn(serve);
+        tokio::spawn(async move {
+            drained.await;
+            let _ = stop_http.send(true);
         });
-        let serve = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(drained);
         let mut stop = node.shutdown_signal();
-        let server = tokio::spawn(async move { serve.await });
         let _ = stop.wait_for(|s| *s).await;
-        let _ = tokio::time::timeout(limit + Duration::from_secs(1), server).await;
+        let _ = tokio::time::timeout(limit + Duration::from_secs(2), server).await;
         node.broker.shutdown().await;
         tracing::info!("stopped");
     }

@@ -20,6 +20,7 @@ use tokio::time::{Instant, sleep_until};
 use crate::auth::Claims;
 use crate::history::HistoryQuery;
 use crate::hub::{ClientId, ConnHandle, KillSwitch};
+use crate::listener::Ticket;
 use crate::node::Node;
 use crate::outgoing::{Outgoing, SharedFrame, encode};
 use crate::rate::TokenBucket;
@@ -71,13 +72,21 @@ pub(crate) struct Session {
     /// Position of the last inbox message delivered (replayed or live).
     pub(crate) inbox_last: Option<(u64, Arc<str>)>,
     pub(crate) rx: Option<mpsc::Receiver<Outgoing>>,
+    /// The connection's place in the node's caps ([`crate::listener`]).
+    pub(crate) ticket: Option<Arc<Ticket>>,
     rate: TokenBucket,
     rate_strikes: u32,
     pong_deadline: Option<Instant>,
 }
 
-/// Runs a connection to its end.
-pub async fn run(node: Arc<Node>, mut socket: WebSocket, codec: Codec) {
+/// Runs a connection to its end; `ticket` (from the accept loop) leaves the
+/// pending count when the connection authenticates.
+pub async fn run(
+    node: Arc<Node>,
+    mut socket: WebSocket,
+    codec: Codec,
+    ticket: Option<Arc<Ticket>>,
+) {
     let limits = node.config().limits.clone();
     let mut session = Session {
         rate: TokenBucket::new(limits.rate_per_second, limits.rate_burst),
@@ -88,6 +97,7 @@ pub async fn run(node: Arc<Node>, mut socket: WebSocket, codec: Codec) {
         subs: HashMap::new(),
         inbox_last: None,
         rx: None,
+        ticket,
         rate_strikes: 0,
         pong_deadline: None,
     };
