@@ -24,12 +24,14 @@ pub mod message;
 mod msgpack_tree;
 pub mod payload;
 pub mod subject;
+pub mod user;
 
 pub use channel::{Channel, ChannelError};
 pub use codec::{Codec, DecodeError, EncodeError};
 pub use codes::{CloseCode, ErrorCode};
 pub use frame::{ClientFrame, Command, Push, Reply, ReplyBody, Request, ServerFrame};
 pub use payload::Payload;
+pub use user::{UserIdError, check_user_id};
 
 /// Protocol version implemented by this crate (the `v1` in the subprotocol names).
 pub const PROTOCOL_VERSION: u32 = 1;

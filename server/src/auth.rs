@@ -461,8 +461,8 @@ impl Verifier {
         let claims = jsonwebtoken::decode::<Claims>(token, &slot.key, &slot.validation)
             .map_err(|e| self.decode_error(&e))?
             .claims;
-        if claims.sub.is_empty() {
-            return Err(invalid("claim `sub` is empty"));
+        if let Err(e) = chorus_protocol::check_user_id(&claims.sub) {
+            return Err(invalid(format!("claim `sub` is not a user id: {e}")));
         }
         Ok(claims)
     }
@@ -755,6 +755,19 @@ mod tests {
     }
 
     #[test]
+    fn a_sub_that_breaks_the_user_id_grammar_is_refused() {
+        let v = verifier(&all_keys());
+        let exp = now() + 60;
+        for sub in ["", "carol ", "carol\u{0}", "a,b", "a#b"] {
+            assert!(
+                is_invalid(v.verify(&hs(&json!({"sub": sub, "exp": exp})))),
+                "{sub:?}"
+            );
+        }
+        assert!(v.verify(&hs(&json!({"sub": "carol", "exp": exp}))).is_ok());
+    }
+
+    #[test]
     fn accepts_hs256_rs256_es256_and_decodes_claims() {
         let v = verifier(&all_keys());
         assert!(v.is_configured());
@@ -1028,7 +1041,9 @@ mod tests {
         c.sub = String::new();
         assert_eq!(
             v.verify(&mint::hs256(SECRET, &c).unwrap()),
-            Err(AuthError::Invalid("claim `sub` is empty".into()))
+            Err(AuthError::Invalid(
+                "claim `sub` is not a user id: user id is empty".into()
+            ))
         );
         let exp = now() + 60;
         assert!(is_invalid(v.verify(&hs(&json!({"exp": exp})))));

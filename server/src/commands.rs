@@ -437,16 +437,16 @@ impl Session {
                 "anonymous connections cannot send to users",
             ));
         }
-        if req.user.is_empty() {
-            return Err(err(ErrorCode::BAD_REQUEST, "user is empty"));
-        }
+        chorus_protocol::check_user_id(&req.user)
+            .map_err(|e| err(ErrorCode::BAD_REQUEST, format!("{:?}: {e}", req.user)))?;
         let message = Message {
             data: req.data,
             from: Some(auth.info.clone()),
             ..Default::default()
         };
         let node = self.node.clone();
-        node.send_to_user(&req.user, message).await
+        node.send_to_user(&req.user, message, crate::node::Sender::Client)
+            .await
     }
 
     async fn broadcast(&mut self, req: BroadcastRequest) -> Result<(), Error> {

@@ -203,6 +203,15 @@ pub struct UsersConfig {
     /// and offline events (unset: no events; status is still queryable through
     /// the server API).
     pub status_namespace: Option<String>,
+    /// Whether a client's `send` to a user who never connected (not online,
+    /// no last-seen time) is kept in that user's inbox. Off: it reaches
+    /// nobody, so clients cannot make a node keep messages for invented user
+    /// ids. The server API always may.
+    pub client_inbox_for_unseen: bool,
+    /// Bytes of inbox messages one node keeps in memory in all (memory
+    /// broker; the oldest go first beyond it). In cluster mode inboxes live
+    /// in the history stream, bounded by `cluster.history_max_bytes`.
+    pub inbox_max_bytes: usize,
 }
 
 impl Default for UsersConfig {
@@ -211,6 +220,8 @@ impl Default for UsersConfig {
             inbox_size: 100,
             inbox_ttl_ms: 86_400_000,
             status_namespace: None,
+            client_inbox_for_unseen: false,
+            inbox_max_bytes: 64 << 20,
         }
     }
 }

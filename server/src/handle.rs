@@ -86,15 +86,16 @@ impl Handle {
 
     /// Delivers data to every connection of a user, on every node.
     pub async fn send_to_user(&self, user: &str, data: Payload) -> Result<(), Error> {
-        if user.is_empty() {
-            return Err(Error::new(ErrorCode::BAD_REQUEST, "user is empty"));
-        }
+        chorus_protocol::check_user_id(user)
+            .map_err(|e| Error::new(ErrorCode::BAD_REQUEST, format!("{user:?}: {e}")))?;
         self.check_size(&data)?;
         let message = Message {
             data,
             ..Default::default()
         };
-        self.node.send_to_user(user, message).await
+        self.node
+            .send_to_user(user, message, crate::node::Sender::Server)
+            .await
     }
 
     /// Delivers data to every connection on every node.

@@ -97,6 +97,21 @@ impl Stream {
         p
     }
 
+    /// Forgets the retained publications up to `offset` (oldest first): the
+    /// node's inbox budget evicting across inboxes. True if one went.
+    pub fn evict_through(&mut self, offset: u64) -> bool {
+        let mut evicted = false;
+        while self
+            .ring
+            .front()
+            .is_some_and(|(p, _)| p.offset.is_some_and(|o| o <= offset))
+        {
+            self.ring.pop_front();
+            evicted = true;
+        }
+        evicted
+    }
+
     /// True when nothing is retained any more (after evicting what expired).
     pub fn is_idle(&mut self, now: Instant, opts: HistoryOptions) -> bool {
         self.evict(now, opts);

@@ -132,6 +132,9 @@ pub struct HubStats {
     pub queue_drops: Counter,
     /// Connections closed as slow consumers.
     pub slow_consumer_disconnects: Counter,
+    /// Inbox messages the memory broker forgot to stay within
+    /// `users.inbox_max_bytes` (the oldest of all inboxes first).
+    pub inbox_evictions: Counter,
 }
 
 const SHARDS: usize = 16;

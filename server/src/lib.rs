@@ -25,6 +25,7 @@ pub mod history;
 pub mod hooks;
 pub mod http;
 pub mod hub;
+pub mod idempotency;
 pub mod ids;
 pub mod inbox;
 pub mod listener;

@@ -133,6 +133,11 @@ impl Metrics {
             hub.stats.slow_consumer_disconnects.clone(),
         );
         registry.register(
+            "inbox_evictions",
+            "Inbox messages forgotten to keep the node's inbox memory within users.inbox_max_bytes",
+            hub.stats.inbox_evictions.clone(),
+        );
+        registry.register(
             "connections",
             "Open authenticated connections",
             m.connections.clone(),
@@ -148,6 +153,14 @@ impl Metrics {
             "Channels with local subscribers",
             m.channels.clone(),
         );
+        // Every labelled series exists from the start, at 0: alerts and
+        // dashboards see the counter before the first refusal or gap.
+        for reason in ["header_timeout", "pending", "per_address"] {
+            let _ = m.refused.get_or_create(&ReasonLabel { reason });
+        }
+        for outcome in ["filled", "lost"] {
+            let _ = m.gaps.get_or_create(&OutcomeLabel { outcome });
+        }
         Metrics { registry, ..m }
     }
 

@@ -195,6 +195,15 @@ impl Node {
         info: Option<chorus_protocol::message::ClientInfo>,
         idempotency_key: Option<String>,
     ) -> Result<chorus_protocol::message::PublishResult, chorus_protocol::message::Error> {
+        let idempotency_key = match idempotency_key {
+            Some(key) => {
+                crate::idempotency::check(&key).map_err(|e| {
+                    chorus_protocol::message::Error::new(chorus_protocol::ErrorCode::BAD_REQUEST, e)
+                })?;
+                Some(crate::idempotency::KeyDigest::of(channel.as_str(), &key))
+            }
+            None => None,
+        };
         let outcome = self
             .broker
             .publish(crate::broker::PublishArgs {
@@ -291,12 +300,35 @@ impl Node {
         &self,
         user: &str,
         message: chorus_protocol::message::Message,
+        sender: Sender,
     ) -> Result<(), chorus_protocol::message::Error> {
-        let inbox = crate::inbox::options(&self.config());
+        let config = self.config();
+        let mut inbox = crate::inbox::options(&config);
+        if inbox.is_some() && sender == Sender::Client && !config.users.client_inbox_for_unseen {
+            // A client cannot make the node keep messages for user ids that
+            // never connected: they reach whoever is online, nothing more.
+            if !self.seen(user).await? {
+                inbox = None;
+            }
+        }
         self.broker
             .send_to_user(user.into(), message, inbox)
             .await
             .map_err(Into::into)
+    }
+
+    /// Whether `user` is online anywhere now or was online once (has a
+    /// last-seen time).
+    async fn seen(&self, user: &str) -> Result<bool, chorus_protocol::message::Error> {
+        let last = self.broker.last_seen(vec![user.to_owned()]).await?;
+        if last.first().is_some_and(Option::is_some) {
+            return Ok(true);
+        }
+        let stats = self
+            .broker
+            .presence_stats(crate::status::key(user).into(), Freshness::Latest)
+            .await?;
+        Ok(stats.clients > 0)
     }
 
     /// Counts a new connection of an authenticated user towards their online
@@ -426,6 +458,15 @@ impl Node {
     }
 }
 
+/// Who sends a message to a user: the rules differ for clients and backends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sender {
+    /// A connected client (`send`).
+    Client,
+    /// Server code: the server API, hooks, the embedding API.
+    Server,
+}
+
 /// Builds and starts a node; the way to embed Chorus in another Rust program.
 ///
 /// ```no_run
@@ -485,6 +526,7 @@ impl ServerBuilder {
                 hub.clone(),
                 Duration::from_millis(self.config.limits.idempotency_window_ms),
             ));
+            memory.set_inbox_max_bytes(self.config.users.inbox_max_bytes);
             (memory.clone(), Some(memory))
         } else {
             let config = Arc::new(self.config.clone());

@@ -165,6 +165,38 @@ const LEDGER: &[(&str, Proof)] = &[
             how: "the variable is the option's source; idle runs in the smoke",
         },
     ),
+    (
+        "bench/run.sh --scenarios history",
+        Covers {
+            file: "bench/src/cli.rs",
+            shows: "fn documented_invocations_parse",
+            how: "the documented options parse; the history scenario runs in the smoke",
+        },
+    ),
+    // The chaos suite.
+    (
+        "./scripts/chaos --short",
+        Runs {
+            file: "scripts/test",
+            shows: "|./scripts/chaos --short\"",
+        },
+    ),
+    (
+        "./scripts/chaos",
+        Covers {
+            file: "scripts/test",
+            shows: "./scripts/chaos --short",
+            how: "the same suite, three of its scenarios at a smaller size; a full run of every scenario takes about ten minutes",
+        },
+    ),
+    (
+        "./scripts/chaos --runs *",
+        Covers {
+            file: "testkit/chaos/src/main.rs",
+            shows: "fn documented_invocations_parse",
+            how: "the documented options parse; the scenarios run in the test command's short runs",
+        },
+    ),
     // Conformance.
     (
         "cargo run -p chorus-conformance --bin chorus-conformance -- *",

@@ -106,6 +106,8 @@ const TABLES: &[OptionTable] = &[
             ("inbox_size", "500"),
             ("inbox_ttl_ms", "3600000"),
             ("status_namespace", r#""chat""#),
+            ("client_inbox_for_unseen", "true"),
+            ("inbox_max_bytes", "1048576"),
         ],
     },
     OptionTable {

@@ -281,3 +281,30 @@ async fn idempotent_publish_delivers_once() {
     ];
     assert_eq!(got, [Payload::from("1"), Payload::from("2")]);
 }
+
+#[tokio::test]
+async fn idempotency_keys_are_bounded_in_length() {
+    let server = TestServer::start(config()).await;
+    let mut bob = server.user(chorus_protocol::Codec::Json, "bob").await;
+    subscribed(bob.request(subscribe("chat:keys")).await);
+    let keyed = |key: String| {
+        Request::Publish(PublishRequest {
+            channel: "chat:keys".into(),
+            data: Payload::from("1"),
+            idempotency_key: Some(key),
+        })
+    };
+    let longest = chorus_server::idempotency::MAX_KEY_LEN;
+    assert!(bob.request(keyed("k".repeat(longest))).await.is_ok());
+    let e = expect_error(
+        bob.request(keyed("k".repeat(longest + 1))).await,
+        chorus_protocol::ErrorCode::BAD_REQUEST,
+    );
+    assert!(e.message.contains("idempotency_key"), "{e:?}");
+    expect_error(
+        bob.request(keyed(String::new())).await,
+        chorus_protocol::ErrorCode::BAD_REQUEST,
+    );
+    // The connection goes on.
+    assert!(bob.request(publish("chat:keys", "2")).await.is_ok());
+}

@@ -439,3 +439,85 @@ async fn a_killed_nodes_users_go_offline() {
     assert!(offline["last_seen_ms"].as_u64().is_some());
     assert_eq!(api_status(a.addr, "bob").await["online"], false);
 }
+
+#[tokio::test]
+async fn clients_cannot_fill_the_inboxes_of_invented_users() {
+    let server = TestServer::start(with_api(config())).await;
+    let mut alice = server.user(Codec::Json, "alice").await;
+    // Ids that break the grammar are refused, with a clear error.
+    for bad in ["carol ", "carol\0", "", "a,b", "dm#x"] {
+        let e = expect_error(
+            alice
+                .request(Request::Send(SendRequest {
+                    user: bad.into(),
+                    data: Payload::json(&"x").unwrap(),
+                }))
+                .await,
+            ErrorCode::BAD_REQUEST,
+        );
+        assert!(e.message.contains("user id"), "{bad:?}: {e:?}");
+    }
+    // A user who never connected: a client's send reaches nobody and is not kept.
+    send(&mut alice, "ghost", "hello?").await;
+    let from_start = StreamPosition {
+        offset: 0,
+        epoch: String::new(),
+    };
+    let (ghost, inbox) = device(&server.url(), "ghost", Some(from_start.clone())).await;
+    assert_eq!(
+        inbox.position.offset, 0,
+        "no inbox was made for a user id that never connected"
+    );
+    assert!(inbox.messages.is_empty());
+    ghost.close_fully().await;
+    // Once the user has connected, clients' messages wait in the inbox.
+    send(&mut alice, "ghost", "now you exist").await;
+    let (_ghost, inbox) = device(&server.url(), "ghost", Some(from_start.clone())).await;
+    assert_eq!(texts(&inbox), ["now you exist"]);
+    // The server API may queue for anyone (a backend knows its users).
+    let body = r#"{"user":"newcomer","data":"welcome"}"#;
+    let (status, reply) = http(server.addr, "POST", "/api/send", Some(KEY), body).await;
+    assert_eq!(status, 200, "{reply}");
+    let (_newcomer, inbox) = device(&server.url(), "newcomer", Some(from_start)).await;
+    assert_eq!(texts(&inbox), ["welcome"]);
+}
+
+#[tokio::test]
+async fn all_inboxes_together_stay_within_the_node_s_bound() {
+    let mut config = with_api(config());
+    config.users.inbox_max_bytes = 40_000;
+    let server = TestServer::start(config).await;
+    // 20 users, 4 messages of 1,000 bytes each: twice the bound.
+    let text = "x".repeat(1_000);
+    for user in 0..20 {
+        for _ in 0..4 {
+            let body = format!(r#"{{"user":"u{user}","data":"{text}"}}"#);
+            let (status, reply) = http(server.addr, "POST", "/api/send", Some(KEY), &body).await;
+            assert_eq!(status, 200, "{reply}");
+        }
+    }
+    let from_start = StreamPosition {
+        offset: 0,
+        epoch: String::new(),
+    };
+    let mut kept = 0;
+    for user in 0..20 {
+        let (c, inbox) = device(&server.url(), &format!("u{user}"), Some(from_start.clone())).await;
+        if user < 5 {
+            assert!(
+                !inbox.recovered,
+                "u{user}: its messages were the oldest, and went first"
+            );
+        }
+        kept += inbox.messages.len();
+        c.close_fully().await;
+    }
+    // About the bound's worth of messages is left (each costs its payload
+    // and a small overhead), the newest ones.
+    assert!((20..=40).contains(&kept), "{kept} messages kept");
+    let metrics = http_get(server.addr, "/metrics").await.unwrap().1;
+    assert!(
+        metrics.contains("chorus_inbox_evictions_total"),
+        "{metrics}"
+    );
+}

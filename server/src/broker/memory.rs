@@ -15,61 +15,39 @@ use super::{
 };
 use crate::history::{HistoryOptions, HistoryPage, HistoryQuery, Stream};
 use crate::hub::Hub;
+use crate::idempotency::Remembered;
 use crate::ids::random_hex;
 use crate::outgoing::{Outgoing, SharedFrame};
 use crate::revocation::{Revocation, RevocationList, TokenId, unix_now};
-
-/// Most idempotency keys remembered at once (oldest forgotten first).
-const MAX_IDEMPOTENCY_KEYS: usize = 100_000;
-
-/// Remembers idempotency keys for a window.
-#[derive(Debug, Default)]
-struct Idempotency {
-    seen: HashMap<(Arc<str>, String), Instant>,
-    order: VecDeque<(Instant, Arc<str>, String)>,
-}
-
-impl Idempotency {
-    /// True when `key` was seen on `channel` within `window`; records it otherwise.
-    fn check_and_record(
-        &mut self,
-        channel: &Arc<str>,
-        key: &str,
-        now: Instant,
-        window: Duration,
-    ) -> bool {
-        while let Some((at, ch, k)) = self.order.front() {
-            if now.duration_since(*at) < window && self.order.len() < MAX_IDEMPOTENCY_KEYS {
-                break;
-            }
-            let stale = (ch.clone(), k.clone());
-            if self.seen.get(&stale) == Some(at) {
-                self.seen.remove(&stale);
-            }
-            self.order.pop_front();
-        }
-        let entry = (channel.clone(), key.to_owned());
-        if self.seen.contains_key(&entry) {
-            return true;
-        }
-        self.seen.insert(entry, now);
-        self.order.push_back((now, channel.clone(), key.to_owned()));
-        false
-    }
-}
 
 /// The in-memory broker.
 #[derive(Debug)]
 pub struct MemoryBroker {
     hub: Arc<Hub>,
     streams: Mutex<HashMap<Arc<str>, Arc<Mutex<Stream>>>>,
-    idempotency: Mutex<Idempotency>,
+    idempotency: Mutex<Remembered>,
     /// Idempotency window in milliseconds (a reload may change it).
     idempotency_window_ms: std::sync::atomic::AtomicU64,
     presence: Mutex<HashMap<Arc<str>, Members>>,
     revocations: Mutex<RevocationList>,
     last_seen: Mutex<HashMap<Arc<str>, u64>>,
+    inboxes: Mutex<InboxBudget>,
+    /// `users.inbox_max_bytes` (a reload may change it).
+    inbox_max_bytes: std::sync::atomic::AtomicUsize,
 }
+
+/// What every inbox on this node holds together, oldest message first, so
+/// that the node's inbox memory has one bound however many users there are.
+#[derive(Debug, Default)]
+struct InboxBudget {
+    /// Bytes counted (messages already gone by their inbox's own size or TTL
+    /// count until they reach the front).
+    used: usize,
+    order: VecDeque<(Arc<str>, u64, usize)>,
+}
+
+/// What a stored inbox message costs beyond its payload (sender info, offsets).
+const INBOX_MESSAGE_OVERHEAD: usize = 128;
 
 /// Most users whose last-seen time is remembered (the oldest are forgotten).
 const MAX_LAST_SEEN: usize = 100_000;
@@ -92,6 +70,37 @@ impl MemoryBroker {
             presence: Mutex::default(),
             revocations: Mutex::default(),
             last_seen: Mutex::default(),
+            inboxes: Mutex::default(),
+            inbox_max_bytes: (64 << 20).into(),
+        }
+    }
+
+    /// Sets the bound of all inboxes together (`users.inbox_max_bytes`).
+    pub fn set_inbox_max_bytes(&self, bytes: usize) {
+        self.inbox_max_bytes
+            .store(bytes, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Counts a stored inbox message, then forgets the oldest messages of all
+    /// inboxes while they exceed the bound.
+    fn charge_inbox(&self, key: Arc<str>, offset: u64, bytes: usize) {
+        let max = self
+            .inbox_max_bytes
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let mut budget = lock(&self.inboxes);
+        budget.used += bytes;
+        budget.order.push_back((key, offset, bytes));
+        while budget.used > max {
+            let Some((key, offset, bytes)) = budget.order.pop_front() else {
+                break;
+            };
+            budget.used -= bytes;
+            let stream = lock(&self.streams).get(&key).cloned();
+            if let Some(stream) = stream {
+                if lock(&stream).evict_through(offset) {
+                    self.hub.stats.inbox_evictions.inc();
+                }
+            }
         }
     }
 
@@ -102,10 +111,19 @@ impl MemoryBroker {
             .clone()
     }
 
-    /// Drops streams that retain nothing; their next publish starts a new epoch.
-    /// Called periodically so that memory stays bounded by live channels.
+    fn idempotency_window(&self) -> Duration {
+        Duration::from_millis(
+            self.idempotency_window_ms
+                .load(std::sync::atomic::Ordering::Relaxed),
+        )
+    }
+
+    /// Drops streams that retain nothing (their next publish starts a new
+    /// epoch) and idempotency keys past their window. Called periodically so
+    /// that memory stays bounded by live channels and recent keys.
     pub fn sweep(&self, opts_for: impl Fn(&str) -> Option<HistoryOptions>) {
         let now = Instant::now();
+        lock(&self.idempotency).sweep(now, self.idempotency_window());
         lock(&self.streams).retain(|channel, stream| {
             let Some(opts) = opts_for(channel) else {
                 return false;
@@ -126,16 +144,8 @@ impl Broker for MemoryBroker {
     fn publish(&self, args: PublishArgs) -> BoxFuture<'_, Result<PublishOutcome, BrokerError>> {
         Box::pin(async move {
             let now = Instant::now();
-            if let Some(key) = &args.idempotency_key {
-                if lock(&self.idempotency).check_and_record(
-                    &args.channel,
-                    key,
-                    now,
-                    Duration::from_millis(
-                        self.idempotency_window_ms
-                            .load(std::sync::atomic::Ordering::Relaxed),
-                    ),
-                ) {
+            if let Some(key) = args.idempotency_key {
+                if lock(&self.idempotency).check_and_record(key, now, self.idempotency_window()) {
                     return Ok(PublishOutcome {
                         position: None,
                         duplicate: true,
@@ -202,14 +212,18 @@ impl Broker for MemoryBroker {
             let key: Arc<str> = crate::inbox::key(&user).into();
             let stream = self.stream(&key);
             let mut stream = lock(&stream);
+            let bytes = message.data.len() + INBOX_MESSAGE_OVERHEAD;
             let stored = stream.append(
                 crate::inbox::to_stored(&user, message),
                 Instant::now(),
                 opts,
             );
+            let offset = stored.offset.unwrap_or_default();
             let push = Push::Message(crate::inbox::to_message(stored));
             self.hub
                 .deliver_user(&user, &Outgoing::for_push(SharedFrame::push(push)));
+            drop(stream);
+            self.charge_inbox(key, offset, bytes);
             Ok(())
         })
     }
@@ -394,38 +408,12 @@ impl Broker for MemoryBroker {
                 config.limits.idempotency_window_ms,
                 std::sync::atomic::Ordering::Relaxed,
             );
+            self.set_inbox_max_bytes(config.users.inbox_max_bytes);
             Ok(())
         })
     }
 
     fn shutdown(&self) -> BoxFuture<'_, ()> {
         Box::pin(async {})
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn idempotency_window_and_bound() {
-        let mut idem = Idempotency::default();
-        let ch: Arc<str> = "c".into();
-        let t = Instant::now();
-        let w = Duration::from_secs(10);
-        assert!(!idem.check_and_record(&ch, "k", t, w));
-        assert!(idem.check_and_record(&ch, "k", t + Duration::from_secs(5), w));
-        assert!(
-            !idem.check_and_record(&"d".into(), "k", t, w),
-            "keys are per channel"
-        );
-        assert!(
-            !idem.check_and_record(&ch, "k", t + Duration::from_secs(11), w),
-            "window passed"
-        );
-        for i in 0..(MAX_IDEMPOTENCY_KEYS + 10) {
-            idem.check_and_record(&ch, &i.to_string(), t + Duration::from_secs(12), w);
-        }
-        assert!(idem.seen.len() <= MAX_IDEMPOTENCY_KEYS + 1);
     }
 }

@@ -50,8 +50,9 @@ pub struct PublishArgs {
     pub data: Payload,
     /// The publisher, if a client.
     pub info: Option<ClientInfo>,
-    /// Idempotency key: a repeat within the window is not delivered again.
-    pub idempotency_key: Option<String>,
+    /// Idempotency key, digested with the channel: a repeat within the
+    /// window is not delivered again.
+    pub idempotency_key: Option<crate::idempotency::KeyDigest>,
     /// History bounds, when the channel's namespace keeps history.
     pub history: Option<HistoryOptions>,
 }

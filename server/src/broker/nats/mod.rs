@@ -48,6 +48,9 @@ use crate::outgoing::{Outgoing, SharedFrame};
 use crate::revocation::{Revocation, Revoked, TokenId, unix_now};
 use async_nats::jetstream::message::PublishMessage;
 
+/// Bytes the idempotency bucket may hold (about 1.5 million keys).
+const IDEMPOTENCY_BUCKET_BYTES: i64 = 256 << 20;
+
 /// How long a user's last-seen time is kept.
 const LAST_SEEN_KEPT: Duration = Duration::from_secs(30 * 24 * 3600);
 
@@ -159,8 +162,12 @@ impl NatsBroker {
         })
         .await?;
         let window = Duration::from_millis(config.limits.idempotency_window_ms.max(1_000));
+        // Keys are fixed-size digests; the bucket is bounded all the same
+        // (when full, keyed publishes to channels without history fail with 100).
+        let mut idem = bucket(names.idempotency_bucket(), window);
+        idem.max_bytes = IDEMPOTENCY_BUCKET_BYTES;
         let idempotency = setup::retrying("idempotency bucket", || {
-            js.create_or_update_key_value(bucket(names.idempotency_bucket(), window))
+            js.create_or_update_key_value(idem.clone())
         })
         .await?;
         let seen = setup::retrying("last-seen bucket", || {
@@ -598,11 +605,11 @@ impl Broker for NatsBroker {
             if let Some(opts) = args.history {
                 return self
                     .history_store()?
-                    .append(&args.channel, p, opts, args.idempotency_key.as_deref())
+                    .append(&args.channel, p, opts, args.idempotency_key.as_ref())
                     .await;
             }
             if let Some(key) = &args.idempotency_key {
-                let name = self.names.idempotency_key(&args.channel, key);
+                let name = self.names.idempotency_key(key);
                 match self.idempotency.create(&name, Bytes::new()).await {
                     Ok(_) => {}
                     Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => {

@@ -141,9 +141,9 @@ impl Names {
         format!("{}_idem", self.prefix)
     }
 
-    /// Key remembering one idempotency key of a channel.
-    pub fn idempotency_key(&self, channel: &str, key: &str) -> String {
-        format!("{}.{}", encode_token(channel), encode_token(key))
+    /// Key remembering one idempotency key of a channel (its digest).
+    pub fn idempotency_key(&self, key: &crate::idempotency::KeyDigest) -> String {
+        key.hex()
     }
 }
 

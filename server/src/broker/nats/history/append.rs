@@ -35,7 +35,6 @@ use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::{self, ErrorCode};
 use chorus_protocol::Push;
 use chorus_protocol::message::Publication;
-use chorus_protocol::subject::encode_token;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
@@ -136,10 +135,10 @@ impl HistoryStore {
         channel: &Arc<str>,
         p: Publication,
         opts: HistoryOptions,
-        key: Option<&str>,
+        key: Option<&crate::idempotency::KeyDigest>,
     ) -> Result<PublishOutcome, BrokerError> {
         let message_id = match key {
-            Some(key) => format!("{}.{}", encode_token(channel), encode_token(key)),
+            Some(key) => key.hex(),
             None => format!(
                 "{}.{}",
                 self.node,
