@@ -301,6 +301,9 @@ pub struct Limits {
     pub max_connections_per_ip: usize,
     /// How long an idempotency key is remembered.
     pub idempotency_window_ms: u64,
+    /// Bytes of channel history one node keeps in memory in all (memory
+    /// broker; the oldest publications of all channels go first beyond it).
+    pub history_memory_bytes: usize,
     /// How long graceful shutdown may take before connections are dropped.
     pub shutdown_timeout_ms: u64,
 }
@@ -322,6 +325,7 @@ impl Default for Limits {
             max_pending_connections: 4_096,
             max_connections_per_ip: 0,
             idempotency_window_ms: 120_000,
+            history_memory_bytes: 256 << 20,
             shutdown_timeout_ms: 10_000,
         }
     }

@@ -135,6 +135,9 @@ pub struct HubStats {
     /// Inbox messages the memory broker forgot to stay within
     /// `users.inbox_max_bytes` (the oldest of all inboxes first).
     pub inbox_evictions: Counter,
+    /// Channel publications the memory broker forgot to stay within
+    /// `limits.history_memory_bytes` (the oldest of all channels first).
+    pub history_evictions: Counter,
 }
 
 const SHARDS: usize = 16;

@@ -138,6 +138,11 @@ impl Metrics {
             hub.stats.inbox_evictions.clone(),
         );
         registry.register(
+            "history_evictions",
+            "Channel publications forgotten to keep the node's history memory within limits.history_memory_bytes",
+            hub.stats.history_evictions.clone(),
+        );
+        registry.register(
             "connections",
             "Open authenticated connections",
             m.connections.clone(),

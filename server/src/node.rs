@@ -526,7 +526,7 @@ impl ServerBuilder {
                 hub.clone(),
                 Duration::from_millis(self.config.limits.idempotency_window_ms),
             ));
-            memory.set_inbox_max_bytes(self.config.users.inbox_max_bytes);
+            memory.set_bounds(&self.config);
             (memory.clone(), Some(memory))
         } else {
             let config = Arc::new(self.config.clone());

@@ -144,6 +144,7 @@ const TABLES: &[OptionTable] = &[
             ("header_timeout_ms", "5000"),
             ("max_pending_connections", "100"),
             ("max_connections_per_ip", "10"),
+            ("history_memory_bytes", "1048576"),
             ("idempotency_window_ms", "60000"),
             ("shutdown_timeout_ms", "5000"),
         ],

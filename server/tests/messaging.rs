@@ -308,3 +308,47 @@ async fn idempotency_keys_are_bounded_in_length() {
     // The connection goes on.
     assert!(bob.request(publish("chat:keys", "2")).await.is_ok());
 }
+
+#[tokio::test]
+async fn all_channels_history_together_stays_within_the_node_s_bound() {
+    let mut config = config();
+    config.limits.history_memory_bytes = 40_000;
+    let server = TestServer::start(config).await;
+    let handle = chorus_server::Handle::new(server.node.clone());
+    // 20 channels, 4 publications of 1,000 bytes each: twice the bound.
+    let data = Payload::from(format!("\"{}\"", "x".repeat(1_000)));
+    for channel in 0..20 {
+        for _ in 0..4 {
+            let req = PublishRequest {
+                channel: format!("chat:b{channel}"),
+                data: data.clone(),
+                idempotency_key: None,
+            };
+            handle.publish(req).await.unwrap();
+        }
+    }
+    let mut kept = 0;
+    for channel in 0..20 {
+        let req = chorus_protocol::message::HistoryRequest {
+            channel: format!("chat:b{channel}"),
+            limit: Some(100),
+            since: None,
+            reverse: false,
+        };
+        let page = handle.history(req).await.unwrap();
+        if channel < 5 {
+            assert!(
+                page.publications.is_empty(),
+                "chat:b{channel} was the oldest, and went first"
+            );
+        }
+        assert_eq!(page.position.offset, 4, "positions go on");
+        kept += page.publications.len();
+    }
+    assert!((20..=40).contains(&kept), "{kept} publications kept");
+    let metrics = http_get(server.addr, "/metrics").await.unwrap().1;
+    assert!(
+        !metrics.contains("chorus_history_evictions_total 0\n"),
+        "{metrics}"
+    );
+}

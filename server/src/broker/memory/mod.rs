@@ -1,9 +1,13 @@
 //! The embedded single-node broker: everything in this process's memory.
 //!
 //! Publications to history channels are stamped and delivered under the
-//! channel's stream lock, so every subscriber sees offsets in order.
+//! channel's stream lock, so every subscriber sees offsets in order. All
+//! channels' history together, and all inboxes together, stay within a
+//! byte bound each ([`budget`]).
 
-use std::collections::{HashMap, VecDeque};
+mod budget;
+
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -19,6 +23,7 @@ use crate::idempotency::Remembered;
 use crate::ids::random_hex;
 use crate::outgoing::{Outgoing, SharedFrame};
 use crate::revocation::{Revocation, RevocationList, TokenId, unix_now};
+use budget::{Budget, MESSAGE_OVERHEAD};
 
 /// The in-memory broker.
 #[derive(Debug)]
@@ -31,23 +36,11 @@ pub struct MemoryBroker {
     presence: Mutex<HashMap<Arc<str>, Members>>,
     revocations: Mutex<RevocationList>,
     last_seen: Mutex<HashMap<Arc<str>, u64>>,
-    inboxes: Mutex<InboxBudget>,
-    /// `users.inbox_max_bytes` (a reload may change it).
-    inbox_max_bytes: std::sync::atomic::AtomicUsize,
+    /// Every inbox together (`users.inbox_max_bytes`).
+    inboxes: Budget,
+    /// Every channel's history together (`limits.history_memory_bytes`).
+    histories: Budget,
 }
-
-/// What every inbox on this node holds together, oldest message first, so
-/// that the node's inbox memory has one bound however many users there are.
-#[derive(Debug, Default)]
-struct InboxBudget {
-    /// Bytes counted (messages already gone by their inbox's own size or TTL
-    /// count until they reach the front).
-    used: usize,
-    order: VecDeque<(Arc<str>, u64, usize)>,
-}
-
-/// What a stored inbox message costs beyond its payload (sender info, offsets).
-const INBOX_MESSAGE_OVERHEAD: usize = 128;
 
 /// Most users whose last-seen time is remembered (the oldest are forgotten).
 const MAX_LAST_SEEN: usize = 100_000;
@@ -70,35 +63,31 @@ impl MemoryBroker {
             presence: Mutex::default(),
             revocations: Mutex::default(),
             last_seen: Mutex::default(),
-            inboxes: Mutex::default(),
-            inbox_max_bytes: (64 << 20).into(),
+            inboxes: Budget::new(usize::MAX),
+            histories: Budget::new(usize::MAX),
         }
     }
 
-    /// Sets the bound of all inboxes together (`users.inbox_max_bytes`).
-    pub fn set_inbox_max_bytes(&self, bytes: usize) {
-        self.inbox_max_bytes
-            .store(bytes, std::sync::atomic::Ordering::Relaxed);
+    /// Sets the bounds of all inboxes together and of all channels'
+    /// history together.
+    pub fn set_bounds(&self, config: &crate::config::Config) {
+        self.inboxes.set_max(config.users.inbox_max_bytes);
+        self.histories.set_max(config.limits.history_memory_bytes);
     }
 
-    /// Counts a stored inbox message, then forgets the oldest messages of all
-    /// inboxes while they exceed the bound.
-    fn charge_inbox(&self, key: Arc<str>, offset: u64, bytes: usize) {
-        let max = self
-            .inbox_max_bytes
-            .load(std::sync::atomic::Ordering::Relaxed);
-        let mut budget = lock(&self.inboxes);
-        budget.used += bytes;
-        budget.order.push_back((key, offset, bytes));
-        while budget.used > max {
-            let Some((key, offset, bytes)) = budget.order.pop_front() else {
-                break;
-            };
-            budget.used -= bytes;
+    /// Counts a stored message against `budget` and forgets, from their
+    /// streams, what the budget gives up.
+    fn charge(&self, budget: &Budget, key: Arc<str>, offset: u64, bytes: usize) {
+        for (key, offset) in budget.charge(key, offset, bytes) {
             let stream = lock(&self.streams).get(&key).cloned();
             if let Some(stream) = stream {
                 if lock(&stream).evict_through(offset) {
-                    self.hub.stats.inbox_evictions.inc();
+                    let counter = if crate::inbox::user_of(&key).is_some() {
+                        &self.hub.stats.inbox_evictions
+                    } else {
+                        &self.hub.stats.history_evictions
+                    };
+                    counter.inc();
                 }
             }
         }
@@ -165,9 +154,17 @@ impl Broker for MemoryBroker {
             };
             let stream = self.stream(&args.channel);
             let mut stream = lock(&stream);
+            let bytes = p.data.len() + MESSAGE_OVERHEAD;
             let p = stream.append(p, now, opts);
             let position = stream.position();
             self.deliver(p);
+            drop(stream);
+            self.charge(
+                &self.histories,
+                args.channel.clone(),
+                position.offset,
+                bytes,
+            );
             Ok(PublishOutcome {
                 position: Some(position),
                 duplicate: false,
@@ -212,7 +209,7 @@ impl Broker for MemoryBroker {
             let key: Arc<str> = crate::inbox::key(&user).into();
             let stream = self.stream(&key);
             let mut stream = lock(&stream);
-            let bytes = message.data.len() + INBOX_MESSAGE_OVERHEAD;
+            let bytes = message.data.len() + MESSAGE_OVERHEAD;
             let stored = stream.append(
                 crate::inbox::to_stored(&user, message),
                 Instant::now(),
@@ -223,7 +220,7 @@ impl Broker for MemoryBroker {
             self.hub
                 .deliver_user(&user, &Outgoing::for_push(SharedFrame::push(push)));
             drop(stream);
-            self.charge_inbox(key, offset, bytes);
+            self.charge(&self.inboxes, key, offset, bytes);
             Ok(())
         })
     }
@@ -408,7 +405,7 @@ impl Broker for MemoryBroker {
                 config.limits.idempotency_window_ms,
                 std::sync::atomic::Ordering::Relaxed,
             );
-            self.set_inbox_max_bytes(config.users.inbox_max_bytes);
+            self.set_bounds(&config);
             Ok(())
         })
     }
