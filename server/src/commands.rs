@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use chorus_protocol::message::*;
-use chorus_protocol::{Channel, CloseCode, ErrorCode, Payload, ReplyBody, Request};
+use chorus_protocol::{Channel, CloseCode, ErrorCode, Payload, Push, ReplyBody, Request};
 use tokio::time::Instant;
 
 use crate::auth::Claims;
@@ -513,6 +513,7 @@ impl Session {
                 auth.expires_at = expires_at;
                 auth.handle.set_token(token_id(&claims));
                 auth.claims = Some(claims);
+                self.drop_ungranted().await;
                 (
                     Ok(ReplyBody::Refresh(RefreshResult { expires_in_ms })),
                     None,
@@ -526,6 +527,35 @@ impl Session {
                 None,
             ),
             Err(e) => (Err(err(e.error_code(), e.to_string())), None),
+        }
+    }
+
+    /// After a refresh: ends the subscriptions the new token no longer
+    /// allows, each with an `unsubscribed` push (written after the reply).
+    async fn drop_ungranted(&mut self) {
+        let channels: Vec<Arc<str>> = self.subs.keys().cloned().collect();
+        for key in channels {
+            let refused = match self.resolve(&key) {
+                Ok((channel, ns)) => may_subscribe(&ns, self.principal(), &channel).err(),
+                Err(e) => Some(e),
+            };
+            let Some(refused) = refused else { continue };
+            self.leave(&key).await;
+            let push = Push::Unsubscribed(Unsubscribed {
+                channel: key.to_string(),
+                code: refused.code,
+                reason: format!(
+                    "the refreshed token no longer allows it: {}",
+                    refused.message
+                ),
+            });
+            if let Ok(auth) = self.authed() {
+                let frame = crate::outgoing::SharedFrame::push(push);
+                auth.handle.deliver(crate::outgoing::Outgoing::Push {
+                    channel: None,
+                    frame,
+                });
+            }
         }
     }
 

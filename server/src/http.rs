@@ -86,12 +86,53 @@ fn origin_allowed(node: &Node, headers: &HeaderMap) -> bool {
     if config.dev && allowed.is_empty() && crate::dev::is_loopback_origin(origin) {
         return true;
     }
-    // Same origin: the Origin's host:port equals the Host header.
+    // Same origin: scheme, host and port of the Origin are the request's own.
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-    let origin_host = origin
-        .split_once("://")
-        .map(|(_, rest)| rest.trim_end_matches('/'));
-    allowed.is_empty() && host.is_some() && origin_host == host
+    allowed.is_empty()
+        && host.is_some_and(|host| same_origin(origin, request_scheme(headers), host))
+}
+
+/// The scheme the client used: `https` when a TLS proxy in front says so
+/// (`X-Forwarded-Proto`), else `http`. Browsers cannot set that header on a
+/// WebSocket upgrade, so a page cannot pretend to another scheme with it.
+fn request_scheme(headers: &HeaderMap) -> &str {
+    match headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(str::trim)
+    {
+        Some(p) if p.eq_ignore_ascii_case("https") => "https",
+        _ => "http",
+    }
+}
+
+/// Whether `origin` (`scheme://host[:port]`) names the same scheme, host and
+/// port as a request made with `scheme` to `host` (the Host header); a
+/// missing port is the scheme's default.
+fn same_origin(origin: &str, scheme: &str, host: &str) -> bool {
+    let Some((origin_scheme, origin_host)) = origin.split_once("://") else {
+        return false;
+    };
+    let default_port = |scheme: &str| match scheme.to_ascii_lowercase().as_str() {
+        "https" | "wss" => Some(443),
+        "http" | "ws" => Some(80),
+        _ => None,
+    };
+    let split = |authority: &str, scheme: &str| -> Option<(String, u16)> {
+        let authority = authority.trim_end_matches('/');
+        match authority.rsplit_once(':') {
+            // `[::1]` alone has colons but no port.
+            Some((h, p)) if !authority.ends_with(']') => {
+                Some((h.to_ascii_lowercase(), p.parse().ok()?))
+            }
+            _ => Some((authority.to_ascii_lowercase(), default_port(scheme)?)),
+        }
+    };
+    let (Some(o), Some(r)) = (split(origin_host, origin_scheme), split(host, scheme)) else {
+        return false;
+    };
+    origin_scheme.eq_ignore_ascii_case(scheme) && o == r
 }
 
 async fn upgrade(
@@ -123,4 +164,45 @@ async fn upgrade(
         .max_message_size(transport_max)
         .max_frame_size(transport_max)
         .on_upgrade(move |socket| session::run(node, socket, codec, ticket.map(|Extension(t)| t)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_origin;
+
+    #[test]
+    fn same_origin_compares_scheme_host_and_port() {
+        assert!(same_origin(
+            "http://chat.example:8000",
+            "http",
+            "chat.example:8000"
+        ));
+        assert!(same_origin("https://chat.example", "https", "chat.example"));
+        assert!(same_origin(
+            "https://chat.example:443",
+            "https",
+            "chat.example"
+        ));
+        assert!(same_origin(
+            "http://Chat.Example",
+            "http",
+            "chat.example:80"
+        ));
+        // Another scheme on the same host and port is another origin.
+        assert!(!same_origin(
+            "https://chat.example:8000",
+            "http",
+            "chat.example:8000"
+        ));
+        assert!(!same_origin("http://chat.example", "https", "chat.example"));
+        assert!(!same_origin(
+            "http://chat.example:8001",
+            "http",
+            "chat.example:8000"
+        ));
+        assert!(!same_origin("http://evil.example", "http", "chat.example"));
+        assert!(!same_origin("null", "http", "chat.example"));
+        assert!(same_origin("http://[::1]:8000", "http", "[::1]:8000"));
+        assert!(same_origin("http://[::1]", "http", "[::1]:80"));
+    }
 }

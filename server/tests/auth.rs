@@ -681,3 +681,51 @@ async fn missing_or_unknown_subprotocol_gets_http_400() {
     );
     assert_round_trip(&server, "chat:after-400").await;
 }
+
+#[tokio::test]
+async fn a_refresh_with_fewer_grants_ends_the_subscriptions_it_no_longer_allows() {
+    let mut cfg = config();
+    cfg.namespaces.get_mut("chat").unwrap().subscribe = SubscribePolicy::Grants;
+    let server = TestServer::start(cfg).await;
+    for codec in both() {
+        let mut c = server.client(codec).await;
+        let both_rooms = Claims {
+            subs: vec!["chat:a".into(), "chat:b".into()],
+            ..claims("alice")
+        };
+        connect_result(c.connect(Some(token_with(&both_rooms))).await);
+        expect_ok(c.request(subscribe_req("chat:a")).await);
+        expect_ok(c.request(subscribe_req("chat:b")).await);
+        let only_a = Claims {
+            subs: vec!["chat:a".into()],
+            ..claims("alice")
+        };
+        expect_ok(c.request(refresh_req(token_with(&only_a))).await);
+        loop {
+            match c.push().await {
+                Push::Unsubscribed(u) => {
+                    assert_eq!(u.channel, "chat:b");
+                    assert_eq!(u.code, ErrorCode::PERMISSION_DENIED);
+                    break;
+                }
+                Push::Join(_) | Push::Leave(_) => {}
+                other => panic!("{other:?}"),
+            }
+        }
+        // chat:a goes on; chat:b is no longer delivered.
+        let handle = chorus_server::Handle::new(server.node.clone());
+        for channel in ["chat:b", "chat:a"] {
+            let req = PublishRequest {
+                channel: channel.into(),
+                data: Payload::from("1"),
+                idempotency_key: None,
+            };
+            handle.publish(req).await.unwrap();
+        }
+        assert_eq!(c.publication().await.channel, "chat:a");
+        expect_error(
+            c.request(Request::Unsubscribe(channel_req("chat:b"))).await,
+            ErrorCode::NOT_SUBSCRIBED,
+        );
+    }
+}
