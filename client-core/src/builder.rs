@@ -9,6 +9,7 @@ use chorus_protocol::Codec;
 use chorus_protocol::client::{BackoffConfig, ClientConfig};
 
 use crate::error::ClientError;
+use crate::tls::TlsError;
 use crate::{Client, driver};
 
 /// Supplies fresh tokens: called before connecting without a token, before the
@@ -20,6 +21,8 @@ pub type TokenProvider = Arc<
 /// Builds a [`Client`]. Defaults match every other Chorus SDK (docs/protocol.md).
 pub struct ClientBuilder {
     pub(crate) config: ClientConfig,
+    /// CAs trusted for `wss://` beyond the platform's and webpki's.
+    pub(crate) roots: Vec<rustls::pki_types::CertificateDer<'static>>,
     pub(crate) token_provider: Option<TokenProvider>,
     pub(crate) subscription_buffer: usize,
 }
@@ -46,6 +49,7 @@ impl ClientBuilder {
             },
             token_provider: None,
             subscription_buffer: 1024,
+            roots: Vec::new(),
         }
     }
 
@@ -63,6 +67,13 @@ impl ClientBuilder {
             self.config.urls = urls;
         }
         self
+    }
+
+    /// Trusts the CA certificate(s) in `pem` for `wss://`, on top of the
+    /// platform's roots and Mozilla's: for self-signed deployments and tests.
+    pub fn add_root_certificate(mut self, pem: impl AsRef<[u8]>) -> Result<Self, TlsError> {
+        self.roots.extend(crate::tls::parse_pem(pem.as_ref())?);
+        Ok(self)
     }
 
     /// A static token.

@@ -23,7 +23,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 use crate::InboxState;
 use crate::builder::{ClientBuilder, TokenProvider};
@@ -80,6 +80,8 @@ struct SubSink {
 
 struct Driver {
     machine: ClientMachine,
+    /// The TLS configuration for `wss://` URLs, or why there is none.
+    tls: Result<Arc<rustls::ClientConfig>, String>,
     provider: Option<TokenProvider>,
     cmds: mpsc::UnboundedReceiver<Cmd>,
     state: watch::Sender<ConnectionState>,
@@ -109,6 +111,7 @@ pub(crate) fn spawn(builder: ClientBuilder) -> Client {
         recovery: None,
     });
     let driver = Driver {
+        tls: crate::tls::client_config(&builder.roots).map_err(|e| e.to_string()),
         machine: ClientMachine::new(builder.config),
         provider: builder.token_provider,
         cmds,
@@ -139,17 +142,27 @@ pub(crate) fn spawn(builder: ClientBuilder) -> Client {
     }
 }
 
-/// Opens a WebSocket offering one subprotocol.
-async fn open(url: String, subprotocol: &'static str) -> Result<Ws, String> {
+/// Opens a WebSocket offering one subprotocol (over TLS for `wss://`).
+async fn open(
+    url: String,
+    subprotocol: &'static str,
+    tls: Result<Arc<rustls::ClientConfig>, String>,
+) -> Result<Ws, String> {
     let mut request = url.into_client_request().map_err(|e| e.to_string())?;
     request.headers_mut().insert(
         "Sec-WebSocket-Protocol",
         HeaderValue::from_static(subprotocol),
     );
+    let connector = if request.uri().scheme_str() == Some("wss") {
+        Some(Connector::Rustls(tls.map_err(|e| format!("TLS: {e}"))?))
+    } else {
+        None
+    };
     let config = WebSocketConfig::default().read_buffer_size(16 * 1024);
-    let (ws, _) = tokio_tungstenite::connect_async_with_config(request, Some(config), true)
-        .await
-        .map_err(|e| e.to_string())?;
+    let (ws, _) =
+        tokio_tungstenite::connect_async_tls_with_config(request, Some(config), true, connector)
+            .await
+            .map_err(|e| e.to_string())?;
     Ok(ws)
 }
 
@@ -299,7 +312,7 @@ impl Driver {
             match action {
                 Action::OpenTransport { url, subprotocol } => {
                     self.ws = None;
-                    self.opening = Some(Box::pin(open(url, subprotocol)));
+                    self.opening = Some(Box::pin(open(url, subprotocol, self.tls.clone())));
                 }
                 Action::Send { bytes, binary } => {
                     let Some(ws) = self.ws.as_mut() else { continue };

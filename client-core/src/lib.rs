@@ -32,6 +32,7 @@ mod builder;
 mod driver;
 mod error;
 mod subscription;
+mod tls;
 
 use std::sync::Arc;
 
@@ -44,6 +45,7 @@ pub use chorus_protocol::message::{
 pub use chorus_protocol::{Codec, Payload};
 pub use error::ClientError;
 pub use subscription::{SubEvent, Subscription};
+pub use tls::TlsError;
 
 use chorus_protocol::message::{
     BroadcastRequest, ChannelRequest, Empty, HistoryRequest, RpcRequest, SendRequest,

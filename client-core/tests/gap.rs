@@ -66,6 +66,8 @@ async fn dropping_relay(upstream: SocketAddr, drop: u64) -> SocketAddr {
         while let Ok((tcp, _)) = listener.accept().await {
             tokio::spawn(async move {
                 let mut protocol = None;
+                // The callback's error type is tungstenite's HTTP response.
+                #[allow(clippy::result_large_err)]
                 let accept = |req: &Request, mut resp: Response| {
                     protocol = req.headers().get("Sec-WebSocket-Protocol").cloned();
                     if let Some(p) = &protocol {

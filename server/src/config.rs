@@ -124,6 +124,8 @@ pub struct Config {
     pub limits: Limits,
     /// Options of channels without a namespace (`lobby`).
     pub default_namespace: NamespaceConfig,
+    /// TLS served by the node itself (`wss://`, `https://`); off by default.
+    pub tls: crate::tls::TlsConfig,
     /// Options per namespace (`chat:lobby` uses `namespaces.chat`).
     pub namespaces: BTreeMap<String, NamespaceConfig>,
 }
@@ -144,6 +146,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             limits: Limits::default(),
             default_namespace: NamespaceConfig::default(),
+            tls: crate::tls::TlsConfig::default(),
             namespaces: BTreeMap::new(),
         }
     }

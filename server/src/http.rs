@@ -88,11 +88,16 @@ fn origin_allowed(node: &Node, headers: &HeaderMap) -> bool {
     }
     // Same origin: scheme, host and port of the Origin are the request's own.
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-    allowed.is_empty()
-        && host.is_some_and(|host| same_origin(origin, request_scheme(headers), host))
+    let scheme = if node.tls.current().is_some() {
+        "https"
+    } else {
+        request_scheme(headers)
+    };
+    allowed.is_empty() && host.is_some_and(|host| same_origin(origin, scheme, host))
 }
 
-/// The scheme the client used: `https` when a TLS proxy in front says so
+/// The scheme the client used, on a node that does not serve TLS itself:
+/// `https` when a TLS proxy in front says so
 /// (`X-Forwarded-Proto`), else `http`. Browsers cannot set that header on a
 /// WebSocket upgrade, so a page cannot pretend to another scheme with it.
 fn request_scheme(headers: &HeaderMap) -> &str {

@@ -40,6 +40,7 @@ pub mod sdk;
 pub mod session;
 pub mod stall;
 pub mod status;
+pub mod tls;
 
 /// The protocol crate, re-exported so embedders use the same version.
 pub use chorus_protocol as protocol;

@@ -175,23 +175,32 @@ pub async fn serve(
                 req.extensions_mut().insert(ticket.clone());
                 req
             });
-        let mut http = hyper::server::conn::http1::Builder::new();
-        http.timer(TokioTimer::new())
-            .header_read_timeout(Duration::from_millis(limits.header_timeout_ms.max(1)));
-        let conn = http
-            .serve_connection(TokioIo::new(tcp), TowerToHyperService::new(service))
-            .with_upgrades();
+        let header_timeout = Duration::from_millis(limits.header_timeout_ms.max(1));
+        let tls = node.tls.current();
         let node = node.clone();
         let mut closing = closing.subscribe();
         while open.try_join_next().is_some() {}
         open.spawn(async move {
-            let mut conn = std::pin::pin!(conn);
-            let ended = tokio::select! {
-                ended = conn.as_mut() => ended,
-                () = async { let _ = closing.wait_for(|c| *c).await; } => {
-                    // Finish the request in flight, then close.
-                    conn.as_mut().graceful_shutdown();
-                    conn.await
+            let service = TowerToHyperService::new(service);
+            let ended = match tls {
+                None => serve_one(TokioIo::new(tcp), service, header_timeout, &mut closing).await,
+                Some(acceptor) => {
+                    // The handshake is part of what must arrive in time.
+                    match tokio::time::timeout(header_timeout, acceptor.accept(tcp)).await {
+                        Ok(Ok(stream)) => {
+                            serve_one(TokioIo::new(stream), service, header_timeout, &mut closing)
+                                .await
+                        }
+                        Ok(Err(e)) => {
+                            node.metrics.refused("tls");
+                            tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => {
+                            node.metrics.refused("header_timeout");
+                            return;
+                        }
+                    }
                 }
             };
             if let Err(e) = ended {
@@ -208,6 +217,38 @@ pub async fn serve(
     if tokio::time::timeout(grace, all).await.is_err() {
         tracing::debug!("HTTP connections still open after the grace period");
         open.abort_all();
+    }
+}
+
+/// Serves one HTTP/1.1 connection (with upgrades) until it ends, finishing
+/// the request in flight when `closing` turns true.
+async fn serve_one<I, S>(
+    io: I,
+    service: S,
+    header_timeout: Duration,
+    closing: &mut watch::Receiver<bool>,
+) -> Result<(), hyper::Error>
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    S: hyper::service::HttpService<Incoming> + Send,
+    S::Future: Send + 'static,
+    S::ResBody: Send + 'static,
+    <S::ResBody as hyper::body::Body>::Data: Send,
+    <S::ResBody as hyper::body::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    let conn = http.serve_connection(io, service).with_upgrades();
+    let mut conn = std::pin::pin!(conn);
+    tokio::select! {
+        ended = conn.as_mut() => ended,
+        () = async { let _ = closing.wait_for(|c| *c).await; } => {
+            // Finish the request in flight, then close.
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
     }
 }
 

@@ -160,7 +160,7 @@ impl Metrics {
         );
         // Every labelled series exists from the start, at 0: alerts and
         // dashboards see the counter before the first refusal or gap.
-        for reason in ["header_timeout", "pending", "per_address"] {
+        for reason in ["header_timeout", "pending", "per_address", "tls"] {
             let _ = m.refused.get_or_create(&ReasonLabel { reason });
         }
         for outcome in ["filled", "lost"] {

@@ -40,6 +40,9 @@ pub enum StartError {
         /// Why.
         source: std::io::Error,
     },
+    /// The TLS certificate or key cannot be used.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
     /// The cluster broker could not start (NATS unreachable, JetStream off...).
     #[error("{0}")]
     Broker(#[from] crate::broker::BrokerError),
@@ -67,6 +70,8 @@ pub struct Node {
     pub stall: Arc<crate::stall::StallClock>,
     /// The caps connections are admitted against before they authenticate.
     pub admission: crate::listener::Admission,
+    /// TLS served by the node itself, if configured.
+    pub tls: crate::tls::Tls,
     counter: AtomicU64,
     shutdown: watch::Sender<bool>,
     /// When the node started.
@@ -109,6 +114,7 @@ impl Node {
         let old = self.config();
         crate::reload::check_fixed(&old, &new)?;
         let verifier = Verifier::new(&new.auth)?;
+        self.tls.reload(&new.tls)?;
         let new = Arc::new(new);
         self.broker.reconfigure(new.clone()).await?;
         *self.verifier.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(verifier);
@@ -515,6 +521,7 @@ impl ServerBuilder {
     pub async fn bind(self) -> Result<Server, StartError> {
         self.config.validate()?;
         let verifier = Verifier::new(&self.config.auth)?;
+        let tls = crate::tls::Tls::new(&self.config.tls)?;
         let listener = listen(self.config.listen).map_err(|source| StartError::Bind {
             addr: self.config.listen,
             source,
@@ -548,6 +555,7 @@ impl ServerBuilder {
             metrics: Metrics::new(&hub),
             stall: Arc::default(),
             admission,
+            tls,
             counter: AtomicU64::new(1),
             shutdown,
             started: Instant::now(),

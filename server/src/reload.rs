@@ -28,6 +28,9 @@ pub enum ReloadError {
     /// The new key material is invalid.
     #[error("auth: {0}")]
     Auth(#[from] AuthConfigError),
+    /// The certificate or key files cannot be used.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
     /// The broker could not apply it (cluster mode: the history stream).
     #[error("{0}")]
     Broker(#[from] BrokerError),
@@ -38,7 +41,11 @@ pub enum ReloadError {
 
 /// Refuses a new configuration that changes an option fixed at startup.
 pub fn check_fixed(old: &Config, new: &Config) -> Result<(), ReloadError> {
-    let fixed: [(&'static str, bool); 7] = [
+    let fixed: [(&'static str, bool); 8] = [
+        (
+            "tls",
+            old.tls.cert_file.is_some() == new.tls.cert_file.is_some(),
+        ),
         ("listen", old.listen == new.listen),
         ("ws_path", old.ws_path == new.ws_path),
         ("nats", old.nats == new.nats),

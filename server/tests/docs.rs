@@ -84,6 +84,15 @@ const TABLES: &[OptionTable] = &[
             ("limits", "{}"),
             ("default_namespace", "{}"),
             ("namespaces", "{}"),
+            ("tls", "{}"),
+        ],
+    },
+    OptionTable {
+        header: "tls",
+        section: "## `[tls]`",
+        options: &[
+            ("cert_file", r#""/etc/chorus/cert.pem""#),
+            ("key_file", r#""/etc/chorus/key.pem""#),
         ],
     },
     OptionTable {
