@@ -177,6 +177,9 @@ pub struct ClusterConfig {
     /// reconnects, before the client gets error 100. Below the SDKs' request
     /// timeout (10 s), so the client hears the answer.
     pub publish_timeout_ms: u64,
+    /// PEM file of the CA that signed the NATS servers' certificates, for
+    /// `tls://` URLs (unset: the platform's roots).
+    pub nats_ca_file: Option<std::path::PathBuf>,
 }
 
 impl Default for ClusterConfig {
@@ -189,6 +192,7 @@ impl Default for ClusterConfig {
             node_ttl_ms: 15_000,
             request_timeout_ms: 5_000,
             publish_timeout_ms: 8_000,
+            nats_ca_file: None,
         }
     }
 }

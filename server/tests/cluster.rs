@@ -703,3 +703,30 @@ async fn history_from_a_position_reads_exactly_what_follows_it() {
     assert!(matches!(&body, ReplyBody::Subscribe(r) if r.recovered));
     assert_eq!(offsets_of(body), (41..=130).collect::<Vec<u64>>());
 }
+
+#[tokio::test]
+async fn a_node_reaches_nats_over_tls() {
+    let nats = NatsServer::start_with(chorus_testkit::NatsOptions {
+        tls: true,
+        ..Default::default()
+    })
+    .await;
+    assert!(nats.url().starts_with("tls://"));
+    let mut config = cluster_config(vec![nats.url()]);
+    config.cluster.nats_ca_file = nats.ca_file();
+    let a = TestServer::start(config.clone()).await;
+    let b = TestServer::start(config).await;
+    let mut reader = a.user(Codec::MessagePack, "reader").await;
+    expect_ok(reader.request(subscribe_req("chat:tls")).await);
+    let mut writer = b.user(Codec::Json, "writer").await;
+    expect_ok(writer.request(subscribe_req("chat:tls")).await);
+    // Through JetStream (history) and live NATS traffic, both over TLS.
+    expect_ok(
+        writer
+            .request(publish_req("chat:tls", text("secret")))
+            .await,
+    );
+    let p = reader.publication().await;
+    assert_eq!(p.data, text("secret"));
+    assert_eq!(p.offset, Some(1));
+}

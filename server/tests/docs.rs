@@ -106,6 +106,7 @@ const TABLES: &[OptionTable] = &[
             ("node_ttl_ms", "5000"),
             ("request_timeout_ms", "2000"),
             ("publish_timeout_ms", "6000"),
+            ("nats_ca_file", r#""/etc/chorus/nats-ca.pem""#),
         ],
     },
     OptionTable {

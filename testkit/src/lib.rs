@@ -200,6 +200,9 @@ pub struct NatsOptions {
     /// whole cluster; the chaos suite runs with this on, as docs/cluster.md
     /// recommends.
     pub sync_always: bool,
+    /// TLS on the client port, with a CA and certificate made for the server
+    /// ([`NatsServer::ca_file`]); [`NatsServer::url`] is then `tls://`.
+    pub tls: bool,
 }
 
 /// Cluster settings of one server.
@@ -243,9 +246,15 @@ impl NatsServer {
     /// not become ready within 60 s; the message then holds the tail of the
     /// server's log.
     pub async fn start() -> NatsServer {
+        NatsServer::start_with(NatsOptions::default()).await
+    }
+
+    /// [`start`](Self::start) with `options` (TLS, syncing every write).
+    pub async fn start_with(options: NatsOptions) -> NatsServer {
         let mut last_clash = String::new();
         for _ in 0..START_ATTEMPTS {
             let mut server = NatsServer::new(unique_name("chorus-nats"), free_port(), None);
+            server.options = options;
             server.launch();
             match server.await_ready(Instant::now() + READY_TIMEOUT).await {
                 Ok(()) => return server,
@@ -277,10 +286,18 @@ impl NatsServer {
         self.child.as_ref().map(Child::id)
     }
 
-    /// The client URL, `nats://127.0.0.1:PORT`, to hand to a NATS client or to
-    /// a Chorus node's `--nats`. It stays the same across [`restart`](Self::restart).
+    /// The client URL, `nats://127.0.0.1:PORT` (`tls://` with TLS on), to
+    /// hand to a NATS client or to a Chorus node's `--nats`. It stays the same
+    /// across [`restart`](Self::restart).
     pub fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
+        let scheme = if self.options.tls { "tls" } else { "nats" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
+    }
+
+    /// With TLS on: the PEM file of the CA that signed the server's
+    /// certificate (for 127.0.0.1 and localhost).
+    pub fn ca_file(&self) -> Option<PathBuf> {
+        self.options.tls.then(|| self.dir.path().join("ca.pem"))
     }
 
     /// The client port, for tests that speak to the server over raw TCP.
@@ -457,6 +474,16 @@ impl NatsServer {
         if self.options.sync_always {
             args.extend(["-c".to_owned(), self.config_path().display().to_string()]);
         }
+        if self.options.tls {
+            let dir = self.dir.path();
+            args.extend([
+                "--tls".to_owned(),
+                "--tlscert".to_owned(),
+                dir.join("cert.pem").display().to_string(),
+                "--tlskey".to_owned(),
+                dir.join("key.pem").display().to_string(),
+            ]);
+        }
         if let Some(cluster) = &self.cluster {
             args.extend([
                 "--cluster".to_owned(),
@@ -490,6 +517,9 @@ impl NatsServer {
                 "jetstream {\n  sync_interval: always\n}\n",
             )
             .expect("writing the nats-server configuration");
+        }
+        if self.options.tls && !self.dir.path().join("ca.pem").exists() {
+            write_certificates(self.dir.path());
         }
         let bin = nats_server_bin();
         let args = self.args();
@@ -845,6 +875,29 @@ impl NatsCluster {
                 n - 1
             ))
         }
+    }
+}
+
+/// A CA and a certificate it signed for 127.0.0.1 and localhost, as
+/// `ca.pem`, `cert.pem` and `key.pem` in `dir`.
+fn write_certificates(dir: &Path) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().expect("a CA key");
+    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("CA parameters");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_cert = ca.self_signed(&ca_key).expect("a CA certificate");
+    let issuer = Issuer::new(ca, ca_key);
+    let key = KeyPair::generate().expect("a server key");
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+        .expect("server certificate parameters")
+        .signed_by(&key, &issuer)
+        .expect("a server certificate");
+    for (file, pem) in [
+        ("ca.pem", ca_cert.pem()),
+        ("cert.pem", cert.pem()),
+        ("key.pem", key.serialize_pem()),
+    ] {
+        std::fs::write(dir.join(file), pem).expect("writing a certificate");
     }
 }
 

@@ -60,7 +60,14 @@ impl System {
     /// Starts the NATS cluster and the nodes (files in `dir`), and waits
     /// until every node is ready.
     pub async fn start(bin: &Path, settings: &Settings, dir: &Path) -> Result<System, String> {
-        let nats = NatsCluster::start_with(3, NatsOptions { sync_always: true }).await;
+        let nats = NatsCluster::start_with(
+            3,
+            NatsOptions {
+                sync_always: true,
+                ..Default::default()
+            },
+        )
+        .await;
         let node_settings = NodeSettings {
             bin: bin.to_owned(),
             nats: nats.urls(),

@@ -117,7 +117,11 @@ impl NatsBroker {
             .map_err(|e| BrokerError(format!("NATS URL: {e}")))?;
         let (connections, _) = watch::channel(0u64);
         let events = connections.clone();
-        let client = ConnectOptions::new()
+        let mut options = ConnectOptions::new();
+        if let Some(ca) = &cluster.nats_ca_file {
+            options = options.add_root_certificates(ca.clone()).require_tls(true);
+        }
+        let client = options
             .name(format!("chorus node {node}"))
             .connection_timeout(timeout)
             .max_reconnects(None)
