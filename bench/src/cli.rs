@@ -131,7 +131,7 @@ pub struct Options {
         long,
         env = "BENCH_HISTORY_PUBLISHERS",
         value_delimiter = ',',
-        default_value = "1,4,16"
+        default_value = "1,4,16,64"
     )]
     pub history_publishers: Vec<usize>,
 

@@ -36,13 +36,18 @@ fn make_certificates(dir: &Path) -> String {
     let ca_key = KeyPair::generate().unwrap();
     let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    // Names of their own: a leaf whose issuer reads like its subject looks
+    // self-signed to OpenSSL and browsers.
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, "Chorus test CA");
     let ca_cert = ca.self_signed(&ca_key).unwrap();
     let issuer = Issuer::new(ca, ca_key);
     let leaf_key = KeyPair::generate().unwrap();
-    let leaf = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
-        .unwrap()
-        .signed_by(&leaf_key, &issuer)
-        .unwrap();
+    let mut leaf =
+        CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).unwrap();
+    leaf.distinguished_name
+        .push(rcgen::DnType::CommonName, "localhost");
+    let leaf = leaf.signed_by(&leaf_key, &issuer).unwrap();
     std::fs::write(dir.join("cert.pem"), leaf.pem()).unwrap();
     std::fs::write(dir.join("key.pem"), leaf_key.serialize_pem()).unwrap();
     ca_cert.pem()

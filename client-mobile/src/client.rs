@@ -68,7 +68,7 @@ impl Client {
     ) -> Result<Arc<Self>, ChorusError> {
         let rt = runtime()?;
         let _context = rt.enter();
-        let inner = builder(url, options, token_source).build();
+        let inner = builder(url, options, token_source)?.build();
         let client = Client {
             inner,
             tasks: Mutex::new(Vec::new()),
@@ -236,8 +236,15 @@ fn builder(
     url: String,
     o: ClientOptions,
     token_source: Option<Arc<dyn TokenSource>>,
-) -> core::ClientBuilder {
+) -> Result<core::ClientBuilder, ChorusError> {
     let mut b = core::Client::builder(url.clone());
+    if let Some(pem) = &o.root_certificates_pem {
+        b = b
+            .add_root_certificate(pem)
+            .map_err(|e| ChorusError::InvalidCertificate {
+                reason: e.to_string(),
+            })?;
+    }
     if !o.fallback_urls.is_empty() {
         b = b.urls(std::iter::once(url).chain(o.fallback_urls));
     }
@@ -281,7 +288,7 @@ fn builder(
             }
         });
     }
-    b
+    Ok(b)
 }
 
 fn ms(n: u64) -> std::time::Duration {

@@ -56,6 +56,12 @@ pub enum ChorusError {
         /// What failed.
         reason: String,
     },
+    /// A root certificate given in the options is not a PEM certificate.
+    #[error("invalid root certificate: {reason}")]
+    InvalidCertificate {
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The app's token source failed.
     #[error("the token source failed: {reason}")]
     TokenSource {

@@ -22,6 +22,10 @@ pub struct ClientOptions {
     /// connection the client moves on to the next (the client's `url` first).
     #[uniffi(default)]
     pub fallback_urls: Vec<String>,
+    /// PEM text of CA certificates to trust for `wss://` beyond the
+    /// platform's (self-signed deployments, tests).
+    #[uniffi(default)]
+    pub root_certificates_pem: Option<String>,
     /// A JWT from the app's backend (or pass a token source to the client).
     #[uniffi(default)]
     pub token: Option<String>,

@@ -61,6 +61,7 @@ const ENV_ROOTS: &[&str] = &[
     "limits",
     "default_namespace",
     "namespaces",
+    "tls",
 ];
 
 /// Options whose environment value may be a comma-separated list.
@@ -687,6 +688,7 @@ mod tests {
         let env = [
             ("CHORUS_LISTEN".to_owned(), "0.0.0.0:7000".to_owned()),
             ("CHORUS_LIMITS__OUTBOUND_QUEUE".to_owned(), "7".to_owned()),
+            ("CHORUS_TLS__CERT_FILE".to_owned(), "/etc/c.pem".to_owned()),
             (
                 "CHORUS_NAMESPACES__CHAT__PRESENCE".to_owned(),
                 "true".to_owned(),
@@ -709,6 +711,10 @@ mod tests {
         assert!(c.namespace("chat").unwrap().presence);
         assert_eq!(c.api_key.as_deref(), Some("a-key-of-enough-length"));
         assert_eq!(c.nats, ["nats://a:4222", "nats://b:4222"]);
+        assert_eq!(
+            c.tls.cert_file.as_deref(),
+            Some(std::path::Path::new("/etc/c.pem"))
+        );
         let bad = Config::load(None, [("CHORUS_LIMITS__NOPE".to_owned(), "1".to_owned())]);
         assert!(bad.unwrap_err().to_string().contains("nope"));
     }

@@ -99,7 +99,12 @@ fn main() -> ExitCode {
         };
         let addr = server.local_addr();
         let path = server.node().config().ws_path.clone();
-        tracing::info!(%addr, "listening; WebSocket at ws://{addr}{path}");
+        let ws = if server.node().tls.current().is_some() {
+            "wss"
+        } else {
+            "ws"
+        };
+        tracing::info!(%addr, "listening; WebSocket at {ws}://{addr}{path}");
         let config = server.node().config();
         if let Some(notice) = chorus_server::admin::startup_notice(&config, addr, &dev.api_key) {
             tracing::info!("{notice}");

@@ -16,6 +16,8 @@ import { fileURLToPath } from 'node:url';
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const chorusBin = process.env.CHORUS_BIN || path.join(root, 'target/debug/chorus');
 export const natsBin = process.env.CHORUS_NATS_SERVER || path.join(root, 'target/tools/bin/nats-server');
+/** Writes a CA and a certificate for 127.0.0.1 and localhost (testkit's `chorus-certs`). */
+export const certsBin = process.env.CHORUS_CERTS_BIN || path.join(root, 'target/debug/chorus-certs');
 /** Generous: a loaded CI machine may be slow, and nothing here sleeps. */
 export const DEADLINE = 45000;
 
@@ -121,14 +123,30 @@ export async function startNats(dir) {
  * cluster broker; `env` adds CHORUS_* settings; `args` adds flags.
  * Resolves with `{proc, addr, base, ws}` once it listens.
  */
-export async function startChorus({ name = 'chorus', listen = '127.0.0.1:0', nats, env = {}, args = [], cwd } = {}) {
+export async function startChorus({ name = 'chorus', listen = '127.0.0.1:0', nats, env = {}, args = [], cwd, tls } = {}) {
   const fullArgs = ['--listen', listen, ...(nats ? ['--nats', nats] : []), ...args];
+  const tlsEnv = tls ? { CHORUS_TLS__CERT_FILE: path.join(tls, 'cert.pem'), CHORUS_TLS__KEY_FILE: path.join(tls, 'key.pem') } : {};
   const proc = launch(name, chorusBin, fullArgs, {
     cwd,
-    env: { ...process.env, NO_COLOR: '1', CHORUS_LOG: 'info', CHORUS_LIMITS__SHUTDOWN_TIMEOUT_MS: '2000', ...env },
+    env: { ...process.env, NO_COLOR: '1', CHORUS_LOG: 'info', CHORUS_LIMITS__SHUTDOWN_TIMEOUT_MS: '2000', ...tlsEnv, ...env },
   });
-  const [, addr] = await waitForOutput(proc, /WebSocket at ws:\/\/([0-9.]+:\d+)\//);
+  const [, scheme, addr] = await waitForOutput(proc, /WebSocket at (wss?):\/\/([0-9.]+:\d+)\//);
+  if (tls && scheme !== 'wss') throw new Error(`${name} was given a certificate but serves ${scheme}://`);
+  if (tls) {
+    // The certificate names localhost and 127.0.0.1; browsers check the name.
+    const port = addr.split(':')[1];
+    return { proc, addr, base: `https://localhost:${port}`, ws: `wss://localhost:${port}/ws` };
+  }
   return { proc, addr, base: `http://${addr}`, ws: `ws://${addr}/ws` };
+}
+
+/** A directory with `ca.pem`, `cert.pem` and `key.pem` made for this run (see `certsBin`). */
+export async function makeCertificates() {
+  const { dir, remove } = tempDir('chorus-certs-');
+  const proc = launch('chorus-certs', certsBin, [dir]);
+  const code = await proc.exit;
+  if (code !== 0) throw new Error(`chorus-certs exited with ${code}: ${proc.output}`);
+  return { dir, remove };
 }
 
 /**

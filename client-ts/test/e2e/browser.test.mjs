@@ -12,7 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import {
-  DEADLINE, deadline, kill, newSecret, startBalancer, startChorus, startNats, stop, tempDir, token,
+  DEADLINE, deadline, kill, makeCertificates, newSecret, startBalancer, startChorus, startNats, stop, tempDir, token,
 } from '../support.mjs';
 
 const pkg = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -73,8 +73,8 @@ function nodeEnv() {
   };
 }
 
-async function openPage() {
-  const context = await browser.newContext();
+async function openPage(contextOptions = {}) {
+  const context = await browser.newContext(contextOptions);
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
@@ -301,5 +301,27 @@ test('a thousand reconnects leave the JS heap and the wasm memory where they wer
   } finally {
     await page.context().close();
     await stop(node.proc);
+  }
+});
+
+test('a page talks to a node over wss:// (the node serves TLS itself)', async () => {
+  const certs = await makeCertificates();
+  const node = await startChorus({ name: 'chorus (tls)', env: nodeEnv(), tls: certs.dir });
+  // The CA is made for this run: the browser is told to accept it, as it
+  // would trust a real certificate.
+  const page = await openPage({ ignoreHTTPSErrors: true });
+  try {
+    assert.match(node.ws, /^wss:\/\/localhost:/);
+    await probe(page, 'tls', node.ws, { token: token(secret, 'alice') }, 'chat:tls');
+    await deadline(page.evaluate(() => window.probes.tls.client.connect()), 'connected over wss');
+    await deadline(page.evaluate(() => window.probes.tls.sub.ready), 'subscribed over wss');
+    await deadline(page.evaluate(() => window.probes.tls.client.publish('chat:tls', { n: 1 })), 'published over wss');
+    await until(page, 'tls', (p) => p.publications.length === 1, 'the publication over wss');
+    await assertComplete(page, 'tls', 1);
+    assert.deepEqual(page.errors, []);
+  } finally {
+    await page.context().close();
+    await stop(node.proc);
+    certs.remove();
   }
 });

@@ -122,3 +122,26 @@ test('getToken supplies the token when the client has none', async () => {
     c.close();
   }
 });
+
+test('a list of node URLs: a dead first node costs one attempt, then the next serves', async () => {
+  // A port nothing listens on: the first URL refuses at once.
+  const dead = node.ws.replace(/:(\d+)\//, ':1/');
+  const alice = new Client([dead, node.ws], {
+    token: token(secret, 'alice'),
+    WebSocket,
+    minReconnectDelayMs: 50,
+  });
+  try {
+    assert.deepEqual(alice.urls, [dead, node.ws]);
+    assert.equal(alice.url, dead);
+    await deadline(alice.connect(), 'connected through the second URL');
+    const sub = alice.subscribe('chat:urls');
+    await deadline(sub.ready, 'subscribed');
+    const received = collect(sub, 'publication', (p) => p.data);
+    await alice.publish('chat:urls', { n: 1 });
+    assert.deepEqual(await received.until(1), [{ n: 1 }]);
+  } finally {
+    alice.close();
+  }
+  assert.throws(() => new Client([], { WebSocket }), TypeError);
+});

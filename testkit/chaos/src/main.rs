@@ -197,3 +197,38 @@ async fn main() -> ExitCode {
         ExitCode::SUCCESS
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documented_invocations_parse() {
+        let mut seen = 0;
+        for line in include_str!("../../../docs/reliability.md").lines() {
+            let command = line.split(" #").next().unwrap_or_default();
+            let Some((_, args)) = command.split_once("scripts/chaos") else {
+                continue;
+            };
+            if command.contains('`') {
+                continue; // prose
+            }
+            let args = args.split_whitespace().filter(|a| *a != "--short");
+            let parsed = Cli::try_parse_from(std::iter::once("chorus-chaos").chain(args));
+            assert!(parsed.is_ok(), "{line:?}: {parsed:?}");
+            seen += 1;
+        }
+        assert!(seen >= 3, "only {seen} invocations found");
+    }
+
+    #[test]
+    fn every_scenario_has_a_name_of_its_own() {
+        let names: std::collections::BTreeSet<&str> = ALL.iter().map(|s| s.name()).collect();
+        assert_eq!(names.len(), ALL.len());
+        for s in ALL {
+            let parsed = Cli::try_parse_from(["chorus-chaos", "--scenario", s.name()])
+                .unwrap_or_else(|e| panic!("{}: {e}", s.name()));
+            assert_eq!(parsed.scenarios, [s]);
+        }
+    }
+}

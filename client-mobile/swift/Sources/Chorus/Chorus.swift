@@ -1948,6 +1948,11 @@ public struct ClientOptions: Equatable, Hashable {
      */
     public var fallbackUrls: [String]
     /**
+     * PEM text of CA certificates to trust for `wss://` beyond the
+     * platform's (self-signed deployments, tests).
+     */
+    public var rootCertificatesPem: String?
+    /**
      * A JWT from the app's backend (or pass a token source to the client).
      */
     public var token: String?
@@ -1994,6 +1999,10 @@ public struct ClientOptions: Equatable, Hashable {
          * connection the client moves on to the next (the client's `url` first).
          */fallbackUrls: [String] = [], 
         /**
+         * PEM text of CA certificates to trust for `wss://` beyond the
+         * platform's (self-signed deployments, tests).
+         */rootCertificatesPem: String? = nil, 
+        /**
          * A JWT from the app's backend (or pass a token source to the client).
          */token: String? = nil, 
         /**
@@ -2023,6 +2032,7 @@ public struct ClientOptions: Equatable, Hashable {
          * the messages sent to the user since then.
          */inboxSince: StreamPosition? = nil) {
         self.fallbackUrls = fallbackUrls
+        self.rootCertificatesPem = rootCertificatesPem
         self.token = token
         self.codec = codec
         self.minReconnectDelayMs = minReconnectDelayMs
@@ -2051,6 +2061,7 @@ public struct FfiConverterTypeClientOptions: FfiConverterRustBuffer {
         return
             try ClientOptions(
                 fallbackUrls: FfiConverterSequenceString.read(from: &buf), 
+                rootCertificatesPem: FfiConverterOptionString.read(from: &buf), 
                 token: FfiConverterOptionString.read(from: &buf), 
                 codec: FfiConverterOptionTypeWireCodec.read(from: &buf), 
                 minReconnectDelayMs: FfiConverterOptionUInt64.read(from: &buf), 
@@ -2065,6 +2076,7 @@ public struct FfiConverterTypeClientOptions: FfiConverterRustBuffer {
 
     public static func write(_ value: ClientOptions, into buf: inout [UInt8]) {
         FfiConverterSequenceString.write(value.fallbackUrls, into: &buf)
+        FfiConverterOptionString.write(value.rootCertificatesPem, into: &buf)
         FfiConverterOptionString.write(value.token, into: &buf)
         FfiConverterOptionTypeWireCodec.write(value.codec, into: &buf)
         FfiConverterOptionUInt64.write(value.minReconnectDelayMs, into: &buf)
@@ -2790,6 +2802,14 @@ enum ChorusError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
          */reason: String
     )
     /**
+     * A root certificate given in the options is not a PEM certificate.
+     */
+    case InvalidCertificate(
+        /**
+         * What is wrong with it.
+         */reason: String
+    )
+    /**
      * The app's token source failed.
      */
     case TokenSource(
@@ -2847,7 +2867,10 @@ public struct FfiConverterTypeChorusError: FfiConverterRustBuffer {
         case 8: return .Runtime(
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 9: return .TokenSource(
+        case 9: return .InvalidCertificate(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 10: return .TokenSource(
             reason: try FfiConverterString.read(from: &buf)
             )
 
@@ -2902,8 +2925,13 @@ public struct FfiConverterTypeChorusError: FfiConverterRustBuffer {
             FfiConverterString.write(reason, into: &buf)
             
         
-        case let .TokenSource(reason):
+        case let .InvalidCertificate(reason):
             writeInt(&buf, Int32(9))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .TokenSource(reason):
+            writeInt(&buf, Int32(10))
             FfiConverterString.write(reason, into: &buf)
             
         }

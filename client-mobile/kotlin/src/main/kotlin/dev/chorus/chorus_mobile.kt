@@ -3488,6 +3488,12 @@ data class ClientOptions (
     var `fallbackUrls`: List<kotlin.String> = listOf() 
     , 
     /**
+     * PEM text of CA certificates to trust for `wss://` beyond the
+     * platform's (self-signed deployments, tests).
+     */
+    var `rootCertificatesPem`: kotlin.String? = null 
+    , 
+    /**
      * A JWT from the app's backend (or pass a token source to the client).
      */
     var `token`: kotlin.String? = null 
@@ -3551,6 +3557,7 @@ public object FfiConverterTypeClientOptions: FfiConverterRustBuffer<ClientOption
         return ClientOptions(
             FfiConverterSequenceString.read(buf),
             FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
             FfiConverterOptionalTypeWireCodec.read(buf),
             FfiConverterOptionalULong.read(buf),
             FfiConverterOptionalULong.read(buf),
@@ -3564,6 +3571,7 @@ public object FfiConverterTypeClientOptions: FfiConverterRustBuffer<ClientOption
 
     override fun allocationSize(value: ClientOptions) = (
             FfiConverterSequenceString.allocationSize(value.`fallbackUrls`) +
+            FfiConverterOptionalString.allocationSize(value.`rootCertificatesPem`) +
             FfiConverterOptionalString.allocationSize(value.`token`) +
             FfiConverterOptionalTypeWireCodec.allocationSize(value.`codec`) +
             FfiConverterOptionalULong.allocationSize(value.`minReconnectDelayMs`) +
@@ -3577,6 +3585,7 @@ public object FfiConverterTypeClientOptions: FfiConverterRustBuffer<ClientOption
 
     override fun write(value: ClientOptions, buf: ByteBuffer) {
             FfiConverterSequenceString.write(value.`fallbackUrls`, buf)
+            FfiConverterOptionalString.write(value.`rootCertificatesPem`, buf)
             FfiConverterOptionalString.write(value.`token`, buf)
             FfiConverterOptionalTypeWireCodec.write(value.`codec`, buf)
             FfiConverterOptionalULong.write(value.`minReconnectDelayMs`, buf)
@@ -4147,6 +4156,20 @@ sealed class ChorusException: kotlin.Exception() {
     }
     
     /**
+     * A root certificate given in the options is not a PEM certificate.
+     */
+    class InvalidCertificate(
+        
+        /**
+         * What is wrong with it.
+         */
+        val `reason`: kotlin.String
+        ) : ChorusException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
+    /**
      * The app's token source failed.
      */
     class TokenSource(
@@ -4200,7 +4223,10 @@ public object FfiConverterTypeChorusError : FfiConverterRustBuffer<ChorusExcepti
             8 -> ChorusException.Runtime(
                 FfiConverterString.read(buf),
                 )
-            9 -> ChorusException.TokenSource(
+            9 -> ChorusException.InvalidCertificate(
+                FfiConverterString.read(buf),
+                )
+            10 -> ChorusException.TokenSource(
                 FfiConverterString.read(buf),
                 )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
@@ -4245,6 +4271,11 @@ public object FfiConverterTypeChorusError : FfiConverterRustBuffer<ChorusExcepti
                 + FfiConverterString.allocationSize(value.`reason`)
             )
             is ChorusException.Runtime -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+            is ChorusException.InvalidCertificate -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterString.allocationSize(value.`reason`)
@@ -4299,8 +4330,13 @@ public object FfiConverterTypeChorusError : FfiConverterRustBuffer<ChorusExcepti
                 FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
-            is ChorusException.TokenSource -> {
+            is ChorusException.InvalidCertificate -> {
                 buf.putInt(9)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is ChorusException.TokenSource -> {
+                buf.putInt(10)
                 FfiConverterString.write(value.`reason`, buf)
                 Unit
             }

@@ -207,4 +207,39 @@ class ClientTest {
         val e = assertFailsWith<ChorusException.Closed> { refusing.connect() }
         assertEquals(false, e.close?.reconnect, "terminal: $e")
     }
+
+    @Test
+    fun `a dead first URL costs one attempt, then a fallback URL serves`() = runBlocking<Unit> {
+        val node = node()
+        // Nothing listens on port 1: the first URL is refused at once.
+        val dead = node.ws.replace(Regex(""":(\d+)/"""), ":1/")
+        val alice = client(
+            dead,
+            ClientOptions(fallbackUrls = listOf(node.ws), token = settings.token("alice"), minReconnectDelayMs = 50uL),
+        )
+        alice.connect()
+        assertEquals(ConnectionState.CONNECTED, alice.state())
+        val room = SubEvents("alice chat:urls")
+        alice.subscribe("chat:urls", room)
+        assertEquals(Recovery.FRESH, room.subscribed())
+        alice.publish("chat:urls", """{"n":1}""".toByteArray())
+        assertEquals("""{"n":1}""", room.publication("the publication") { true }.data.text())
+    }
+
+    @Test
+    fun `a client talks to a node over wss with the app's own CA`() = runBlocking<Unit> {
+        val certificates = Certificates()
+        val node = Node(settings, "chorus (tls)", tls = certificates).also { n -> cleanups += { n.proc.stop() } }
+        assertTrue(node.ws.startsWith("wss://"))
+        val alice = client(node.ws, ClientOptions(rootCertificatesPem = certificates.caPem, token = settings.token("alice")))
+        alice.connect()
+        val room = SubEvents("alice chat:tls")
+        alice.subscribe("chat:tls", room)
+        assertEquals(Recovery.FRESH, room.subscribed())
+        alice.publish("chat:tls", """{"over":"tls"}""".toByteArray())
+        assertEquals("""{"over":"tls"}""", room.publication("over tls") { true }.data.text())
+        assertFailsWith<ChorusException.InvalidCertificate> {
+            Client(node.ws, ClientOptions(rootCertificatesPem = "not a certificate"), null, null)
+        }
+    }
 }

@@ -145,19 +145,47 @@ class Settings {
     }
 }
 
-/** A chorus node; `listen` defaults to a free port, `nats` switches it to the cluster broker. */
-class Node(val settings: Settings, val name: String = "chorus", listen: String = "127.0.0.1:0", val nats: String? = null) {
+/** A CA and a certificate it signed for 127.0.0.1 and localhost (`chorus-certs`). */
+class Certificates {
+    val dir: File = tempDir("chorus-certs")
+
+    init {
+        val proc = Proc("chorus-certs", listOf(System.getProperty("chorus.certs.bin"), dir.path))
+        check(proc.process.waitFor(DEADLINE_MS, TimeUnit.MILLISECONDS) && proc.process.exitValue() == 0) {
+            "chorus-certs failed: ${proc.output()}"
+        }
+    }
+
+    val caPem: String get() = File(dir, "ca.pem").readText()
+}
+
+/**
+ * A chorus node; `listen` defaults to a free port, `nats` switches it to the
+ * cluster broker, `tls` makes it serve wss:// with that certificate.
+ */
+class Node(
+    val settings: Settings,
+    val name: String = "chorus",
+    listen: String = "127.0.0.1:0",
+    val nats: String? = null,
+    val tls: Certificates? = null,
+) {
     val proc: Proc
     val addr: String
 
     init {
         val args = mutableListOf(System.getProperty("chorus.bin"), "--listen", listen)
         if (nats != null) args += listOf("--nats", nats)
-        proc = Proc(name, args, settings.env())
-        addr = proc.waitFor(Regex("""WebSocket at ws://([0-9.]+:\d+)/""")).groupValues[1]
+        val env = settings.env().toMutableMap()
+        if (tls != null) {
+            env["CHORUS_TLS__CERT_FILE"] = File(tls.dir, "cert.pem").path
+            env["CHORUS_TLS__KEY_FILE"] = File(tls.dir, "key.pem").path
+        }
+        proc = Proc(name, args, env)
+        addr = proc.waitFor(Regex("""WebSocket at wss?://([0-9.]+:\d+)/""")).groupValues[1]
     }
 
-    val ws get() = "ws://$addr/ws"
+    val ws get() = if (tls != null) "wss://localhost:${addr.substringAfter(':')}/ws" else "ws://$addr/ws"
 
     /** A new process on the same address and broker. */
     fun restarted(): Node = Node(settings, "$name (restarted)", addr, nats)
