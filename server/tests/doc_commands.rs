@@ -197,6 +197,30 @@ const LEDGER: &[(&str, Proof)] = &[
             how: "the documented options parse; the scenarios run in the test command's short runs",
         },
     ),
+    // Fuzzing.
+    (
+        "./scripts/fuzz --short",
+        Runs {
+            file: "scripts/test",
+            shows: "|./scripts/fuzz --short\"",
+        },
+    ),
+    (
+        "./scripts/fuzz",
+        Covers {
+            file: "scripts/test",
+            shows: "./scripts/fuzz --short",
+            how: "the same targets for 20 s each instead of 5 minutes",
+        },
+    ),
+    (
+        "./scripts/fuzz --seconds *",
+        Covers {
+            file: "scripts/test",
+            shows: "./scripts/fuzz --short",
+            how: "the same targets for a shorter time",
+        },
+    ),
     // Conformance.
     (
         "cargo run -p chorus-conformance --bin chorus-conformance -- *",
@@ -421,12 +445,6 @@ const LEDGER: &[(&str, Proof)] = &[
             file: "scripts/test",
             shows: "cargo test --workspace",
             how: "every crate's tests",
-        },
-    ),
-    (
-        "cd protocol && cargo +nightly fuzz run decode *",
-        NotRun {
-            why: "fuzzing needs nightly Rust and cargo-fuzz, and runs for minutes; the decoder's hostile-input tests are in protocol/tests",
         },
     ),
 ];

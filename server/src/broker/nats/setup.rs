@@ -19,8 +19,20 @@ pub const RETRY_FOR: Duration = Duration::from_secs(30);
 const FIRST_PAUSE: Duration = Duration::from_millis(100);
 const MAX_PAUSE: Duration = Duration::from_secs(2);
 
+/// JetStream's answer when its servers cannot reserve the bytes a stream or
+/// bucket asks for (`max_bytes` times replicas): no retry can fix it.
+const INSUFFICIENT_STORAGE: &str = "error code 10047";
+
+/// What to do about [`INSUFFICIENT_STORAGE`], appended to the startup error.
+const STORAGE_HINT: &str = "the NATS servers cannot reserve the storage the node asks for: \
+    cluster.history_max_bytes (1 GiB by default) plus 256 MiB for idempotency keys, on each of \
+    cluster.replicas servers; give JetStream more (its max_file_store or max_memory_store, by \
+    default 75% of the free disk or memory when nats-server starts) or lower \
+    cluster.history_max_bytes";
+
 /// Runs `step` until it succeeds or [`RETRY_FOR`] has passed; the last error,
-/// named `what`, is the node's startup error.
+/// named `what`, is the node's startup error. A refusal for lack of storage
+/// fails at once, saying what to change.
 pub async fn retrying<T, E, F, Fut>(what: &str, mut step: F) -> Result<T, BrokerError>
 where
     E: Display,
@@ -32,6 +44,9 @@ where
     loop {
         match step().await {
             Ok(value) => return Ok(value),
+            Err(e) if e.to_string().contains(INSUFFICIENT_STORAGE) => {
+                return Err(BrokerError(format!("{what}: {e}: {STORAGE_HINT}")));
+            }
             Err(e) if Instant::now() + pause < deadline => {
                 tracing::warn!(what, error = %e, retry_in_ms = pause.as_millis() as u64, "JetStream setup failed; retrying");
                 tokio::time::sleep(pause).await;
@@ -75,5 +90,18 @@ mod tests {
         assert_eq!(e.0, "presence bucket: insufficient resources");
         assert!(started.elapsed() <= RETRY_FOR, "{:?}", started.elapsed());
         assert!(tries.load(Ordering::SeqCst) > 5);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lack_of_storage_fails_at_once_saying_what_to_change() {
+        let tries = AtomicU32::new(0);
+        let result: Result<(), _> = retrying("history stream", || async {
+            tries.fetch_add(1, Ordering::SeqCst);
+            Err("jetstream error: insufficient storage resources available (code 500, error code 10047)")
+        })
+        .await;
+        let e = result.expect_err("fails");
+        assert_eq!(tries.load(Ordering::SeqCst), 1);
+        assert!(e.0.contains("cluster.history_max_bytes"), "{}", e.0);
     }
 }
