@@ -18,6 +18,13 @@ use crate::listener::Ticket;
 use crate::node::Node;
 use crate::session;
 
+/// Bytes of frames a connection's write buffer gathers before it writes them
+/// out: the session feeds it everything queued (up to 64 frames) and then
+/// flushes, so a burst of publications leaves in one write call instead of one
+/// per frame. The buffer keeps the capacity its largest write needed, so an
+/// idle connection holds only what its pings took.
+const WRITE_BUFFER_BYTES: usize = 64 * 1024;
+
 /// The node's HTTP routes.
 pub fn router(node: Arc<Node>) -> Router {
     let mut router = Router::new()
@@ -164,7 +171,7 @@ async fn upgrade(
     tracing::debug!(%peer, ?codec, "websocket upgrade");
     ws.protocols([codec.subprotocol()])
         .read_buffer_size(4096)
-        .write_buffer_size(0)
+        .write_buffer_size(WRITE_BUFFER_BYTES)
         .max_write_buffer_size(limits.max_message_size.saturating_mul(4).max(1 << 20))
         .max_message_size(transport_max)
         .max_frame_size(transport_max)

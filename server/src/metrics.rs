@@ -50,8 +50,11 @@ pub struct Metrics {
     pub errors: Family<CodeLabel, Counter>,
     /// Connections closed, by close code.
     pub disconnects: Family<CodeLabel, Counter>,
-    /// Seconds from a publication entering this node to its write on a connection.
+    /// Seconds from a publication entering this node to its write on a
+    /// connection, observed once per write: for the oldest publication in it.
     pub publish_to_write: Histogram,
+    /// Frames per write of a connection's queue (one flush of its buffer).
+    pub frames_per_write: Histogram,
     /// Gaps in a connection's live publications filled from history before
     /// the next one was written (`filled`), or that history could not fill
     /// (`lost`: the client's own repair, or recovery, takes over).
@@ -77,6 +80,7 @@ impl Metrics {
             errors: Family::default(),
             disconnects: Family::default(),
             publish_to_write: Histogram::new(exponential_buckets(0.000_05, 2.0, 18)),
+            frames_per_write: Histogram::new(exponential_buckets(1.0, 2.0, 8)),
             gaps: Family::default(),
             refused: Family::default(),
             connections: Gauge::default(),
@@ -109,8 +113,13 @@ impl Metrics {
         );
         registry.register(
             "publish_to_write_seconds",
-            "Time from a publication entering the node to its write on a connection",
+            "Time from a publication entering the node to its write on a connection (the oldest of each write)",
             m.publish_to_write.clone(),
+        );
+        registry.register(
+            "frames_per_write",
+            "Frames per write of a connection's outbound queue (one flush)",
+            m.frames_per_write.clone(),
         );
         registry.register(
             "live_gaps",
@@ -167,6 +176,20 @@ impl Metrics {
             let _ = m.gaps.get_or_create(&OutcomeLabel { outcome });
         }
         Metrics { registry, ..m }
+    }
+
+    /// Counts one write to a connection: its frames and bytes and, when it
+    /// carried publications, the time since the oldest of them entered the node.
+    pub fn wrote(&self, frames: u64, bytes: u64, oldest_publication_secs: Option<f64>) {
+        if frames == 0 {
+            return;
+        }
+        self.messages_out.inc_by(frames);
+        self.bytes_out.inc_by(bytes);
+        self.frames_per_write.observe(frames as f64);
+        if let Some(secs) = oldest_publication_secs {
+            self.publish_to_write.observe(secs);
+        }
     }
 
     /// Counts an error reply.

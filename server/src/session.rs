@@ -28,6 +28,28 @@ use crate::rate::TokenBucket;
 /// Most queued frames written before one flush.
 const WRITE_BATCH: usize = 64;
 
+/// What one write of queued frames carried, added to the node's shared
+/// metrics once per write rather than once per frame: every delivery would
+/// otherwise touch the same counters from every core.
+#[derive(Debug, Default)]
+struct Tally {
+    frames: u64,
+    bytes: u64,
+    /// When the oldest publication of the write entered the node.
+    oldest: Option<std::time::Instant>,
+}
+
+impl Tally {
+    fn count(&mut self, msg: &Message) {
+        self.frames += 1;
+        self.bytes += match msg {
+            Message::Text(t) => t.len(),
+            Message::Binary(b) => b.len(),
+            _ => 0,
+        } as u64;
+    }
+}
+
 /// An authenticated connection's identity.
 #[derive(Debug)]
 pub(crate) struct Authed {
@@ -268,7 +290,9 @@ impl Session {
         let Some(msg) = encode(self.codec, frame) else {
             return Flow::Close(CloseCode::INTERNAL, "encode failed".to_owned());
         };
-        self.count_out(&msg);
+        let mut tally = Tally::default();
+        tally.count(&msg);
+        self.node.metrics.wrote(tally.frames, tally.bytes, None);
         let kill = self.kill.clone();
         tokio::select! {
             sent = socket.send(msg) => match sent {
@@ -290,45 +314,41 @@ impl Session {
         }
     }
 
+    /// Feeds the socket's write buffer with `first` and whatever else is
+    /// queued, up to [`WRITE_BATCH`] frames, then flushes: the frames leave in
+    /// as few write calls as the buffer allows (`WRITE_BUFFER_BYTES` in http.rs).
     async fn write_batch(&mut self, socket: &mut WebSocket, first: Outgoing) -> Flow {
         let mut item = Some(first);
-        let mut written = 0;
-        while let Some(current) = item.take() {
+        let mut tally = Tally::default();
+        let flow = loop {
+            let Some(current) = item.take() else {
+                break match socket.flush().await {
+                    Ok(()) => Flow::Continue,
+                    Err(e) => Flow::Close(CloseCode(1006), e.to_string()),
+                };
+            };
             if let Some(gap) = self.gap_before(&current) {
+                let mut failed = None;
                 for missing in self.fill(gap).await {
-                    if let Some(msg) = self.admit(missing) {
-                        self.count_out(&msg);
-                        if let Err(e) = socket.feed(msg).await {
-                            return Flow::Close(CloseCode(1006), e.to_string());
-                        }
+                    if let Err(flow) = self.feed(socket, missing, &mut tally).await {
+                        failed = Some(flow);
+                        break;
                     }
                 }
-            }
-            if let Some(msg) = self.admit(current) {
-                self.count_out(&msg);
-                if let Err(e) = socket.feed(msg).await {
-                    return Flow::Close(CloseCode(1006), e.to_string());
+                if let Some(flow) = failed {
+                    break flow;
                 }
-                written += 1;
             }
-            if written < WRITE_BATCH {
+            if let Err(flow) = self.feed(socket, current, &mut tally).await {
+                break flow;
+            }
+            if (tally.frames as usize) < WRITE_BATCH {
                 item = self.rx.as_mut().and_then(|rx| rx.try_recv().ok());
             }
-        }
-        match socket.flush().await {
-            Ok(()) => Flow::Continue,
-            Err(e) => Flow::Close(CloseCode(1006), e.to_string()),
-        }
-    }
-
-    fn count_out(&self, msg: &Message) {
-        let len = match msg {
-            Message::Text(t) => t.len(),
-            Message::Binary(b) => b.len(),
-            _ => 0,
         };
-        self.node.metrics.messages_out.inc();
-        self.node.metrics.bytes_out.inc_by(len as u64);
+        let latency = tally.oldest.map(|t| t.elapsed().as_secs_f64());
+        self.node.metrics.wrote(tally.frames, tally.bytes, latency);
+        flow
     }
 
     /// The gap a live publication would leave on its channel: offsets after the
@@ -392,9 +412,32 @@ impl Session {
         missing
     }
 
+    /// Adds a queued item, if it is still to be written, to the socket's
+    /// write buffer (which writes out only when full or flushed).
+    async fn feed(
+        &mut self,
+        socket: &mut WebSocket,
+        item: Outgoing,
+        tally: &mut Tally,
+    ) -> Result<(), Flow> {
+        let Some(msg) = self.admit(item, tally) else {
+            return Ok(());
+        };
+        socket
+            .feed(msg)
+            .await
+            .map_err(|e| Flow::Close(CloseCode(1006), e.to_string()))
+    }
+
     /// The message to write for a queued item, or `None` to skip it (no longer
     /// subscribed, or a publication already delivered).
-    fn admit(&mut self, item: Outgoing) -> Option<Message> {
+    fn admit(&mut self, item: Outgoing, tally: &mut Tally) -> Option<Message> {
+        let msg = self.admit_one(item, tally)?;
+        tally.count(&msg);
+        Some(msg)
+    }
+
+    fn admit_one(&mut self, item: Outgoing, tally: &mut Tally) -> Option<Message> {
         match item {
             Outgoing::Publication {
                 channel,
@@ -410,8 +453,7 @@ impl Session {
                     }
                     sub.last = Some((offset, epoch));
                 }
-                let latency = frame.created.elapsed().as_secs_f64();
-                self.node.metrics.publish_to_write.observe(latency);
+                tally.oldest.get_or_insert(frame.created);
                 frame.message(self.codec)
             }
             Outgoing::Inbox { position, frame } => {

@@ -154,3 +154,52 @@ async fn health_readiness_and_metrics() {
         "{body}"
     );
 }
+
+/// The value of an unlabelled series in a /metrics body.
+fn metric(body: &str, name: &str) -> Option<f64> {
+    body.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[tokio::test]
+async fn every_frame_is_counted_in_exactly_one_write() {
+    let server = TestServer::start(config()).await;
+    let mut alice = server.user(Codec::Json, "alice").await;
+    let mut bob = server.user(Codec::MessagePack, "bob").await;
+    for c in [&mut alice, &mut bob] {
+        expect_ok(c.request(subscribe_req("chat:burst")).await);
+    }
+    // Sent without waiting for replies, so deliveries queue up behind each other.
+    let mut ids = Vec::new();
+    for n in 0..100 {
+        ids.push(bob.send(publish_req("chat:burst", n.to_string())).await);
+    }
+    for _ in 0..100 {
+        alice.publication().await;
+    }
+    let mut replies = 0;
+    while replies < ids.len() {
+        if let chorus_protocol::ServerFrame::Reply(_) = bob.next().await.expect("bob stays") {
+            replies += 1;
+        }
+    }
+    // The counters move after each write's flush: poll until the last one is in.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    let body = loop {
+        let (status, body) = http(server.addr, "GET", "/metrics", None, "").await;
+        assert_eq!(status, 200);
+        let frames = metric(&body, "chorus_messages_out_total").unwrap_or(0.0);
+        let in_writes = metric(&body, "chorus_frames_per_write_sum").unwrap_or(-1.0);
+        // 2 connects, 2 subscribes, 100 publish replies, 200 publications.
+        if frames >= 304.0 && frames == in_writes {
+            break body;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{body}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    let frames = metric(&body, "chorus_messages_out_total").unwrap_or(0.0);
+    let writes = metric(&body, "chorus_frames_per_write_count").unwrap_or(0.0);
+    assert!((1.0..=frames).contains(&writes), "{body}");
+    let timed = metric(&body, "chorus_publish_to_write_seconds_count").unwrap_or(0.0);
+    assert!((1.0..=200.0).contains(&timed), "{body}");
+}

@@ -158,6 +158,14 @@ const LEDGER: &[(&str, Proof)] = &[
         },
     ),
     (
+        "bench/run.sh --targets chorus --chorus-bin CHORUS --scenarios fanout --fanout-sizes 1000,10000",
+        Covers {
+            file: "bench/src/cli.rs",
+            shows: "fn documented_invocations_parse",
+            how: "the documented options parse; fan-out runs in the smoke",
+        },
+    ),
+    (
         "BENCH_IDLE_SIZES=10000,100000 bench/run.sh --scenarios idle",
         Covers {
             file: "bench/src/cli.rs",
