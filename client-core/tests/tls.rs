@@ -11,7 +11,6 @@ use chorus_server::auth::{Claims, mint};
 use chorus_server::config::NamespaceConfig;
 use chorus_server::tls::TlsConfig;
 use chorus_server::{Config, ServerBuilder};
-use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 
 const WAIT: Duration = Duration::from_secs(30);
 const SECRET: &str = "client-test-secret-of-at-least-32-bytes";
@@ -30,27 +29,11 @@ fn token(user: &str) -> String {
     mint::hs256(SECRET, &claims).unwrap()
 }
 
-/// A CA, and a certificate it signed for 127.0.0.1 and localhost, written to
+/// A new CA, and a certificate it signed for 127.0.0.1 and localhost, in
 /// `dir/cert.pem` and `dir/key.pem`; returns the CA's PEM.
 fn make_certificates(dir: &Path) -> String {
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    // Names of their own: a leaf whose issuer reads like its subject looks
-    // self-signed to OpenSSL and browsers.
-    ca.distinguished_name
-        .push(rcgen::DnType::CommonName, "Chorus test CA");
-    let ca_cert = ca.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca, ca_key);
-    let leaf_key = KeyPair::generate().unwrap();
-    let mut leaf =
-        CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).unwrap();
-    leaf.distinguished_name
-        .push(rcgen::DnType::CommonName, "localhost");
-    let leaf = leaf.signed_by(&leaf_key, &issuer).unwrap();
-    std::fs::write(dir.join("cert.pem"), leaf.pem()).unwrap();
-    std::fs::write(dir.join("key.pem"), leaf_key.serialize_pem()).unwrap();
-    ca_cert.pem()
+    chorus_testkit::write_certificates(dir);
+    std::fs::read_to_string(dir.join("ca.pem")).unwrap()
 }
 
 async fn tls_node(

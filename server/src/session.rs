@@ -40,6 +40,13 @@ struct Tally {
 }
 
 impl Tally {
+    /// The tally of a write of `msg` alone (a reply or a ping).
+    fn of(msg: &Message) -> Tally {
+        let mut tally = Tally::default();
+        tally.count(msg);
+        tally
+    }
+
     fn count(&mut self, msg: &Message) {
         self.frames += 1;
         self.bytes += match msg {
@@ -290,9 +297,7 @@ impl Session {
         let Some(msg) = encode(self.codec, frame) else {
             return Flow::Close(CloseCode::INTERNAL, "encode failed".to_owned());
         };
-        let mut tally = Tally::default();
-        tally.count(&msg);
-        self.node.metrics.wrote(tally.frames, tally.bytes, None);
+        self.record(Tally::of(&msg));
         let kill = self.kill.clone();
         tokio::select! {
             sent = socket.send(msg) => match sent {
@@ -320,7 +325,7 @@ impl Session {
     async fn write_batch(&mut self, socket: &mut WebSocket, first: Outgoing) -> Flow {
         let mut item = Some(first);
         let mut tally = Tally::default();
-        let flow = loop {
+        let flow = 'batch: loop {
             let Some(current) = item.take() else {
                 break match socket.flush().await {
                     Ok(()) => Flow::Continue,
@@ -328,15 +333,10 @@ impl Session {
                 };
             };
             if let Some(gap) = self.gap_before(&current) {
-                let mut failed = None;
                 for missing in self.fill(gap).await {
                     if let Err(flow) = self.feed(socket, missing, &mut tally).await {
-                        failed = Some(flow);
-                        break;
+                        break 'batch flow;
                     }
-                }
-                if let Some(flow) = failed {
-                    break flow;
                 }
             }
             if let Err(flow) = self.feed(socket, current, &mut tally).await {
@@ -346,9 +346,14 @@ impl Session {
                 item = self.rx.as_mut().and_then(|rx| rx.try_recv().ok());
             }
         };
+        self.record(tally);
+        flow
+    }
+
+    /// Adds one write to the node's metrics.
+    fn record(&self, tally: Tally) {
         let latency = tally.oldest.map(|t| t.elapsed().as_secs_f64());
         self.node.metrics.wrote(tally.frames, tally.bytes, latency);
-        flow
     }
 
     /// The gap a live publication would leave on its channel: offsets after the
@@ -437,6 +442,8 @@ impl Session {
         Some(msg)
     }
 
+    /// [`Session::admit`] before counting: the message, noting in `tally`
+    /// when the oldest publication of the write entered the node.
     fn admit_one(&mut self, item: Outgoing, tally: &mut Tally) -> Option<Message> {
         match item {
             Outgoing::Publication {

@@ -49,7 +49,7 @@ use crate::revocation::{Revocation, Revoked, TokenId, unix_now};
 use async_nats::jetstream::message::PublishMessage;
 
 /// Bytes the idempotency bucket may hold (about 1.5 million keys).
-const IDEMPOTENCY_BUCKET_BYTES: i64 = 256 << 20;
+pub(super) const IDEMPOTENCY_BUCKET_BYTES: i64 = 256 << 20;
 
 /// How long a user's last-seen time is kept.
 const LAST_SEEN_KEPT: Duration = Duration::from_secs(30 * 24 * 3600);

@@ -24,11 +24,16 @@ const MAX_PAUSE: Duration = Duration::from_secs(2);
 const INSUFFICIENT_STORAGE: &str = "error code 10047";
 
 /// What to do about [`INSUFFICIENT_STORAGE`], appended to the startup error.
-const STORAGE_HINT: &str = "the NATS servers cannot reserve the storage the node asks for: \
-    cluster.history_max_bytes (1 GiB by default) plus 256 MiB for idempotency keys, on each of \
-    cluster.replicas servers; give JetStream more (its max_file_store or max_memory_store, by \
-    default 75% of the free disk or memory when nats-server starts) or lower \
-    cluster.history_max_bytes";
+fn storage_hint() -> String {
+    format!(
+        "the NATS servers cannot reserve the storage the node asks for: \
+         cluster.history_max_bytes plus {} MiB for idempotency keys, on each of \
+         cluster.replicas servers; give JetStream more (its max_file_store or \
+         max_memory_store, by default 75% of the free disk or memory when \
+         nats-server starts) or lower cluster.history_max_bytes",
+        super::IDEMPOTENCY_BUCKET_BYTES >> 20
+    )
+}
 
 /// Runs `step` until it succeeds or [`RETRY_FOR`] has passed; the last error,
 /// named `what`, is the node's startup error. A refusal for lack of storage
@@ -45,7 +50,7 @@ where
         match step().await {
             Ok(value) => return Ok(value),
             Err(e) if e.to_string().contains(INSUFFICIENT_STORAGE) => {
-                return Err(BrokerError(format!("{what}: {e}: {STORAGE_HINT}")));
+                return Err(BrokerError(format!("{what}: {e}: {}", storage_hint())));
             }
             Err(e) if Instant::now() + pause < deadline => {
                 tracing::warn!(what, error = %e, retry_in_ms = pause.as_millis() as u64, "JetStream setup failed; retrying");
