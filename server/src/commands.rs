@@ -306,21 +306,13 @@ impl Session {
             }
         }
 
-        // Asked even when others are members already: it returns once the
-        // broker listens, which a concurrent first subscriber may still be setting up.
-        node.hub.subscribe(&key, &handle);
-        if let Err(e) = node.broker.channel_interest(key.clone()).await {
-            if node.hub.unsubscribe(&key, &handle.id) {
-                let _ = node.broker.channel_interest(key.clone()).await;
-            }
-            return Err(Error::from(e));
-        }
+        node.join_channel(&key, &handle).await?;
         self.subs.insert(key.clone(), SubState::default());
         let mut result = SubscribeResult {
             data,
             ..Default::default()
         };
-        if let Some(opts) = Node::history_options(&ns) {
+        if let Some(opts) = ns.history() {
             // Without `since` only the position is needed.
             let query = HistoryQuery {
                 since: req.since.clone(),
@@ -385,26 +377,26 @@ impl Session {
         let Some(auth) = &self.auth else { return };
         let node = self.node.clone();
         let info = auth.info.clone();
-        if node.hub.unsubscribe(channel, &auth.client) {
-            if let Err(e) = node.broker.channel_interest(channel.clone()).await {
-                tracing::warn!(error = %e, channel = %channel, "could not drop channel interest");
-            }
-        }
+        node.leave_channel(channel, &auth.client).await;
         let Ok((_, ns)) = self.resolve(channel) else {
             return;
         };
+        // The member is gone either way: after a failed write the cluster
+        // lists it until this node next refreshes its presence entries.
         if ns.presence {
-            let _ = node
-                .broker
-                .presence_remove(channel.clone(), info.client.as_str().into())
-                .await;
+            let client = info.client.as_str().into();
+            if let Err(e) = node.broker.presence_remove(channel.clone(), client).await {
+                tracing::warn!(error = %e, %channel, "could not remove a presence entry");
+            }
         }
         if ns.join_leave {
             let event = Membership {
                 channel: channel.to_string(),
                 info,
             };
-            let _ = node.broker.membership(false, event).await;
+            if let Err(e) = node.broker.membership(false, event).await {
+                tracing::warn!(error = %e, %channel, "could not publish a leave event");
+            }
         }
     }
 
@@ -550,11 +542,7 @@ impl Session {
                 ),
             });
             if let Ok(auth) = self.authed() {
-                let frame = crate::outgoing::SharedFrame::push(push);
-                auth.handle.deliver(crate::outgoing::Outgoing::Push {
-                    channel: None,
-                    frame,
-                });
+                auth.handle.deliver(crate::outgoing::Outgoing::push(push));
             }
         }
     }

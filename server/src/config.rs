@@ -11,6 +11,7 @@ use serde::Deserialize;
 use thiserror::Error;
 
 use crate::auth::AuthConfig;
+use crate::history::HistoryOptions;
 
 /// A configuration problem, naming the option at fault.
 #[derive(Debug, Error)]
@@ -418,6 +419,14 @@ impl NamespaceConfig {
     pub fn has_history(&self) -> bool {
         self.history_size > 0 && self.history_ttl_ms > 0
     }
+
+    /// History bounds of the namespace's channels, if they keep history.
+    pub fn history(&self) -> Option<HistoryOptions> {
+        self.has_history().then(|| HistoryOptions {
+            size: self.history_size,
+            ttl: std::time::Duration::from_millis(self.history_ttl_ms),
+        })
+    }
 }
 
 impl Config {
@@ -501,6 +510,22 @@ impl Config {
         } else {
             self.namespaces.get(name)
         }
+    }
+
+    /// The options of a channel's namespace, if the name is valid and its
+    /// namespace is configured.
+    pub fn namespace_of(&self, channel: &str) -> Option<&NamespaceConfig> {
+        let parsed = chorus_protocol::Channel::parse(channel).ok()?;
+        self.namespace(parsed.namespace())
+    }
+
+    /// History bounds of a stream: a channel's (from its namespace) or a
+    /// user's inbox, if it keeps history.
+    pub fn history_of(&self, key: &str) -> Option<HistoryOptions> {
+        if crate::inbox::user_of(key).is_some() {
+            return crate::inbox::options(self);
+        }
+        self.namespace_of(key).and_then(NamespaceConfig::history)
     }
 
     /// Whether any namespace admits connections without a token.

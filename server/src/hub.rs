@@ -15,6 +15,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use chorus_protocol::CloseCode;
 use tokio::sync::{Notify, mpsc};
 
+use bytes::Bytes;
+use chorus_protocol::message::{Membership, Message, Publication};
+
 use crate::outgoing::Outgoing;
 use crate::revocation::{Revocation, TokenId};
 
@@ -224,14 +227,15 @@ impl Hub {
         }
     }
 
-    /// Adds a connection to a channel; true when it is the first local member
-    /// (a cluster broker then starts listening to the channel).
-    pub fn subscribe(&self, channel: &Arc<str>, handle: &ConnHandle) -> bool {
-        let mut shard = lock(self.shard(channel));
-        let members = shard.entry(channel.clone()).or_default();
-        let first = members.is_empty();
-        members.insert(handle.id.clone(), handle.clone());
-        first
+    /// Adds a connection to a channel. Whether it is the first local member
+    /// is for the broker to find out under its own lock: every subscriber
+    /// waits on [`crate::broker::PubSub::channel_interest`], first or not, so
+    /// that none reads history before the channel's listener is in place.
+    pub fn subscribe(&self, channel: &Arc<str>, handle: &ConnHandle) {
+        lock(self.shard(channel))
+            .entry(channel.clone())
+            .or_default()
+            .insert(handle.id.clone(), handle.clone());
     }
 
     /// Removes a connection from a channel; true when it was the last local member.
@@ -268,8 +272,47 @@ impl Hub {
         out
     }
 
+    /// Local connections of a user.
+    pub fn user_connections(&self, user: &str) -> usize {
+        lock(&self.users).get(user).map_or(0, |c| c.len())
+    }
+
+    // ---- Delivery: brokers hand plain protocol data; only the hub builds
+    // queue items and the frames they share. Each returns how many local
+    // connections got it. `msgpack` is the push as it arrived from another
+    // node, already encoded: MessagePack connections write those bytes as
+    // they are.
+
+    /// A publication to the local subscribers of `channel`.
+    pub fn publication(
+        &self,
+        channel: &Arc<str>,
+        publication: Publication,
+        msgpack: Option<Bytes>,
+    ) -> usize {
+        let item = Outgoing::publication(channel.clone(), publication, msgpack);
+        self.deliver_channel(channel, &item)
+    }
+
+    /// A join (`joined`) or leave event to the local subscribers of its channel.
+    pub fn membership(&self, joined: bool, event: Membership, msgpack: Option<Bytes>) -> usize {
+        let channel = event.channel.clone();
+        self.deliver_channel(&channel, &Outgoing::membership(joined, event, msgpack))
+    }
+
+    /// A message to the local connections of `user`; one read from the user's
+    /// inbox carries its position (see [`crate::inbox`]).
+    pub fn user_message(&self, user: &str, message: Message, msgpack: Option<Bytes>) -> usize {
+        self.deliver_user(user, &Outgoing::message(message, msgpack))
+    }
+
+    /// A message to every local connection.
+    pub fn broadcast(&self, message: Message, msgpack: Option<Bytes>) -> usize {
+        self.deliver_all(&Outgoing::message(message, msgpack))
+    }
+
     /// Queues an item for every local member of a channel; returns how many got it.
-    pub fn deliver_channel(&self, channel: &str, item: &Outgoing) -> usize {
+    fn deliver_channel(&self, channel: &str, item: &Outgoing) -> usize {
         let shard = lock(self.shard(channel));
         let Some(members) = shard.get(channel) else {
             return 0;
@@ -277,13 +320,8 @@ impl Hub {
         members.values().filter(|h| h.deliver(item.clone())).count()
     }
 
-    /// Local connections of a user.
-    pub fn user_connections(&self, user: &str) -> usize {
-        lock(&self.users).get(user).map_or(0, |c| c.len())
-    }
-
     /// Queues an item for every local connection of a user.
-    pub fn deliver_user(&self, user: &str, item: &Outgoing) -> usize {
+    fn deliver_user(&self, user: &str, item: &Outgoing) -> usize {
         let users = lock(&self.users);
         users.get(user).map_or(0, |conns| {
             conns.values().filter(|h| h.deliver(item.clone())).count()
@@ -291,7 +329,7 @@ impl Hub {
     }
 
     /// Queues an item for every local connection.
-    pub fn deliver_all(&self, item: &Outgoing) -> usize {
+    fn deliver_all(&self, item: &Outgoing) -> usize {
         let handles: Vec<ConnHandle> = lock(&self.clients).values().cloned().collect();
         handles.iter().filter(|h| h.deliver(item.clone())).count()
     }
@@ -359,7 +397,6 @@ impl Hub {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outgoing::SharedFrame;
     use chorus_protocol::Push;
     use chorus_protocol::message::Empty;
 
@@ -381,10 +418,7 @@ mod tests {
     }
 
     fn ping() -> Outgoing {
-        Outgoing::Push {
-            channel: None,
-            frame: SharedFrame::push(Push::Ping(Empty {})),
-        }
+        Outgoing::push(Push::Ping(Empty {}))
     }
 
     #[tokio::test]
@@ -393,8 +427,8 @@ mod tests {
         let ch: Arc<str> = "chat:a".into();
         let (slow, _slow_rx, slow_kill) = conn(&hub, "s", "u1", 2);
         let (fast, mut fast_rx, _) = conn(&hub, "f", "u2", 100);
-        assert!(hub.subscribe(&ch, &slow));
-        assert!(!hub.subscribe(&ch, &fast));
+        hub.subscribe(&ch, &slow);
+        hub.subscribe(&ch, &fast);
         for _ in 0..10 {
             hub.deliver_channel(&ch, &ping());
         }
@@ -418,7 +452,7 @@ mod tests {
         assert_eq!(hub.register(b, 0, 1), Err(RegisterError::UserFull));
         assert_eq!(hub.register(c.clone(), 1, 0), Err(RegisterError::NodeFull));
         let ch: Arc<str> = "x".into();
-        assert!(hub.subscribe(&ch, &a));
+        hub.subscribe(&ch, &a);
         assert_eq!(hub.subscriptions(), 1);
         assert!(hub.unsubscribe(&ch, "a"));
         assert!(!hub.unsubscribe(&ch, "a"));

@@ -6,7 +6,8 @@
 //! embedding API ([`ServerBuilder`] with [`Hooks`]).
 //!
 //! Layout, one concept per module:
-//! [`config`] (options), [`node`] (a running node and its builder), [`http`]
+//! [`config`] (options), [`node`] (a running node), [`server`] (starting and
+//! running one), [`http`]
 //! (routes), [`session`] (one connection's loop) and [`commands`] (what each
 //! command does), [`hub`] (local membership and delivery), [`broker`] (moving
 //! messages between nodes), [`history`] (streams), [`auth`] and [`permissions`],
@@ -37,6 +38,7 @@ pub mod rate;
 pub mod reload;
 pub mod revocation;
 pub mod sdk;
+pub mod server;
 pub mod session;
 pub mod stall;
 pub mod status;
@@ -49,4 +51,5 @@ pub use broker::BoxFuture;
 pub use config::Config;
 pub use handle::Handle;
 pub use hooks::{ConnectContext, ConnectDecision, Hooks, NoHooks};
-pub use node::{Node, ReloadError, Server, ServerBuilder, StartError};
+pub use node::{Node, ReloadError};
+pub use server::{Server, ServerBuilder, StartError};

@@ -1,61 +1,30 @@
-//! A running node: its configuration and the shared parts every connection uses,
-//! plus the builder that starts one (also the entry point for embedding).
+//! A running node: its configuration and the shared parts every connection
+//! uses, and what a node does on behalf of clients and backends alike
+//! (publish, presence, history, messages to users, user status). Starting one
+//! is [`crate::server`]'s job.
 
-use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use thiserror::Error;
-use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::auth::{AuthConfigError, Verifier};
-use crate::broker::memory::MemoryBroker;
-use crate::broker::nats::NatsBroker;
+use crate::auth::Verifier;
 use crate::broker::{Broker, Freshness};
 use crate::config::{Config, ConfigError, NamespaceConfig};
-use crate::history::HistoryOptions;
-use crate::hooks::{Hooks, NoHooks};
+use crate::hooks::Hooks;
 use crate::hub::{ClientId, Hub};
-use crate::ids::random_hex;
 use crate::metrics::Metrics;
 pub use crate::reload::ReloadError;
-
-/// Why a node could not start.
-#[derive(Debug, Error)]
-pub enum StartError {
-    /// Invalid configuration.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    /// Invalid key material.
-    #[error("auth: {0}")]
-    Auth(#[from] AuthConfigError),
-    /// The listen address could not be bound.
-    #[error("listen on {addr}: {source}")]
-    Bind {
-        /// The address.
-        addr: SocketAddr,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The TLS certificate or key cannot be used.
-    #[error(transparent)]
-    Tls(#[from] crate::tls::TlsError),
-    /// The cluster broker could not start (NATS unreachable, JetStream off...).
-    #[error("{0}")]
-    Broker(#[from] crate::broker::BrokerError),
-}
 
 /// The shared state of one node.
 pub struct Node {
     /// The configuration in force (replaced whole by a reload).
-    config: RwLock<Arc<Config>>,
+    pub(crate) config: RwLock<Arc<Config>>,
     /// Token verification (replaced by a reload).
-    verifier: RwLock<Arc<Verifier>>,
+    pub(crate) verifier: RwLock<Arc<Verifier>>,
     /// Where a reload reads the configuration from, if anywhere.
-    reload_source: Option<ReloadSource>,
+    pub(crate) reload_source: Option<ReloadSource>,
     /// This node's id (random per start).
     pub id: Arc<str>,
     /// Local connections and memberships.
@@ -72,8 +41,8 @@ pub struct Node {
     pub admission: crate::listener::Admission,
     /// TLS served by the node itself, if configured.
     pub tls: crate::tls::Tls,
-    counter: AtomicU64,
-    shutdown: watch::Sender<bool>,
+    pub(crate) counter: AtomicU64,
+    pub(crate) shutdown: watch::Sender<bool>,
     /// When the node started.
     pub started: Instant,
 }
@@ -162,14 +131,6 @@ impl Node {
         self.shutdown.send_replace(true);
     }
 
-    /// History bounds of a namespace, if it keeps history.
-    pub fn history_options(ns: &NamespaceConfig) -> Option<HistoryOptions> {
-        ns.has_history().then(|| HistoryOptions {
-            size: ns.history_size,
-            ttl: Duration::from_millis(ns.history_ttl_ms),
-        })
-    }
-
     /// Parses a channel name and finds its namespace's options.
     pub fn resolve(
         &self,
@@ -217,13 +178,40 @@ impl Node {
                 data,
                 info,
                 idempotency_key,
-                history: Node::history_options(ns),
+                history: ns.history(),
             })
             .await?;
         Ok(chorus_protocol::message::PublishResult {
             position: outcome.position,
             duplicate: outcome.duplicate,
         })
+    }
+
+    /// Adds a connection to a channel on this node and returns once the node
+    /// receives the channel's traffic. Every subscriber waits for that, first
+    /// or not: a concurrent first subscriber may still be setting it up, and
+    /// history read before it is in place could miss a publication.
+    pub async fn join_channel(
+        &self,
+        channel: &Arc<str>,
+        handle: &crate::hub::ConnHandle,
+    ) -> Result<(), crate::broker::BrokerError> {
+        self.hub.subscribe(channel, handle);
+        if let Err(e) = self.broker.channel_interest(channel.clone()).await {
+            self.leave_channel(channel, &handle.id).await;
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Removes a connection from a channel on this node; after its last local
+    /// member, the node stops receiving the channel's traffic.
+    pub async fn leave_channel(&self, channel: &Arc<str>, client: &str) {
+        if self.hub.unsubscribe(channel, client) {
+            if let Err(e) = self.broker.channel_interest(channel.clone()).await {
+                tracing::warn!(error = %e, %channel, "could not drop channel interest");
+            }
+        }
     }
 
     /// Resolves a channel whose namespace has presence (error 108 otherwise).
@@ -278,7 +266,7 @@ impl Node {
         req: chorus_protocol::message::HistoryRequest,
     ) -> Result<chorus_protocol::message::HistoryResult, chorus_protocol::message::Error> {
         use chorus_protocol::{ErrorCode, message::Error};
-        let Some(opts) = Node::history_options(ns) else {
+        let Some(opts) = ns.history() else {
             return Err(Error::new(
                 ErrorCode::NOT_AVAILABLE,
                 format!("history is not enabled for {channel}"),
@@ -451,17 +439,6 @@ impl Node {
             },
         }))
     }
-
-    /// History bounds of a channel (or inbox key), if it keeps history.
-    pub fn history_options_for(&self, channel: &str) -> Option<HistoryOptions> {
-        if crate::inbox::user_of(channel).is_some() {
-            return crate::inbox::options(&self.config());
-        }
-        let ns = chorus_protocol::Channel::parse(channel).ok()?;
-        self.config()
-            .namespace(ns.namespace())
-            .and_then(Node::history_options)
-    }
 }
 
 /// Who sends a message to a user: the rules differ for clients and backends.
@@ -471,204 +448,4 @@ pub enum Sender {
     Client,
     /// Server code: the server API, hooks, the embedding API.
     Server,
-}
-
-/// Builds and starts a node; the way to embed Chorus in another Rust program.
-///
-/// ```no_run
-/// # async fn run() -> Result<(), chorus_server::StartError> {
-/// let mut config = chorus_server::Config::default();
-/// config.apply_dev_profile();
-/// let server = chorus_server::ServerBuilder::new(config).bind().await?;
-/// println!("listening on {}", server.local_addr());
-/// server.run_until(async { let _ = tokio::signal::ctrl_c().await; }).await;
-/// # Ok(()) }
-/// ```
-pub struct ServerBuilder {
-    config: Config,
-    hooks: Arc<dyn Hooks>,
-    reload_source: Option<ReloadSource>,
-}
-
-impl ServerBuilder {
-    /// A builder with no hooks.
-    pub fn new(config: Config) -> Self {
-        ServerBuilder {
-            config,
-            hooks: Arc::new(NoHooks),
-            reload_source: None,
-        }
-    }
-
-    /// Where `POST /api/reload` (and [`Node::reload_from_source`]) read the
-    /// configuration again; without one, only [`Node::reload`] with a given
-    /// configuration works.
-    pub fn reload_source(
-        mut self,
-        source: impl Fn() -> Result<Config, ConfigError> + Send + Sync + 'static,
-    ) -> Self {
-        self.reload_source = Some(Arc::new(source));
-        self
-    }
-
-    /// Sets the hooks that take part in connect, subscribe, publish and rpc.
-    pub fn hooks(mut self, hooks: impl Hooks) -> Self {
-        self.hooks = Arc::new(hooks);
-        self
-    }
-
-    /// Validates the configuration and binds the listen address.
-    pub async fn bind(self) -> Result<Server, StartError> {
-        self.config.validate()?;
-        let verifier = Verifier::new(&self.config.auth)?;
-        let tls = crate::tls::Tls::new(&self.config.tls)?;
-        let listener = listen(self.config.listen).map_err(|source| StartError::Bind {
-            addr: self.config.listen,
-            source,
-        })?;
-        let hub = Arc::new(Hub::default());
-        let id: Arc<str> = random_hex(6).into();
-        let (broker, memory): (Arc<dyn Broker>, _) = if self.config.nats.is_empty() {
-            let memory = Arc::new(MemoryBroker::new(
-                hub.clone(),
-                Duration::from_millis(self.config.limits.idempotency_window_ms),
-            ));
-            memory.set_bounds(&self.config);
-            (memory.clone(), Some(memory))
-        } else {
-            let config = Arc::new(self.config.clone());
-            (
-                NatsBroker::connect(config, hub.clone(), id.clone()).await?,
-                None,
-            )
-        };
-        let (shutdown, _) = watch::channel(false);
-        let admission = crate::listener::Admission::new(self.config.limits.max_pending_connections);
-        let node = Arc::new(Node {
-            id,
-            config: RwLock::new(Arc::new(self.config)),
-            verifier: RwLock::new(Arc::new(verifier)),
-            reload_source: self.reload_source,
-            hub: hub.clone(),
-            broker,
-            hooks: self.hooks,
-            metrics: Metrics::new(&hub),
-            stall: Arc::default(),
-            admission,
-            tls,
-            counter: AtomicU64::new(1),
-            shutdown,
-            started: Instant::now(),
-        });
-        if let Some(memory) = memory {
-            spawn_history_sweeper(&node, memory);
-        }
-        crate::stall::StallClock::spawn_ticker(&node.stall);
-        Ok(Server { node, listener })
-    }
-}
-
-/// Pending connections the listener accepts (the kernel caps it at
-/// `net.core.somaxconn`): a node absorbs the reconnect burst of a drained peer.
-const LISTEN_BACKLOG: u32 = 4096;
-
-/// Binds the listen address with a deep accept backlog.
-fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    let socket = if addr.is_ipv4() {
-        tokio::net::TcpSocket::new_v4()?
-    } else {
-        tokio::net::TcpSocket::new_v6()?
-    };
-    socket.set_reuseaddr(true)?;
-    socket.bind(addr)?;
-    socket.listen(LISTEN_BACKLOG)
-}
-
-/// Drops idle in-memory streams once a minute, so memory follows live channels.
-fn spawn_history_sweeper(node: &Arc<Node>, broker: Arc<MemoryBroker>) {
-    let weak = Arc::downgrade(node);
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(60));
-        loop {
-            tick.tick().await;
-            let Some(node) = weak.upgrade() else { break };
-            broker.sweep(|channel| node.history_options_for(channel));
-        }
-    });
-}
-
-/// A bound node, ready to serve.
-pub struct Server {
-    node: Arc<Node>,
-    listener: TcpListener,
-}
-
-impl Server {
-    /// The bound address (useful with port 0).
-    pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .unwrap_or(self.node.config().listen)
-    }
-
-    /// A handle for publishing, sending and disconnecting from server code.
-    pub fn handle(&self) -> crate::Handle {
-        crate::Handle::new(self.node.clone())
-    }
-
-    /// The node's shared state.
-    pub fn node(&self) -> Arc<Node> {
-        self.node.clone()
-    }
-
-    /// Serves until `signal` resolves, then shuts down gracefully: readiness turns
-    /// false, clients are closed with the reconnect code 4000, and the call
-    /// returns once they are gone or `limits.shutdown_timeout_ms` has passed.
-    pub async fn run_until(self, signal: impl Future<Output = ()> + Send + 'static) {
-        let node = self.node.clone();
-        let app = crate::http::router(node.clone());
-        let limit = Duration::from_millis(node.config().limits.shutdown_timeout_ms);
-        // While draining, the listener stays open: `/readyz` answers 503 and new
-        // WebSocket clients are told to reconnect elsewhere (close 4000).
-        let drained = {
-            let node = node.clone();
-            async move {
-                let mut stop = node.shutdown_signal();
-                let _ = stop.wait_for(|s| *s).await;
-                let deadline = tokio::time::Instant::now() + limit;
-                while node.hub.connections() > 0 && tokio::time::Instant::now() < deadline {
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-                let left = node.hub.connections();
-                if left > 0 {
-                    tracing::warn!(left, "shutdown timeout: dropping remaining connections");
-                }
-            }
-        };
-        let trigger = node.clone();
-        tokio::spawn(async move {
-            signal.await;
-            tracing::info!("shutdown requested: draining");
-            trigger.begin_shutdown();
-        });
-        let (stop_http, stop) = watch::channel(false);
-        // Open HTTP requests get a second to finish once the drain is over.
-        let serve = crate::listener::serve(
-            self.listener,
-            app,
-            node.clone(),
-            stop,
-            Duration::from_secs(1),
-        );
-        let server = tokio::spawn(serve);
-        tokio::spawn(async move {
-            drained.await;
-            let _ = stop_http.send(true);
-        });
-        let mut stop = node.shutdown_signal();
-        let _ = stop.wait_for(|s| *s).await;
-        let _ = tokio::time::timeout(limit + Duration::from_secs(2), server).await;
-        node.broker.shutdown().await;
-        tracing::info!("stopped");
-    }
 }

@@ -3,6 +3,7 @@
 use std::sync::{Arc, OnceLock};
 
 use axum::extract::ws::{Message, Utf8Bytes};
+use chorus_protocol::message::{Membership, Message as UserMessage, Publication};
 use chorus_protocol::{Codec, Push, ServerFrame};
 
 /// A push encoded lazily, at most once per codec, however many connections get it.
@@ -16,26 +17,19 @@ pub struct SharedFrame {
 }
 
 impl SharedFrame {
-    /// Wraps a push for fan-out.
-    pub fn push(push: Push) -> Arc<SharedFrame> {
-        Arc::new(SharedFrame {
-            frame: ServerFrame::Push(push),
-            created: std::time::Instant::now(),
-            json: OnceLock::new(),
-            msgpack: OnceLock::new(),
-        })
-    }
-
-    /// Wraps a push that arrived already encoded as MessagePack (from another
-    /// node): MessagePack connections get those bytes as they are.
-    pub fn push_encoded(push: Push, msgpack: bytes::Bytes) -> Arc<SharedFrame> {
+    /// Wraps a push for fan-out. `msgpack`: the push as it arrived from another
+    /// node, already encoded as MessagePack; MessagePack connections get those
+    /// bytes as they are.
+    pub fn new(push: Push, msgpack: Option<bytes::Bytes>) -> Arc<SharedFrame> {
         let shared = SharedFrame {
             frame: ServerFrame::Push(push),
             created: std::time::Instant::now(),
             json: OnceLock::new(),
             msgpack: OnceLock::new(),
         };
-        let _ = shared.msgpack.set(Some(Message::Binary(msgpack)));
+        if let Some(bytes) = msgpack {
+            let _ = shared.msgpack.set(Some(Message::Binary(bytes)));
+        }
         Arc::new(shared)
     }
 
@@ -100,33 +94,57 @@ pub enum Outgoing {
 }
 
 impl Outgoing {
-    /// The queue item for a push: a publication carries its channel and position
-    /// (connections skip what they already delivered), a join or leave its
-    /// channel (dropped after unsubscribing), anything else no channel.
-    pub fn for_push(frame: Arc<SharedFrame>) -> Outgoing {
-        match frame.frame() {
-            ServerFrame::Push(Push::Publication(p)) => Outgoing::Publication {
-                channel: p.channel.as_str().into(),
-                position: p.offset.zip(p.epoch.as_deref().map(Arc::<str>::from)),
-                frame,
-            },
-            ServerFrame::Push(Push::Message(m)) if m.offset.is_some() && m.epoch.is_some() => {
-                Outgoing::Inbox {
-                    position: (
-                        m.offset.unwrap_or(0),
-                        m.epoch.as_deref().unwrap_or("").into(),
-                    ),
-                    frame,
-                }
-            }
-            ServerFrame::Push(Push::Join(m) | Push::Leave(m)) => Outgoing::Push {
-                channel: Some(m.channel.as_str().into()),
-                frame,
-            },
-            _ => Outgoing::Push {
+    /// A channel publication; a position lets connections skip what they
+    /// already delivered.
+    pub fn publication(
+        channel: Arc<str>,
+        publication: Publication,
+        msgpack: Option<bytes::Bytes>,
+    ) -> Outgoing {
+        let position = publication
+            .offset
+            .zip(publication.epoch.as_deref().map(Arc::<str>::from));
+        Outgoing::Publication {
+            channel,
+            position,
+            frame: SharedFrame::new(Push::Publication(publication), msgpack),
+        }
+    }
+
+    /// A message to a user (or everyone); one from an inbox carries its position.
+    pub fn message(message: UserMessage, msgpack: Option<bytes::Bytes>) -> Outgoing {
+        let position = message
+            .offset
+            .zip(message.epoch.as_deref().map(Arc::<str>::from));
+        let frame = SharedFrame::new(Push::Message(message), msgpack);
+        match position {
+            Some(position) => Outgoing::Inbox { position, frame },
+            None => Outgoing::Push {
                 channel: None,
                 frame,
             },
+        }
+    }
+
+    /// A join (`joined`) or leave, dropped by connections no longer subscribed.
+    pub fn membership(joined: bool, event: Membership, msgpack: Option<bytes::Bytes>) -> Outgoing {
+        let channel = Some(event.channel.as_str().into());
+        let push = if joined {
+            Push::Join(event)
+        } else {
+            Push::Leave(event)
+        };
+        Outgoing::Push {
+            channel,
+            frame: SharedFrame::new(push, msgpack),
+        }
+    }
+
+    /// Any other push to one connection (an unsubscribe the server decided).
+    pub fn push(push: Push) -> Outgoing {
+        Outgoing::Push {
+            channel: None,
+            frame: SharedFrame::new(push, None),
         }
     }
 }

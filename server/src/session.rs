@@ -22,7 +22,7 @@ use crate::history::HistoryQuery;
 use crate::hub::{ClientId, ConnHandle, KillSwitch};
 use crate::listener::Ticket;
 use crate::node::Node;
-use crate::outgoing::{Outgoing, SharedFrame, encode};
+use crate::outgoing::{Outgoing, encode};
 use crate::rate::TokenBucket;
 
 /// Most queued frames written before one flush.
@@ -385,7 +385,7 @@ impl Session {
     /// connection's writes for one history read, which is what in-order
     /// delivery costs.
     async fn fill(&self, gap: Gap) -> Vec<Outgoing> {
-        let Some(opts) = self.node.history_options_for(&gap.channel) else {
+        let Some(opts) = self.node.config().history_of(&gap.channel) else {
             return Vec::new();
         };
         let query = HistoryQuery {
@@ -410,7 +410,7 @@ impl Session {
             .publications
             .into_iter()
             .filter(|p| p.offset.is_some_and(|o| o < gap.next))
-            .map(|p| Outgoing::for_push(SharedFrame::push(Push::Publication(p))))
+            .map(|p| Outgoing::publication(gap.channel.clone(), p, None))
             .collect();
         let filled = missing.len() as u64 == gap.next - gap.after.offset - 1;
         self.node.metrics.gap(filled);

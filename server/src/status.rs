@@ -1,6 +1,6 @@
 //! Online status: a user is online while they hold at least one connection on
 //! any node. Each connection of an authenticated user is a member of the
-//! user's status key in presence (see [`crate::broker::Broker::presence_add`]),
+//! user's status key in presence (see [`crate::broker::PresenceStore::presence_add`]),
 //! so status follows presence across nodes, including the expiry of a killed
 //! node's members. The moment a user goes offline is kept as `last_seen_ms`.
 //!
@@ -76,7 +76,7 @@ pub fn event(config: &Config, status: &UserStatus) -> Option<PublishArgs> {
     let channel = channel(config, &status.user)?;
     let history = config
         .namespace(config.users.status_namespace.as_deref()?)
-        .and_then(crate::node::Node::history_options);
+        .and_then(crate::config::NamespaceConfig::history);
     Some(PublishArgs {
         channel: Arc::from(channel),
         data: status.payload(),

@@ -1,10 +1,12 @@
 //! Brokers move messages between nodes and keep what outlives a connection
-//! (history, presence, idempotency keys). One trait, two implementations:
-//! [`memory::MemoryBroker`] (the embedded single-node default) and
-//! [`nats::NatsBroker`] for clusters.
+//! (history, presence, idempotency keys). [`Broker`] is four small traits, one
+//! per concern ([`PubSub`], [`PresenceStore`], [`Users`], [`Cluster`]), with two
+//! implementations: [`memory::MemoryBroker`] (the embedded single-node default)
+//! and [`nats::NatsBroker`] for clusters.
 //!
-//! Delivery into this node's connections always goes through the [`crate::hub::Hub`];
-//! a broker decides how a publication reaches the hubs of every node.
+//! A broker decides how a publication reaches every node; on each node it
+//! hands the publication to the [`Hub`] as plain data, and the hub alone
+//! builds the queue items and shared frames its connections write.
 
 pub mod memory;
 pub mod nats;
@@ -129,8 +131,16 @@ impl NodeStatus {
     }
 }
 
-/// Moves messages between nodes and stores shared state.
-pub trait Broker: Send + Sync + 'static {
+/// Everything a node needs from its broker: the four concerns below, each
+/// its own trait so that each reads (and is implemented) on its own.
+/// Brokers hand what arrives for this node to the [`Hub`] as plain protocol
+/// data; only the hub builds what connections write.
+pub trait Broker: PubSub + PresenceStore + Users + Cluster {}
+
+impl<T: PubSub + PresenceStore + Users + Cluster> Broker for T {}
+
+/// Channels: publications with their history, and join/leave events.
+pub trait PubSub: Send + Sync + 'static {
     /// Appends to history (if any) and delivers to every subscriber on every node,
     /// in offset order per channel.
     fn publish(&self, args: PublishArgs) -> BoxFuture<'_, Result<PublishOutcome, BrokerError>>;
@@ -143,32 +153,19 @@ pub trait Broker: Send + Sync + 'static {
         query: HistoryQuery,
     ) -> BoxFuture<'_, Result<HistoryPage, BrokerError>>;
 
-    /// This node gained its first or lost its last local member of a channel
-    /// (per the hub, which the broker consults): start or stop receiving its
-    /// traffic. Must complete before history is read for a new subscriber, so
+    /// The hub's members of `channel` changed: start receiving the channel's
+    /// traffic if it has local members now, stop if it has none. Every new
+    /// subscriber waits on this, first or not, before its history is read, so
     /// that nothing published in between is missed.
     fn channel_interest(&self, channel: Arc<str>) -> BoxFuture<'_, Result<(), BrokerError>>;
-
-    /// Same for a user's first or last connection on this node.
-    fn user_interest(&self, user: Arc<str>) -> BoxFuture<'_, Result<(), BrokerError>>;
-
-    /// Delivers to every connection of `user` on every node; with `inbox`,
-    /// first appends it to the user's inbox (see [`crate::inbox`]), and the
-    /// delivered message carries its inbox position.
-    fn send_to_user(
-        &self,
-        user: Arc<str>,
-        message: Message,
-        inbox: Option<HistoryOptions>,
-    ) -> BoxFuture<'_, Result<(), BrokerError>>;
-
-    /// Delivers to every connection on every node.
-    fn broadcast(&self, message: Message) -> BoxFuture<'_, Result<(), BrokerError>>;
 
     /// Delivers a join (`joined`) or leave event to a channel's subscribers everywhere.
     fn membership(&self, joined: bool, event: Membership)
     -> BoxFuture<'_, Result<(), BrokerError>>;
+}
 
+/// Who is in a channel, across the cluster.
+pub trait PresenceStore: Send + Sync + 'static {
     /// Records a member of a channel.
     fn presence_add(
         &self,
@@ -196,6 +193,26 @@ pub trait Broker: Send + Sync + 'static {
         channel: Arc<str>,
         fresh: Freshness,
     ) -> BoxFuture<'_, Result<PresenceStats, BrokerError>>;
+}
+
+/// Users and their connections: messages to users and to everyone, closing
+/// connections wherever they are, revocation and last-seen times.
+pub trait Users: Send + Sync + 'static {
+    /// Same as [`PubSub::channel_interest`] for a user's connections on this node.
+    fn user_interest(&self, user: Arc<str>) -> BoxFuture<'_, Result<(), BrokerError>>;
+
+    /// Delivers to every connection of `user` on every node; with `inbox`,
+    /// first appends it to the user's inbox (see [`crate::inbox`]), and the
+    /// delivered message carries its inbox position.
+    fn send_to_user(
+        &self,
+        user: Arc<str>,
+        message: Message,
+        inbox: Option<HistoryOptions>,
+    ) -> BoxFuture<'_, Result<(), BrokerError>>;
+
+    /// Delivers to every connection on every node.
+    fn broadcast(&self, message: Message) -> BoxFuture<'_, Result<(), BrokerError>>;
 
     /// Closes every connection of `user` on every node.
     fn close_user(
@@ -232,7 +249,11 @@ pub trait Broker: Send + Sync + 'static {
         user: Arc<str>,
         token: crate::revocation::TokenId,
     ) -> BoxFuture<'_, Result<bool, BrokerError>>;
+}
 
+/// The node as a member of its cluster: readiness, the other nodes,
+/// configuration and leaving.
+pub trait Cluster: Send + Sync + 'static {
     /// Whether the broker can serve now (`/readyz`).
     fn ready(&self) -> bool;
 

@@ -11,17 +11,17 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use chorus_protocol::CloseCode;
 use chorus_protocol::message::{ClientInfo, Membership, Message, Publication};
-use chorus_protocol::{CloseCode, Push};
 
 use super::{
-    BoxFuture, Broker, BrokerError, Freshness, PresenceStats, PublishArgs, PublishOutcome,
+    BoxFuture, BrokerError, Cluster, Freshness, PresenceStats, PresenceStore, PubSub, PublishArgs,
+    PublishOutcome, Users,
 };
 use crate::history::{HistoryOptions, HistoryPage, HistoryQuery, Stream};
 use crate::hub::Hub;
 use crate::idempotency::Remembered;
 use crate::ids::random_hex;
-use crate::outgoing::{Outgoing, SharedFrame};
 use crate::revocation::{Revocation, RevocationList, TokenId, unix_now};
 use budget::{Budget, MESSAGE_OVERHEAD};
 
@@ -121,15 +121,9 @@ impl MemoryBroker {
             Arc::strong_count(stream) > 1 || !lock(stream).is_idle(now, opts)
         });
     }
-
-    fn deliver(&self, p: Publication) -> usize {
-        let channel = p.channel.clone();
-        let item = Outgoing::for_push(SharedFrame::push(Push::Publication(p)));
-        self.hub.deliver_channel(&channel, &item)
-    }
 }
 
-impl Broker for MemoryBroker {
+impl PubSub for MemoryBroker {
     fn publish(&self, args: PublishArgs) -> BoxFuture<'_, Result<PublishOutcome, BrokerError>> {
         Box::pin(async move {
             let now = Instant::now();
@@ -149,7 +143,7 @@ impl Broker for MemoryBroker {
                 info: args.info,
             };
             let Some(opts) = args.history else {
-                self.deliver(p);
+                self.hub.publication(&args.channel, p, None);
                 return Ok(PublishOutcome::default());
             };
             let stream = self.stream(&args.channel);
@@ -157,7 +151,7 @@ impl Broker for MemoryBroker {
             let bytes = p.data.len() + MESSAGE_OVERHEAD;
             let p = stream.append(p, now, opts);
             let position = stream.position();
-            self.deliver(p);
+            self.hub.publication(&args.channel, p, None);
             drop(stream);
             self.charge(
                 &self.histories,
@@ -189,68 +183,19 @@ impl Broker for MemoryBroker {
         Box::pin(async { Ok(()) })
     }
 
-    fn user_interest(&self, _user: Arc<str>) -> BoxFuture<'_, Result<(), BrokerError>> {
-        Box::pin(async { Ok(()) })
-    }
-
-    fn send_to_user(
-        &self,
-        user: Arc<str>,
-        message: Message,
-        inbox: Option<HistoryOptions>,
-    ) -> BoxFuture<'_, Result<(), BrokerError>> {
-        Box::pin(async move {
-            let Some(opts) = inbox else {
-                let item = Outgoing::for_push(SharedFrame::push(Push::Message(message)));
-                self.hub.deliver_user(&user, &item);
-                return Ok(());
-            };
-            // Stamped and delivered under the inbox's lock: devices see offsets in order.
-            let key: Arc<str> = crate::inbox::key(&user).into();
-            let stream = self.stream(&key);
-            let mut stream = lock(&stream);
-            let bytes = message.data.len() + MESSAGE_OVERHEAD;
-            let stored = stream.append(
-                crate::inbox::to_stored(&user, message),
-                Instant::now(),
-                opts,
-            );
-            let offset = stored.offset.unwrap_or_default();
-            let push = Push::Message(crate::inbox::to_message(stored));
-            self.hub
-                .deliver_user(&user, &Outgoing::for_push(SharedFrame::push(push)));
-            drop(stream);
-            self.charge(&self.inboxes, key, offset, bytes);
-            Ok(())
-        })
-    }
-
-    fn broadcast(&self, message: Message) -> BoxFuture<'_, Result<(), BrokerError>> {
-        Box::pin(async move {
-            let item = Outgoing::for_push(SharedFrame::push(Push::Message(message)));
-            self.hub.deliver_all(&item);
-            Ok(())
-        })
-    }
-
     fn membership(
         &self,
         joined: bool,
         event: Membership,
     ) -> BoxFuture<'_, Result<(), BrokerError>> {
         Box::pin(async move {
-            let channel: Arc<str> = event.channel.as_str().into();
-            let push = if joined {
-                Push::Join(event)
-            } else {
-                Push::Leave(event)
-            };
-            self.hub
-                .deliver_channel(&channel, &Outgoing::for_push(SharedFrame::push(push)));
+            self.hub.membership(joined, event, None);
             Ok(())
         })
     }
+}
 
+impl PresenceStore for MemoryBroker {
     fn presence_add(
         &self,
         channel: Arc<str>,
@@ -315,6 +260,49 @@ impl Broker for MemoryBroker {
                 clients: members.len() as u32,
                 users: users.len() as u32,
             })
+        })
+    }
+}
+
+impl Users for MemoryBroker {
+    fn user_interest(&self, _user: Arc<str>) -> BoxFuture<'_, Result<(), BrokerError>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn send_to_user(
+        &self,
+        user: Arc<str>,
+        message: Message,
+        inbox: Option<HistoryOptions>,
+    ) -> BoxFuture<'_, Result<(), BrokerError>> {
+        Box::pin(async move {
+            let Some(opts) = inbox else {
+                self.hub.user_message(&user, message, None);
+                return Ok(());
+            };
+            // Stamped and delivered under the inbox's lock: devices see offsets in order.
+            let key: Arc<str> = crate::inbox::key(&user).into();
+            let stream = self.stream(&key);
+            let mut stream = lock(&stream);
+            let bytes = message.data.len() + MESSAGE_OVERHEAD;
+            let stored = stream.append(
+                crate::inbox::to_stored(&user, message),
+                Instant::now(),
+                opts,
+            );
+            let offset = stored.offset.unwrap_or_default();
+            self.hub
+                .user_message(&user, crate::inbox::to_message(stored), None);
+            drop(stream);
+            self.charge(&self.inboxes, key, offset, bytes);
+            Ok(())
+        })
+    }
+
+    fn broadcast(&self, message: Message) -> BoxFuture<'_, Result<(), BrokerError>> {
+        Box::pin(async move {
+            self.hub.broadcast(message, None);
+            Ok(())
         })
     }
 
@@ -387,7 +375,9 @@ impl Broker for MemoryBroker {
     ) -> BoxFuture<'_, Result<bool, BrokerError>> {
         Box::pin(async move { Ok(lock(&self.revocations).is_revoked(&user, &token, unix_now())) })
     }
+}
 
+impl Cluster for MemoryBroker {
     fn ready(&self) -> bool {
         true
     }

@@ -121,7 +121,7 @@ fn whole_seconds(d: Duration) -> Duration {
 fn stream_config(names: &Names, config: &Config) -> Option<stream::Config> {
     let namespaces = std::iter::once(&config.default_namespace).chain(config.namespaces.values());
     let bounds: Vec<HistoryOptions> = namespaces
-        .filter_map(crate::node::Node::history_options)
+        .filter_map(crate::config::NamespaceConfig::history)
         .chain(crate::inbox::options(config))
         .collect();
     let size = bounds.iter().map(|b| b.size).max()?;
