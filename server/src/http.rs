@@ -25,6 +25,12 @@ use crate::session;
 /// idle connection holds only what its pings took.
 const WRITE_BUFFER_BYTES: usize = 64 * 1024;
 
+/// Bytes a connection's read buffer starts with and reads at most per call.
+/// Every connection holds it for its whole life, idle or not, so it is kept
+/// small: commands are small, and a larger frame makes the buffer grow to
+/// its size for as long as it takes to read it.
+const READ_BUFFER_BYTES: usize = 2 * 1024;
+
 /// The node's HTTP routes.
 pub fn router(node: Arc<Node>) -> Router {
     let mut router = Router::new()
@@ -170,7 +176,7 @@ async fn upgrade(
     let transport_max = limits.max_message_size.saturating_mul(2).max(4096);
     tracing::debug!(%peer, ?codec, "websocket upgrade");
     ws.protocols([codec.subprotocol()])
-        .read_buffer_size(4096)
+        .read_buffer_size(READ_BUFFER_BYTES)
         .write_buffer_size(WRITE_BUFFER_BYTES)
         .max_write_buffer_size(limits.max_message_size.saturating_mul(4).max(1 << 20))
         .max_message_size(transport_max)

@@ -18,7 +18,7 @@ use tokio::sync::{Notify, mpsc};
 use bytes::Bytes;
 use chorus_protocol::message::{Membership, Message, Publication};
 
-use crate::outgoing::Outgoing;
+use crate::outgoing::{Item, Outgoing};
 use crate::revocation::{Revocation, TokenId};
 
 /// A connection id, unique across the cluster (node id + counter).
@@ -67,7 +67,7 @@ pub struct ConnHandle {
     pub user: Arc<str>,
     /// The token the connection holds (replaced on refresh), for revocation.
     token: Arc<Mutex<TokenId>>,
-    tx: mpsc::Sender<Outgoing>,
+    tx: mpsc::Sender<Item>,
     kill: Arc<KillSwitch>,
     stats: Arc<HubStats>,
 }
@@ -80,7 +80,7 @@ impl ConnHandle {
         queue: usize,
         kill: Arc<KillSwitch>,
         stats: Arc<HubStats>,
-    ) -> (ConnHandle, mpsc::Receiver<Outgoing>) {
+    ) -> (ConnHandle, mpsc::Receiver<Item>) {
         let (tx, rx) = mpsc::channel(queue);
         (
             ConnHandle {
@@ -96,7 +96,7 @@ impl ConnHandle {
     }
 
     /// Queues an item without waiting; a full queue disconnects the connection.
-    pub fn deliver(&self, item: Outgoing) -> bool {
+    pub fn deliver(&self, item: Item) -> bool {
         match self.tx.try_send(item) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
@@ -312,7 +312,7 @@ impl Hub {
     }
 
     /// Queues an item for every local member of a channel; returns how many got it.
-    fn deliver_channel(&self, channel: &str, item: &Outgoing) -> usize {
+    fn deliver_channel(&self, channel: &str, item: &Item) -> usize {
         let shard = lock(self.shard(channel));
         let Some(members) = shard.get(channel) else {
             return 0;
@@ -321,7 +321,7 @@ impl Hub {
     }
 
     /// Queues an item for every local connection of a user.
-    fn deliver_user(&self, user: &str, item: &Outgoing) -> usize {
+    fn deliver_user(&self, user: &str, item: &Item) -> usize {
         let users = lock(&self.users);
         users.get(user).map_or(0, |conns| {
             conns.values().filter(|h| h.deliver(item.clone())).count()
@@ -329,7 +329,7 @@ impl Hub {
     }
 
     /// Queues an item for every local connection.
-    fn deliver_all(&self, item: &Outgoing) -> usize {
+    fn deliver_all(&self, item: &Item) -> usize {
         let handles: Vec<ConnHandle> = lock(&self.clients).values().cloned().collect();
         handles.iter().filter(|h| h.deliver(item.clone())).count()
     }
@@ -405,7 +405,7 @@ mod tests {
         id: &str,
         user: &str,
         queue: usize,
-    ) -> (ConnHandle, mpsc::Receiver<Outgoing>, Arc<KillSwitch>) {
+    ) -> (ConnHandle, mpsc::Receiver<Item>, Arc<KillSwitch>) {
         let kill = Arc::new(KillSwitch::default());
         let (h, rx) = ConnHandle::new(
             id.into(),
@@ -417,7 +417,7 @@ mod tests {
         (h, rx, kill)
     }
 
-    fn ping() -> Outgoing {
+    fn ping() -> Item {
         Outgoing::push(Push::Ping(Empty {}))
     }
 

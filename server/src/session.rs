@@ -22,7 +22,7 @@ use crate::history::HistoryQuery;
 use crate::hub::{ClientId, ConnHandle, KillSwitch};
 use crate::listener::Ticket;
 use crate::node::Node;
-use crate::outgoing::{Outgoing, encode};
+use crate::outgoing::{Item, Outgoing, Route, encode};
 use crate::rate::TokenBucket;
 
 /// Most queued frames written before one flush.
@@ -100,7 +100,7 @@ pub(crate) struct Session {
     pub(crate) subs: HashMap<Arc<str>, SubState>,
     /// Position of the last inbox message delivered (replayed or live).
     pub(crate) inbox_last: Option<(u64, Arc<str>)>,
-    pub(crate) rx: Option<mpsc::Receiver<Outgoing>>,
+    pub(crate) rx: Option<mpsc::Receiver<Item>>,
     /// The connection's place in the node's caps ([`crate::listener`]).
     pub(crate) ticket: Option<Arc<Ticket>>,
     rate: TokenBucket,
@@ -136,8 +136,8 @@ pub async fn run(
     }
     // Leave channels and presence first: saying goodbye to a peer that does
     // not read can take seconds, and the others must see the leave at once.
-    session.cleanup(code).await;
-    session.close(&mut socket, code, &reason).await;
+    Box::pin(session.cleanup(code)).await;
+    Box::pin(session.close(&mut socket, code, &reason)).await;
 }
 
 impl Session {
@@ -195,7 +195,9 @@ impl Session {
                             return (CloseCode(1006), text);
                         }
                     }
-                    Some(Ok(msg)) => self.on_message(socket, msg).await,
+                    // Boxed: what a frame sets off is large and short-lived;
+                    // an idle connection's task does not carry its size.
+                    Some(Ok(msg)) => Box::pin(self.on_message(socket, msg)).await,
                 },
             };
             if let Flow::Close(code, reason) = flow {
@@ -311,7 +313,7 @@ impl Session {
 
     /// Writes a queued item and whatever else is queued (up to a batch), then
     /// flushes; gives up when the connection is killed meanwhile (slow consumer).
-    async fn write_queued(&mut self, socket: &mut WebSocket, first: Outgoing) -> Flow {
+    async fn write_queued(&mut self, socket: &mut WebSocket, first: Item) -> Flow {
         let kill = self.kill.clone();
         tokio::select! {
             flow = self.write_batch(socket, first) => flow,
@@ -322,7 +324,7 @@ impl Session {
     /// Feeds the socket's write buffer with `first` and whatever else is
     /// queued, up to [`WRITE_BATCH`] frames, then flushes: the frames leave in
     /// as few write calls as the buffer allows (`WRITE_BUFFER_BYTES` in http.rs).
-    async fn write_batch(&mut self, socket: &mut WebSocket, first: Outgoing) -> Flow {
+    async fn write_batch(&mut self, socket: &mut WebSocket, first: Item) -> Flow {
         let mut item = Some(first);
         let mut tally = Tally::default();
         let flow = 'batch: loop {
@@ -333,7 +335,7 @@ impl Session {
                 };
             };
             if let Some(gap) = self.gap_before(&current) {
-                for missing in self.fill(gap).await {
+                for missing in Box::pin(self.fill(gap)).await {
                     if let Err(flow) = self.feed(socket, missing, &mut tally).await {
                         break 'batch flow;
                     }
@@ -360,12 +362,11 @@ impl Session {
     /// last one written and before it, same epoch. Causes: a publication the
     /// node's NATS server did not route here (new interest, a reconnect) or a
     /// subscribe reply whose page stopped short. None when the item fits.
-    fn gap_before(&self, item: &Outgoing) -> Option<Gap> {
-        let Outgoing::Publication {
+    fn gap_before(&self, item: &Item) -> Option<Gap> {
+        let Route::Publication {
             channel,
             position: Some((offset, epoch)),
-            ..
-        } = item
+        } = &item.route
         else {
             return None;
         };
@@ -384,7 +385,7 @@ impl Session {
     /// (and counted as lost) when history cannot fill it. Blocks this
     /// connection's writes for one history read, which is what in-order
     /// delivery costs.
-    async fn fill(&self, gap: Gap) -> Vec<Outgoing> {
+    async fn fill(&self, gap: Gap) -> Vec<Item> {
         let Some(opts) = self.node.config().history_of(&gap.channel) else {
             return Vec::new();
         };
@@ -406,7 +407,7 @@ impl Session {
                 return Vec::new();
             }
         };
-        let missing: Vec<Outgoing> = page
+        let missing: Vec<Item> = page
             .publications
             .into_iter()
             .filter(|p| p.offset.is_some_and(|o| o < gap.next))
@@ -422,7 +423,7 @@ impl Session {
     async fn feed(
         &mut self,
         socket: &mut WebSocket,
-        item: Outgoing,
+        item: Item,
         tally: &mut Tally,
     ) -> Result<(), Flow> {
         let Some(msg) = self.admit(item, tally) else {
@@ -436,7 +437,7 @@ impl Session {
 
     /// The message to write for a queued item, or `None` to skip it (no longer
     /// subscribed, or a publication already delivered).
-    fn admit(&mut self, item: Outgoing, tally: &mut Tally) -> Option<Message> {
+    fn admit(&mut self, item: Item, tally: &mut Tally) -> Option<Message> {
         let msg = self.admit_one(item, tally)?;
         tally.count(&msg);
         Some(msg)
@@ -444,41 +445,38 @@ impl Session {
 
     /// [`Session::admit`] before counting: the message, noting in `tally`
     /// when the oldest publication of the write entered the node.
-    fn admit_one(&mut self, item: Outgoing, tally: &mut Tally) -> Option<Message> {
-        match item {
-            Outgoing::Publication {
-                channel,
-                position,
-                frame,
-            } => {
-                let sub = self.subs.get_mut(&channel)?;
+    fn admit_one(&mut self, item: Item, tally: &mut Tally) -> Option<Message> {
+        match &item.route {
+            Route::Publication { channel, position } => {
+                let sub = self.subs.get_mut(channel)?;
                 if let Some((offset, epoch)) = position {
-                    if let Some((last, last_epoch)) = &sub.last {
-                        if *last_epoch == epoch && offset <= *last {
-                            return None;
+                    match &mut sub.last {
+                        Some((last, last_epoch)) if last_epoch == epoch => {
+                            if offset <= last {
+                                return None;
+                            }
+                            *last = *offset;
                         }
+                        other => *other = Some((*offset, epoch.clone())),
                     }
-                    sub.last = Some((offset, epoch));
                 }
-                tally.oldest.get_or_insert(frame.created);
-                frame.message(self.codec)
+                tally.oldest.get_or_insert(item.created);
             }
-            Outgoing::Inbox { position, frame } => {
+            Route::Inbox { position } => {
                 if let Some((last, last_epoch)) = &self.inbox_last {
                     if *last_epoch == position.1 && position.0 <= *last {
                         return None;
                     }
                 }
-                self.inbox_last = Some(position);
-                frame.message(self.codec)
+                self.inbox_last = Some(position.clone());
             }
-            Outgoing::Push { channel, frame } => {
-                if channel.is_some_and(|c| !self.subs.contains_key(&c)) {
+            Route::Push { channel } => {
+                if channel.as_ref().is_some_and(|c| !self.subs.contains_key(c)) {
                     return None;
                 }
-                frame.message(self.codec)
             }
         }
+        item.message_for(self.codec)
     }
 
     /// Says goodbye: a `disconnect` push (for Chorus close codes) and a close
