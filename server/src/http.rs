@@ -21,9 +21,10 @@ use crate::session;
 /// Bytes of frames a connection's write buffer gathers before it writes them
 /// out: the session feeds it everything queued (up to 64 frames) and then
 /// flushes, so a burst of publications leaves in one write call instead of one
-/// per frame. The buffer keeps the capacity its largest write needed, so an
-/// idle connection holds only what its pings took.
-const WRITE_BUFFER_BYTES: usize = 64 * 1024;
+/// per frame (64 small frames fit). The buffer keeps the capacity its largest
+/// write needed, so this is also what an active connection keeps holding:
+/// at most this plus one frame.
+const WRITE_BUFFER_BYTES: usize = 8 * 1024;
 
 /// Bytes a connection's read buffer starts with and reads at most per call.
 /// Every connection holds it for its whole life, idle or not, so it is kept
