@@ -1,5 +1,5 @@
 import { Emitter } from './emitter.js';
-import { ChorusError, ClosedError } from './errors.js';
+import { ChorusError, ClosedError, ErrorCode } from './errors.js';
 import { encodeData } from './data.js';
 import { Subscription } from './subscription.js';
 import { WasmClient } from './wasm.js';
@@ -141,7 +141,7 @@ export class Client extends Emitter<ClientEvents> {
     this.#wasm.disconnect();
     this.#freed = true;
     this.#wasm.free();
-    for (const p of this.#pending.values()) p.reject(new ChorusError(0, 'client closed'));
+    for (const p of this.#pending.values()) p.reject(new ChorusError(ErrorCode.CLIENT_CLOSED, 'client closed'));
     this.#pending.clear();
   }
 
@@ -228,7 +228,7 @@ export class Client extends Emitter<ClientEvents> {
   }
 
   #live(): void {
-    if (this.#freed) throw new ChorusError(0, 'client closed');
+    if (this.#freed) throw new ChorusError(ErrorCode.CLIENT_CLOSED, 'client closed');
   }
 
   #throwing<T>(f: () => T): T {

@@ -1,6 +1,44 @@
 import type { CloseReason } from './types.js';
 
-/** A typed error from the protocol's table (docs/protocol.md), or a local one. */
+/**
+ * The codes of the protocol's error table (docs/protocol.md, 6.1) by name:
+ * 1xx come from the server, 2xx from the SDK itself (the shared state
+ * machine). Codes 1000-1999 are the application's, returned by server hooks.
+ */
+export const ErrorCode = {
+  INTERNAL: 100,
+  UNAUTHORIZED: 101,
+  UNKNOWN_CHANNEL: 102,
+  PERMISSION_DENIED: 103,
+  UNKNOWN_OP: 104,
+  ALREADY_SUBSCRIBED: 105,
+  LIMIT_EXCEEDED: 106,
+  BAD_REQUEST: 107,
+  NOT_AVAILABLE: 108,
+  TOKEN_EXPIRED: 109,
+  TOO_MANY_REQUESTS: 110,
+  NOT_SUBSCRIBED: 111,
+  CHANNEL_FULL: 112,
+  MESSAGE_TOO_LARGE: 113,
+  NOT_CONNECTED: 114,
+  UNAVAILABLE: 115,
+  TIMEOUT: 200,
+  CONNECTION_LOST: 201,
+  CLIENT_CLOSED: 202,
+  QUEUE_FULL: 203,
+  DUPLICATE_SUBSCRIPTION: 204,
+  INVALID_CHANNEL: 205,
+} as const;
+
+/** One of the protocol's error codes. */
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/**
+ * A typed error from the protocol's table (docs/protocol.md, 6.1): compare
+ * `code` with {@link ErrorCode}. Code 0 is the only one outside the table:
+ * a subscription you unsubscribed before it was live, or an error that came
+ * without a code.
+ */
 export class ChorusError extends Error {
   /** The error code, e.g. 103 `permission_denied`. */
   readonly code: number;

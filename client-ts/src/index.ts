@@ -3,5 +3,5 @@ export { Client } from './client.js';
 export type { ClientEvents } from './client.js';
 export { Subscription } from './subscription.js';
 export type { SubscriptionEvents } from './subscription.js';
-export { ChorusError, ClosedError } from './errors.js';
+export { ChorusError, ClosedError, ErrorCode } from './errors.js';
 export type * from './types.js';

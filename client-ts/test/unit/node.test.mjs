@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
-import { Client, ChorusError, ClosedError } from '../../dist/index.js';
+import { Client, ChorusError, ClosedError, ErrorCode } from '../../dist/index.js';
 import { collect, deadline, newSecret, startChorus, stop, token } from '../support.mjs';
 
 const secret = newSecret();
@@ -87,6 +87,25 @@ test('a request the server refuses rejects with its typed error', async () => {
     await alice.connect();
     await assert.rejects(alice.publish('chat:not-subscribed', { x: 1 }), (e) => e instanceof ChorusError && e.code === 103);
     assert.throws(() => alice.subscribe('bad channel name!'), (e) => e instanceof ChorusError && e.code === 205);
+  } finally {
+    alice.close();
+  }
+});
+
+test('SDK-local failures carry the 2xx codes of the protocol table, exported by name', async () => {
+  const alice = client('alice');
+  try {
+    await alice.connect();
+    alice.subscribe('chat:twice');
+    assert.throws(
+      () => alice.subscribe('chat:twice'),
+      (e) => e instanceof ChorusError && e.name === 'ChorusError' && e.code === ErrorCode.DUPLICATE_SUBSCRIPTION && e.code === 204,
+    );
+    // A request still in flight when the client is closed.
+    const pending = alice.ping();
+    alice.close();
+    await assert.rejects(pending, (e) => e instanceof ChorusError && e.code === ErrorCode.CLIENT_CLOSED);
+    assert.throws(() => alice.subscribe('chat:after'), (e) => e instanceof ChorusError && e.code === ErrorCode.CLIENT_CLOSED);
   } finally {
     alice.close();
   }
