@@ -1,7 +1,10 @@
-// @chorus/client: the Chorus client for browsers and Node.js 20+.
-export { Client } from './client.js';
-export type { ClientEvents } from './client.js';
-export { Subscription } from './subscription.js';
-export type { SubscriptionEvents } from './subscription.js';
-export { ChorusError, ClosedError, ErrorCode } from './errors.js';
-export type * from './types.js';
+// @chorus/client for browsers and bundlers (Vite, webpack, Rollup, esbuild):
+// the WebAssembly is fetched from next to this file, and the literal
+// `new URL(..., import.meta.url)` below is what bundlers recognise to emit
+// the .wasm file with the app. Node.js gets ./node.js instead (package.json
+// `exports`).
+import { init } from './init.js';
+
+await init(new URL('../wasm/chorus_wasm_bg.wasm', import.meta.url));
+
+export * from './api.js';

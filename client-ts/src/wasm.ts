@@ -1,19 +1,4 @@
-// Loads the chorus-wasm module once, in browsers (fetch next to this file) and
-// in Node.js (read from disk), so `new Client(...)` can stay synchronous.
-import init from '../wasm/chorus_wasm.js';
-
+// The wasm-bindgen bindings, re-exported for the API modules. Loading the
+// WebAssembly is the entry points' job (index.ts, node.ts, manual.ts), so
+// that code for one platform never ends up in another's bundle.
 export { WasmClient, serverFrameToJson } from '../wasm/chorus_wasm.js';
-
-const wasmUrl = new URL('../wasm/chorus_wasm_bg.wasm', import.meta.url);
-
-async function load(): Promise<void> {
-  const isNode = typeof process !== 'undefined' && !!process.versions?.node && wasmUrl.protocol === 'file:';
-  if (isNode) {
-    const { readFile } = await import('node:fs/promises');
-    await init({ module_or_path: await readFile(wasmUrl) });
-  } else {
-    await init({ module_or_path: wasmUrl });
-  }
-}
-
-await load();

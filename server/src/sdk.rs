@@ -18,13 +18,16 @@ macro_rules! files {
     };
 }
 
-/// The package's ES modules and its wasm module, as `npm pack` ships them.
+/// The package's browser ES modules and its wasm module, as `npm pack` ships them.
 pub const FILES: &[(&str, &[u8])] = files![
+    "dist/api.js",
     "dist/client.js",
     "dist/data.js",
     "dist/emitter.js",
     "dist/errors.js",
     "dist/index.js",
+    "dist/init.js",
+    "dist/manual.js",
     "dist/subscription.js",
     "dist/types.js",
     "dist/wasm.js",

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { ErrorCode } from '../../dist/index.js';
+import { ErrorCode } from '../../dist/node.js';
 import { root } from '../support.mjs';
 
 test('ErrorCode names every row of the error code table, and nothing else', () => {

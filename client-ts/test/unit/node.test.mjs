@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
-import { Client, ChorusError, ClosedError, ErrorCode } from '../../dist/index.js';
+import { Client, ChorusError, ClosedError, ErrorCode } from '../../dist/node.js';
 import { collect, deadline, newSecret, startChorus, stop, token } from '../support.mjs';
 
 const secret = newSecret();

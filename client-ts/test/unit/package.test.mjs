@@ -36,7 +36,7 @@ test('the packed tarball installs into a fresh app, which connects, subscribes a
   const [{ filename, files }] = JSON.parse(stdout);
   assert.equal(filename, `chorus-client-${version}.tgz`);
   const shipped = files.map((f) => f.path).sort();
-  for (const needed of ['dist/index.js', 'dist/index.d.ts', 'wasm/chorus_wasm.js', 'wasm/chorus_wasm_bg.wasm', 'package.json']) {
+  for (const needed of ['dist/index.js', 'dist/index.d.ts', 'dist/node.js', 'dist/manual.js', 'wasm/chorus_wasm.js', 'wasm/chorus_wasm_bg.wasm', 'package.json']) {
     assert.ok(shipped.includes(needed), `${needed} is in the tarball: ${shipped.join(', ')}`);
   }
   assert.ok(!shipped.some((f) => f.startsWith('test/') || f.startsWith('src/')), 'tests and sources stay out');
@@ -67,4 +67,27 @@ client.close();
   );
   const out = await run(process.execPath, ['main.mjs', node.ws, token(secret, 'fresh')], { cwd: app, timeout: 60000 });
   assert.deepEqual(JSON.parse(out.stdout.trim()), { text: 'hello from a fresh app' });
+
+  // CommonJS: `require` of the entry without top-level await, then init().
+  writeFileSync(
+    path.join(app, 'main.cjs'),
+    `const { readFileSync } = require('node:fs');
+const { init, Client, ErrorCode } = require('@chorus/client/manual');
+const WebSocket = require(${JSON.stringify(createRequire(path.join(packageDir, 'package.json')).resolve('ws'))});
+const [url, token] = process.argv.slice(2);
+(async () => {
+  await init(readFileSync(require.resolve('@chorus/client/chorus_wasm_bg.wasm')));
+  const client = new Client(url, { token, WebSocket });
+  await client.connect();
+  const sub = client.subscribe('chat:fresh-cjs');
+  const got = new Promise((resolve) => sub.on('publication', (p) => resolve(p.data)));
+  await sub.ready;
+  await client.publish('chat:fresh-cjs', { text: 'hello from CommonJS', code: ErrorCode.CLIENT_CLOSED });
+  console.log(JSON.stringify(await got));
+  client.close();
+})().catch((e) => { console.error(e); process.exit(1); });
+`,
+  );
+  const cjs = await run(process.execPath, ['main.cjs', node.ws, token(secret, 'fresh')], { cwd: app, timeout: 60000 });
+  assert.deepEqual(JSON.parse(cjs.stdout.trim()), { text: 'hello from CommonJS', code: 202 });
 });

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import '../../dist/node.js'; // loads the WebAssembly
 import { serverFrameToJson } from '../../dist/wasm.js';
 
 const vectors = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../conformance/vectors');

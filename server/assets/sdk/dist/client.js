@@ -1,5 +1,5 @@
 import { Emitter } from './emitter.js';
-import { ChorusError, ClosedError } from './errors.js';
+import { ChorusError, ClosedError, ErrorCode } from './errors.js';
 import { encodeData } from './data.js';
 import { Subscription } from './subscription.js';
 import { WasmClient } from './wasm.js';
@@ -79,7 +79,7 @@ export class Client extends Emitter {
         this.#freed = true;
         this.#wasm.free();
         for (const p of this.#pending.values())
-            p.reject(new ChorusError(0, 'client closed'));
+            p.reject(new ChorusError(ErrorCode.CLIENT_CLOSED, 'client closed'));
         this.#pending.clear();
     }
     subscribe(channel, options = {}) {
@@ -137,7 +137,7 @@ export class Client extends Emitter {
     }
     #live() {
         if (this.#freed)
-            throw new ChorusError(0, 'client closed');
+            throw new ChorusError(ErrorCode.CLIENT_CLOSED, 'client closed');
     }
     #throwing(f) {
         try {

@@ -1,3 +1,3 @@
-export { Client } from './client.js';
-export { Subscription } from './subscription.js';
-export { ChorusError, ClosedError } from './errors.js';
+import { init } from './init.js';
+await init(new URL('../wasm/chorus_wasm_bg.wasm', import.meta.url));
+export * from './api.js';

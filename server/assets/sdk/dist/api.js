@@ -1,0 +1,3 @@
+export { Client } from './client.js';
+export { Subscription } from './subscription.js';
+export { ChorusError, ClosedError, ErrorCode } from './errors.js';

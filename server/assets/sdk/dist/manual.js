@@ -1,0 +1,2 @@
+export { init } from './init.js';
+export * from './api.js';
