@@ -661,13 +661,13 @@ mod numeric_date {
 pub mod mint {
     use jsonwebtoken::{Algorithm, EncodingKey, Header};
 
-    use super::{AuthError, Claims, ensure_crypto_provider};
+    use super::{AuthError, ensure_crypto_provider};
 
     /// Signs `claims` as an HS256 token with `secret` (its UTF-8 bytes, as
     /// `auth.hmac_secret` is read). No claim is checked or added: set `exp`
     /// yourself, or the token will be refused by [`super::Verifier::verify`].
     /// Fails only if signing itself fails, reported as [`AuthError::Invalid`].
-    pub fn hs256(secret: &str, claims: &Claims) -> Result<String, AuthError> {
+    pub fn hs256<C: serde::Serialize>(secret: &str, claims: &C) -> Result<String, AuthError> {
         ensure_crypto_provider();
         jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),

@@ -21,6 +21,7 @@ pub mod broker;
 pub mod commands;
 pub mod config;
 pub mod dev;
+pub mod gentoken;
 pub mod handle;
 pub mod history;
 pub mod hooks;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use chorus_server::config::{ConfigError, LogFormat};
-use chorus_server::dev::{DevCredentials, WrittenFile, credentials_dir};
+use chorus_server::dev::{CredentialsFile, DevCredentials, WrittenFile, credentials_dir};
 use chorus_server::{Config, ServerBuilder};
 use clap::Parser;
 
@@ -17,10 +17,10 @@ use clap::Parser;
 #[command(name = "chorus", version)]
 struct Cli {
     /// TOML configuration file.
-    #[arg(long, env = "CHORUS_CONFIG")]
+    #[arg(long, env = "CHORUS_CONFIG", global = true)]
     config: Option<PathBuf>,
     /// Address for HTTP and WebSocket (default 127.0.0.1:8000).
-    #[arg(long)]
+    #[arg(long, global = true)]
     listen: Option<SocketAddr>,
     /// Key for the server API.
     #[arg(long)]
@@ -30,17 +30,98 @@ struct Cli {
     nats: Vec<String>,
     /// Development profile: anonymous users may chat in the `demo` namespace,
     /// and the demo page is served at `/`. Never use in production.
-    #[arg(long)]
+    #[arg(long, global = true)]
     dev: bool,
     /// Print log lines as JSON.
     #[arg(long)]
     log_json: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+/// What to do instead of running a node.
+#[derive(Debug, Clone, clap::Subcommand)]
+enum Command {
+    /// Print a connection token signed with the node's HMAC secret
+    /// (`auth.hmac_secret`, `CHORUS_AUTH__HMAC_SECRET`); with `--dev`, the
+    /// secret of the development node running on this port (`--listen`).
+    Token(TokenArgs),
+}
+
+/// The claims of `chorus token`.
+#[derive(Debug, Clone, clap::Args)]
+struct TokenArgs {
+    /// The user id (`sub`).
+    user: String,
+    /// How long it is valid: seconds, or with a unit (90s, 15m, 24h, 7d).
+    #[arg(long, default_value = "1h", value_parser = chorus_server::gentoken::parse_ttl)]
+    ttl: std::time::Duration,
+    /// A channel grant for subscribing (`chat:*`, `chat:lobby`); repeatable.
+    #[arg(long = "subscribe", value_name = "GRANT")]
+    subscribe: Vec<String>,
+    /// A channel grant for publishing; repeatable.
+    #[arg(long = "publish", value_name = "GRANT")]
+    publish: Vec<String>,
+    /// Allow the `broadcast` command.
+    #[arg(long)]
+    broadcast: bool,
+    /// Connection info shown to others, as JSON (`{"name":"Alice"}`).
+    #[arg(long, value_parser = parse_json)]
+    info: Option<serde_json::Value>,
+    /// A token id (`jti`), to revoke this token on its own.
+    #[arg(long)]
+    jti: Option<String>,
+}
+
+fn parse_json(text: &str) -> Result<serde_json::Value, String> {
+    serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))
+}
+
+/// `chorus token`: prints the token alone, so that `TOKEN=$(chorus token alice)` works.
+fn token(cli: &Cli, args: &TokenArgs) -> ExitCode {
+    let config = match load(cli, None) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("chorus: invalid configuration: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    // A development node's generated secret is in its credentials file.
+    let dev_secret = config
+        .dev
+        .then(|| CredentialsFile::read(&credentials_dir(), config.listen.port()).ok())
+        .flatten()
+        .and_then(|file| file.hmac_secret);
+    let request = chorus_server::gentoken::TokenRequest {
+        user: args.user.clone(),
+        ttl: args.ttl,
+        subscribe: args.subscribe.clone(),
+        publish: args.publish.clone(),
+        broadcast: args.broadcast,
+        info: args.info.clone(),
+        jti: args.jti.clone(),
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    match chorus_server::gentoken::mint(&config, dev_secret.as_deref(), &request, now) {
+        Ok(token) => {
+            println!("{token}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("chorus token: {e}");
+            ExitCode::from(2)
+        }
+    }
 }
 
 /// The configuration from the file, then the environment, then the flags.
 /// Runs at startup and again on every reload (SIGHUP, `POST /api/reload`);
-/// `dev` holds the keys a development node without its own gets for the run.
-fn load(cli: &Cli, dev: &DevCredentials) -> Result<Config, ConfigError> {
+/// `dev` holds the keys a development node without its own gets for the run
+/// (none for `chorus token`, which reads a running node's).
+fn load(cli: &Cli, dev: Option<&DevCredentials>) -> Result<Config, ConfigError> {
     let mut config = Config::load(cli.config.as_deref(), std::env::vars())?;
     if let Some(listen) = cli.listen {
         config.listen = listen;
@@ -57,15 +138,20 @@ fn load(cli: &Cli, dev: &DevCredentials) -> Result<Config, ConfigError> {
     if cli.dev || config.dev {
         config.apply_dev_profile();
     }
-    dev.apply(&mut config);
+    if let Some(dev) = dev {
+        dev.apply(&mut config);
+    }
     config.validate()?;
     Ok(config)
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::Token(args)) = &cli.command {
+        return token(&cli, args);
+    }
     let dev = DevCredentials::generate();
-    let config = match load(&cli, &dev) {
+    let config = match load(&cli, Some(&dev)) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("chorus: invalid configuration: {e}");
@@ -88,7 +174,8 @@ fn main() -> ExitCode {
     runtime.block_on(async move {
         let source = cli.clone();
         let reload_dev = dev.clone();
-        let builder = ServerBuilder::new(config).reload_source(move || load(&source, &reload_dev));
+        let builder =
+            ServerBuilder::new(config).reload_source(move || load(&source, Some(&reload_dev)));
         let server = match builder.bind().await {
             Ok(s) => s,
             Err(e) => {
@@ -111,10 +198,32 @@ fn main() -> ExitCode {
         }
         // Kept until the node stops: dropping it removes the file.
         let _credentials = write_dev_credentials(&dev, &config, addr);
+        if config.dev {
+            log_demo_token(&config, addr);
+        }
         spawn_reload_on_sighup(server.node());
         server.run_until(shutdown_signal()).await;
         ExitCode::SUCCESS
     })
+}
+
+/// A development node prints a token to try it with, and how to get others.
+fn log_demo_token(config: &Config, addr: SocketAddr) {
+    let request = chorus_server::gentoken::TokenRequest {
+        user: "demo-user".to_owned(),
+        ttl: std::time::Duration::from_secs(24 * 3600),
+        ..Default::default()
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    if let Ok(token) = chorus_server::gentoken::mint(config, None, &request, now) {
+        let port = addr.port();
+        tracing::info!(
+            "a token for user `demo-user`, valid 24 h: {token} (others: `chorus token --dev --listen 127.0.0.1:{port} USER`)"
+        );
+    }
 }
 
 /// Writes the credentials file of a development node, for app backends on

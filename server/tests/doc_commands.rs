@@ -117,6 +117,31 @@ const LEDGER: &[(&str, Proof)] = &[
             shows: "cargo build -p chorus-server",
         },
     ),
+    // Tokens.
+    (
+        "cargo run --release -p chorus-server -- token --dev alice --subscribe 'chat:*' --ttl 1h",
+        Covers {
+            file: "server/tests/token_command.rs",
+            shows: "\"--ttl\",",
+            how: "the same subcommand of the built binary against a development node on its own port",
+        },
+    ),
+    (
+        "chorus token alice --subscribe 'chat:*' --publish chat:lobby --info '{\"name\":\"Alice\"}' --ttl 24h",
+        Covers {
+            file: "server/src/gentoken.rs",
+            shows: "fn the_node_accepts_what_it_mints_with_issuer_and_audience",
+            how: "the same claims minted from a configured secret and verified by the node's verifier",
+        },
+    ),
+    (
+        "chorus token --dev bob",
+        Covers {
+            file: "server/tests/token_command.rs",
+            shows: "\"--dev\",",
+            how: "`--dev` against a development node; the port is the test's own instead of 8000",
+        },
+    ),
     // Benchmarks.
     (
         "bench/run.sh --smoke",
