@@ -136,10 +136,7 @@ mod tests {
     const SECRET: &str = "0123456789abcdef0123456789abcdef-test-only";
 
     fn now() -> u64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0)
+        crate::revocation::unix_now()
     }
 
     fn request() -> TokenRequest {

@@ -101,10 +101,7 @@ fn token(cli: &Cli, args: &TokenArgs) -> ExitCode {
         info: args.info.clone(),
         jti: args.jti.clone(),
     };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let now = chorus_server::revocation::unix_now();
     match chorus_server::gentoken::mint(&config, dev_secret.as_deref(), &request, now) {
         Ok(token) => {
             println!("{token}");
@@ -214,10 +211,7 @@ fn log_demo_token(config: &Config, addr: SocketAddr) {
         ttl: std::time::Duration::from_secs(24 * 3600),
         ..Default::default()
     };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let now = chorus_server::revocation::unix_now();
     if let Ok(token) = chorus_server::gentoken::mint(config, None, &request, now) {
         let port = addr.port();
         tracing::info!(

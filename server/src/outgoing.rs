@@ -110,11 +110,6 @@ impl Outgoing {
         Outgoing::new(Route::Push { channel: None }, push, None)
     }
 
-    /// The frame itself.
-    pub fn frame(&self) -> &ServerFrame {
-        &self.frame
-    }
-
     /// The WebSocket message for `codec` (`None` only if encoding failed, which
     /// the protocol's types make impossible in practice).
     pub fn message_for(&self, codec: Codec) -> Option<Message> {
