@@ -236,13 +236,17 @@ impl<'de> Value<'de> {
     }
 
     /// Where a struct or a sequence is asked for, bytes are a sequence of integers.
+    /// Unlike an array, bytes the visitor leaves unread are not an error: so
+    /// `rmp_serde` reads them, and both must refuse the same frames.
     ///
     /// Structs and sequences visit only maps and sequences (serde's visitors for
     /// them refuse everything else), so any other value fails here at once: the
     /// same outcome in less code per type.
     fn visit_as_seq<V: Visitor<'de>>(&self, visitor: V) -> Result<V::Value, Error> {
         match self {
-            Value::Bin(bytes) => Self::visit_items(bytes.iter().copied(), visitor),
+            Value::Bin(bytes) => visitor.visit_seq(de::value::SeqDeserializer::<_, Error>::new(
+                bytes.iter().copied(),
+            )),
             Value::Array(items) => Self::visit_items(items.iter(), visitor),
             Value::Map(entries) => Self::visit_entries(entries, visitor),
             other => Err(other.invalid(&visitor)),
@@ -348,6 +352,7 @@ impl<'de> Deserializer<'de> for &Value<'de> {
 #[cfg(test)]
 mod tests {
     use super::from_slice;
+    use crate::message::Empty;
     use serde::Deserialize;
 
     #[derive(Deserialize, Debug, PartialEq)]
@@ -396,6 +401,15 @@ mod tests {
         assert_eq!(both::<Point>(&named[..named.len() - 1]), None);
         assert_eq!(both::<Point>(&[0x91, 0x09, 0xc0]), None);
         assert_eq!(both::<Point>(&[0xc1]), None);
+        // Bytes as a struct: unread bytes are ignored, unread array items are not
+        // (found by fuzzing: bin 2 as the empty body of a ping reply).
+        assert_eq!(
+            both::<Point>(&[0xc4, 0x01, 0x07]),
+            Some(Point { x: 7, label: None })
+        );
+        assert_eq!(both::<Point>(&[0x93, 0x07, 0xc0, 0x08]), None);
+        assert_eq!(both::<Empty>(&[0xc4, 0x02, 0xfe, 0x2b]), Some(Empty {}));
+        assert_eq!(both::<Empty>(&[0x92, 0x01, 0x02]), None);
         // Nesting: 7 arrays fit under a limit of 8, 8 do not.
         let nested = |n: usize| [vec![0x91; n], vec![0x01]].concat();
         assert!(both::<serde::de::IgnoredAny>(&nested(7)).is_some());
