@@ -149,8 +149,15 @@ impl ClientBuilder {
         self
     }
 
+    /// Checks the settings by the protocol crate's rules (every SDK applies
+    /// the same). An invalid client still builds; its `connect` returns this.
+    pub fn validate(&self) -> Result<(), ClientError> {
+        Ok(self.config.validate()?)
+    }
+
     /// Starts the client's background task (on the current tokio runtime). The
-    /// client does not connect until [`Client::connect`].
+    /// client does not connect until [`Client::connect`], which refuses
+    /// settings that [`ClientBuilder::validate`] refuses.
     pub fn build(self) -> Client {
         driver::spawn(self)
     }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chorus_protocol::client::{
-    Action, ClientMachine, CloseReason, ConnectionState, Event, Millis, RequestId,
+    Action, ClientMachine, CloseReason, ConnectionState, Event, Failure, Millis, RequestId,
     SubscribeOptions, UnsubscribeReason,
 };
 use chorus_protocol::message::{Error, StreamPosition};
@@ -86,6 +86,7 @@ struct Driver {
     cmds: mpsc::UnboundedReceiver<Cmd>,
     state: watch::Sender<ConnectionState>,
     messages: broadcast::Sender<chorus_protocol::message::Message>,
+    failures: broadcast::Sender<Failure>,
     inbox: watch::Sender<InboxState>,
     ws: Option<Ws>,
     opening: Option<Opening>,
@@ -102,9 +103,11 @@ struct Driver {
 }
 
 pub(crate) fn spawn(builder: ClientBuilder) -> Client {
+    let invalid = builder.config.validate().err();
     let (cmds_tx, cmds) = mpsc::unbounded_channel();
     let (state, state_rx) = watch::channel(ConnectionState::Disconnected);
     let (messages, _) = broadcast::channel(1024);
+    let (failures, _) = broadcast::channel(64);
     let (close, close_rx) = watch::channel(None);
     let (inbox, inbox_rx) = watch::channel(InboxState {
         position: builder.config.inbox_since.clone(),
@@ -117,6 +120,7 @@ pub(crate) fn spawn(builder: ClientBuilder) -> Client {
         cmds,
         state,
         messages: messages.clone(),
+        failures: failures.clone(),
         inbox,
         ws: None,
         opening: None,
@@ -136,6 +140,8 @@ pub(crate) fn spawn(builder: ClientBuilder) -> Client {
             cmds: cmds_tx,
             state: state_rx,
             messages,
+            failures,
+            invalid,
             inbox: inbox_rx,
             close: close_rx,
         }),
@@ -387,6 +393,10 @@ impl Driver {
                 self.state.send_replace(state);
             }
             Event::Connected(_) => {}
+            Event::Failure(failure) => {
+                tracing::debug!(?failure, "chorus client");
+                let _ = self.failures.send(failure);
+            }
             Event::Warning(w) => tracing::debug!(warning = %w, "chorus client"),
             Event::Subscribing { channel } => {
                 let started = self.subs.get(&channel).is_some_and(|s| s.ready.is_none());

@@ -32,6 +32,12 @@ pub enum ClientError {
     /// The client's background task is gone (the runtime shut down).
     #[error("the client task has stopped")]
     Stopped,
+    /// The builder's settings cannot work (a URL that is not `ws://` or
+    /// `wss://`, a minimum reconnect delay above the maximum, a zero timeout):
+    /// returned by [`crate::Client::connect`], checked by
+    /// [`crate::ClientBuilder::validate`].
+    #[error("invalid client settings: {0}")]
+    Config(#[from] chorus_protocol::client::ConfigError),
 }
 
 impl ClientError {
@@ -45,6 +51,7 @@ impl ClientError {
             ClientError::QueueFull => ErrorCode::QUEUE_FULL,
             ClientError::DuplicateSubscription(_) => ErrorCode::DUPLICATE_SUBSCRIPTION,
             ClientError::InvalidChannel(_) => ErrorCode::INVALID_CHANNEL,
+            ClientError::Config(_) => ErrorCode::BAD_REQUEST,
         }
     }
 

@@ -37,7 +37,7 @@ mod tls;
 use std::sync::Arc;
 
 pub use builder::{ClientBuilder, TokenProvider};
-pub use chorus_protocol::client::{CloseReason, ConnectionState, Recovery};
+pub use chorus_protocol::client::{CloseReason, ConnectionState, Failure, Recovery};
 pub use chorus_protocol::message::{
     ClientInfo, HistoryResult, Membership, Message, PresenceStatsResult, Publication,
     PublishRequest, PublishResult, StreamPosition,
@@ -88,6 +88,9 @@ struct Shared {
     cmds: mpsc::UnboundedSender<Cmd>,
     state: watch::Receiver<ConnectionState>,
     messages: broadcast::Sender<Message>,
+    failures: broadcast::Sender<Failure>,
+    /// Why the settings cannot work, if they cannot: `connect` says so.
+    invalid: Option<chorus_protocol::client::ConfigError>,
     inbox: watch::Receiver<InboxState>,
     close: watch::Receiver<Option<CloseReason>>,
 }
@@ -130,6 +133,9 @@ impl Client {
     /// Connects (and keeps reconnecting). Resolves once connected; fails when the
     /// server refuses the client for good (terminal close code or error).
     pub async fn connect(&self) -> Result<(), ClientError> {
+        if let Some(invalid) = &self.inner.invalid {
+            return Err(ClientError::Config(invalid.clone()));
+        }
         let mut state = self.inner.state.clone();
         // Answered once the state the connect led to is published, so neither
         // a stale `Closed` of an earlier session nor a very fast `Connected`
@@ -181,6 +187,15 @@ impl Client {
     /// that falls more than 1024 behind loses the oldest.
     pub fn messages(&self) -> broadcast::Receiver<Message> {
         self.inner.messages.subscribe()
+    }
+
+    /// Every failed connection attempt and lost connection, with its cause, the
+    /// node URL, the count of consecutive failures and the delay before the
+    /// next attempt (`None`: terminal). While [`Client::connect`] keeps trying
+    /// a wrong URL or a node that is down, this is where the app sees why.
+    /// Bounded: a receiver more than 64 behind loses the oldest.
+    pub fn failures(&self) -> broadcast::Receiver<Failure> {
+        self.inner.failures.subscribe()
     }
 
     /// The inbox position and the outcome of its last replay, as they change.

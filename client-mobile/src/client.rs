@@ -255,8 +255,9 @@ fn builder(
         b = b.codec(codec.into());
     }
     if o.min_reconnect_delay_ms.is_some() || o.max_reconnect_delay_ms.is_some() {
-        let min = o.min_reconnect_delay_ms.unwrap_or(500);
-        let max = o.max_reconnect_delay_ms.unwrap_or(20_000).max(min);
+        let defaults = chorus_protocol::client::BackoffConfig::default();
+        let min = o.min_reconnect_delay_ms.unwrap_or(defaults.min_ms);
+        let max = o.max_reconnect_delay_ms.unwrap_or(defaults.max_ms);
         b = b.backoff(ms(min), ms(max));
     }
     if let Some(t) = o.request_timeout_ms {
@@ -288,6 +289,8 @@ fn builder(
             }
         });
     }
+    b.validate()
+        .map_err(|e| ChorusError::from_client(e, None))?;
     Ok(b)
 }
 
@@ -323,12 +326,20 @@ fn convert(client: &core::Client, e: core::ClientError) -> ChorusError {
     ChorusError::from_client(e, close)
 }
 
-/// Forwards state changes and user messages to the app's listener.
+/// Forwards state changes, failures and user messages to the app's listener.
 async fn pump_client_events(client: core::Client, listener: Arc<dyn ClientListener>) {
     let mut states = client.state_changes();
     let mut messages = client.messages();
+    let mut failures = client.failures();
     loop {
         tokio::select! {
+            // A failure is published before the state it leads to: report it first.
+            biased;
+            failure = failures.recv() => match failure {
+                Ok(f) => listener.on_event(f.into()),
+                Err(RecvError::Lagged(_)) => continue,
+                Err(RecvError::Closed) => return,
+            },
             changed = states.changed() => {
                 if changed.is_err() {
                     return;

@@ -62,6 +62,13 @@ pub enum ChorusError {
         /// What is wrong with it.
         reason: String,
     },
+    /// The options cannot work (a URL that is not `ws://` or `wss://`, a
+    /// minimum reconnect delay above the maximum, a zero timeout).
+    #[error("invalid client options: {reason}")]
+    InvalidOptions {
+        /// What is wrong with them.
+        reason: String,
+    },
     /// The app's token source failed.
     #[error("the token source failed: {reason}")]
     TokenSource {
@@ -89,6 +96,9 @@ impl ChorusError {
             ClientError::InvalidChannel(reason) => ChorusError::InvalidChannel { reason },
             ClientError::Stopped => ChorusError::Runtime {
                 reason: ClientError::Stopped.to_string(),
+            },
+            ClientError::Config(e) => ChorusError::InvalidOptions {
+                reason: e.to_string(),
             },
         }
     }

@@ -93,6 +93,19 @@ pub enum ClientEvent {
         /// The close code that caused it, if any.
         close: Option<CloseInfo>,
     },
+    /// A connection attempt failed or the connection was lost, with its cause:
+    /// one per failure, so a wrong URL or a node that is down is visible while
+    /// `connect` keeps trying.
+    ConnectionFailed {
+        /// The close code and reason of the failure.
+        close: CloseInfo,
+        /// The node URL of the attempt.
+        url: String,
+        /// Consecutive failures since the client was last connected (1 first).
+        attempt: u32,
+        /// Milliseconds until the next attempt; null when the failure is terminal.
+        retry_in_ms: Option<u64>,
+    },
     /// A message sent to this user (from any node) or a broadcast.
     MessageReceived {
         /// The message.
@@ -267,6 +280,17 @@ impl From<core::CloseReason> for CloseInfo {
             name: r.code.name().to_owned(),
             reason: r.reason,
             reconnect: r.code.should_reconnect(),
+        }
+    }
+}
+
+impl From<core::Failure> for ClientEvent {
+    fn from(f: core::Failure) -> Self {
+        ClientEvent::ConnectionFailed {
+            close: f.reason.into(),
+            url: f.url,
+            attempt: f.attempt,
+            retry_in_ms: f.retry_in_ms,
         }
     }
 }

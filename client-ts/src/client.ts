@@ -8,6 +8,7 @@ import type {
   ClientOptions,
   CloseReason,
   ConnectResult,
+  ConnectionFailure,
   ConnectionState,
   HistoryQuery,
   HistoryResult,
@@ -27,6 +28,23 @@ export interface ClientEvents {
   state: [ConnectionState, CloseReason | undefined];
   /** Authenticated (after the first connect and after every reconnect). */
   connected: [ConnectResult];
+  /**
+   * Connecting: after `connect()`, or after a lost connection (with its reason)
+   * while the client retries.
+   */
+  connecting: [CloseReason | undefined];
+  /**
+   * Not connected and not retrying: after `disconnect()`, or closed for good by
+   * a terminal failure (with its reason; the state is then `closed`).
+   */
+  disconnected: [CloseReason | undefined];
+  /**
+   * A connection attempt failed or the connection was lost (refused, closed
+   * with a code, timed out, refused by the server), before the state event it
+   * leads to. While `connect()` waits through retries, this is where a wrong
+   * URL or a node that is down shows.
+   */
+  error: [ConnectionFailure];
   /** A message sent to this user, or a broadcast. */
   message: [Message];
   /** After each connect to a server that keeps inboxes. */
@@ -270,6 +288,21 @@ export class Client extends Emitter<ClientEvents> {
         if (state === 'closed') this.#settleWaiters(new ClosedError(reason));
         if (state === 'disconnected') this.#settleWaiters(new ClosedError(reason, 'disconnect() was called'));
         this.emit('state', state, reason);
+        if (state === 'connecting') this.emit('connecting', reason);
+        if (state === 'closed' || state === 'disconnected') this.emit('disconnected', reason);
+        break;
+      }
+      case 'failure': {
+        const { reason, url, attempt, retryInMs } = event as unknown as {
+          reason: CloseReason;
+          url: string;
+          attempt: number;
+          retryInMs?: number;
+        };
+        this.#lastClose = reason;
+        const failure: ConnectionFailure = { ...reason, url, attempt };
+        if (retryInMs !== undefined) failure.retryInMs = retryInMs;
+        this.emit('error', failure);
         break;
       }
       case 'connected':

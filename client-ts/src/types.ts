@@ -64,6 +64,19 @@ export interface CloseReason {
   reason: string;
 }
 
+/**
+ * A failed connection attempt or a lost connection (the client's `error`
+ * event, one per failure): the close code and reason, and what comes next.
+ */
+export interface ConnectionFailure extends CloseReason {
+  /** The node URL of the attempt. */
+  url: string;
+  /** Consecutive failures since the client was last connected (1 for the first). */
+  attempt: number;
+  /** Milliseconds until the next attempt; absent when the failure is terminal. */
+  retryInMs?: number;
+}
+
 /** The server's answer to `connect`. */
 export interface ConnectResult {
   client: string;

@@ -63,14 +63,11 @@ impl Options {
                 .max_reconnect_delay_ms
                 .unwrap_or(defaults.backoff.max_ms),
         };
-        if backoff.min_ms > backoff.max_ms {
-            return Err("minReconnectDelayMs exceeds maxReconnectDelayMs".to_owned());
-        }
         let urls = match self.urls {
             Some(urls) if !urls.is_empty() => urls,
             _ => vec![url],
         };
-        Ok(ClientConfig {
+        let config = ClientConfig {
             urls,
             codec,
             token: self.token,
@@ -93,7 +90,9 @@ impl Options {
                 .unwrap_or(defaults.max_buffered_publications),
             random_seed: seed,
             inbox_since: self.inbox_since,
-        })
+        };
+        config.validate().map_err(|e| e.to_string())?;
+        Ok(config)
     }
 }
 
@@ -179,6 +178,13 @@ enum View<'a> {
     Connected {
         result: &'a chorus_protocol::message::ConnectResult,
     },
+    Failure {
+        reason: CloseView<'a>,
+        url: &'a str,
+        attempt: u32,
+        #[serde(rename = "retryInMs", skip_serializing_if = "Option::is_none")]
+        retry_in_ms: Option<u64>,
+    },
     Subscribing {
         channel: &'a str,
     },
@@ -240,6 +246,12 @@ fn view<'a>(event: &'a Event, inbox: Option<&'a StreamPosition>) -> View<'a> {
             reason: reason.as_ref().map(CloseView::from),
         },
         Event::Connected(result) => View::Connected { result },
+        Event::Failure(f) => View::Failure {
+            reason: CloseView::from(&f.reason),
+            url: &f.url,
+            attempt: f.attempt,
+            retry_in_ms: f.retry_in_ms,
+        },
         Event::Subscribing { channel } => View::Subscribing { channel },
         Event::Subscribed {
             channel,

@@ -20,13 +20,21 @@ pub enum SocketEvent {
 /// Where the socket's events go.
 pub type Sink = std::rc::Rc<dyn Fn(u64, SocketEvent)>;
 
+thread_local! {
+    /// The `error` handler of every socket, never freed. A socket keeps it after
+    /// it is dropped: Node.js's `ws` emits `error` when a socket still
+    /// connecting is closed (a connect timeout, `disconnect()`), and an
+    /// `error` with no listener there is an uncaught exception. The close
+    /// event carries the news.
+    static IGNORE_ERROR: Closure<dyn FnMut()> = Closure::new(|| {});
+}
+
 /// One WebSocket with its handlers.
 pub struct Transport {
     socket: WebSocket,
     _on_open: Closure<dyn FnMut()>,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
     _on_close: Closure<dyn FnMut(CloseEvent)>,
-    _on_error: Closure<dyn FnMut()>,
 }
 
 impl Transport {
@@ -67,19 +75,16 @@ impl Transport {
                 },
             );
         });
-        // An error is always followed by a close event, which carries the news.
-        let on_error = Closure::<dyn FnMut()>::new(|| {});
 
         socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
-        socket.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+        IGNORE_ERROR.with(|f| socket.set_onerror(Some(f.as_ref().unchecked_ref())));
         Ok(Transport {
             socket,
             _on_open: on_open,
             _on_message: on_message,
             _on_close: on_close,
-            _on_error: on_error,
         })
     }
 
@@ -112,11 +117,10 @@ impl Transport {
 impl Drop for Transport {
     fn drop(&mut self) {
         // Detach the handlers before their closures are freed: a late event of
-        // this socket must find nothing to call.
+        // this socket must find nothing to call (the `error` handler stays).
         self.socket.set_onopen(None);
         self.socket.set_onmessage(None);
         self.socket.set_onclose(None);
-        self.socket.set_onerror(None);
         if self.socket.ready_state() <= WebSocket::OPEN {
             let _ = self.socket.close();
         }

@@ -183,6 +183,36 @@ test('a terminal close code stops the client and tells why', async () => {
   }
 });
 
+test('a wrong URL is reported while connect() waits: each failed attempt is an error event', async () => {
+  const node = await startChorus({ name: 'chorus (wrong urls)', env: nodeEnv() });
+  const page = await openPage();
+  try {
+    const wrongPath = node.ws.replace(/\/ws$/, '/no-such-path');
+    const deadPort = node.ws.replace(/:(\d+)\//, ':1/');
+    await probe(page, 'lost', [wrongPath, deadPort], { minReconnectDelayMs: 10, maxReconnectDelayMs: 50 });
+    await page.evaluate(() => {
+      window.probes.lost.connecting = window.probes.lost.client.connect().catch((e) => e.name);
+    });
+    const failures = await until(page, 'lost', (p) => p.failures.length >= 4 && p.failures, 'four failed attempts');
+    assert.deepEqual(
+      failures.slice(0, 4).map((f) => [f.url, f.attempt, f.code]),
+      [[wrongPath, 1, 1006], [deadPort, 2, 1006], [wrongPath, 3, 1006], [deadPort, 4, 1006]],
+    );
+    assert.ok(failures.every((f) => f.reason === 'could not open the connection' && typeof f.retryInMs === 'number'), JSON.stringify(failures));
+    const outcome = await page.evaluate(async () => {
+      const p = window.probes.lost;
+      const state = p.client.state;
+      p.client.disconnect();
+      return { state, settled: await p.connecting };
+    });
+    assert.deepEqual(outcome, { state: 'connecting', settled: 'ClosedError' });
+    assert.deepEqual(page.errors, []);
+  } finally {
+    await page.context().close();
+    await stop(node.proc);
+  }
+});
+
 /** NATS with JetStream and `count` nodes on it; `close()` stops them all. */
 async function cluster(count) {
   const tmp = tempDir('chorus-sdk-e2e-');

@@ -3,6 +3,7 @@
 // history, user messages, and a refused token as a terminal close.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import WebSocket from 'ws';
 import { Client, ChorusError, ClosedError, ErrorCode } from '../../dist/node.js';
 import { collect, deadline, newSecret, startChorus, stop, token } from '../support.mjs';
@@ -150,10 +151,19 @@ test('a list of node URLs: a dead first node costs one attempt, then the next se
     WebSocket,
     minReconnectDelayMs: 50,
   });
+  const failures = collect(alice, 'error');
   try {
     assert.deepEqual(alice.urls, [dead, node.ws]);
     assert.equal(alice.url, dead);
     await deadline(alice.connect(), 'connected through the second URL');
+    // The failed attempt was reported, with its cause and the retry delay.
+    const [failure] = failures.seen;
+    assert.equal(failures.seen.length, 1, JSON.stringify(failures.seen));
+    assert.equal(failure.url, dead);
+    assert.equal(failure.attempt, 1);
+    assert.equal(failure.code, 1006);
+    assert.equal(typeof failure.reason, 'string');
+    assert.equal(typeof failure.retryInMs, 'number');
     const sub = alice.subscribe('chat:urls');
     await deadline(sub.ready, 'subscribed');
     const received = collect(sub, 'publication', (p) => p.data);
@@ -163,4 +173,46 @@ test('a list of node URLs: a dead first node costs one attempt, then the next se
     alice.close();
   }
   assert.throws(() => new Client([], { WebSocket }), TypeError);
+});
+
+test('failures are visible while connect() waits: a refused port, a wrong path, a silent peer', async () => {
+  const refused = node.ws.replace(/:(\d+)\//, ':1/');
+  const wrongPath = node.ws.replace(/\/ws$/, '/no-such-path');
+  // A TCP peer that accepts and never answers: only the connect timeout ends it.
+  const held = [];
+  const silent = net.createServer((socket) => held.push(socket));
+  await new Promise((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  const silentUrl = `ws://127.0.0.1:${silent.address().port}/ws`;
+  const urls = [refused, wrongPath, silentUrl];
+  const c = new Client(urls, { WebSocket, minReconnectDelayMs: 10, maxReconnectDelayMs: 50, connectTimeoutMs: 1500 });
+  const failures = collect(c, 'error');
+  const states = collect(c, 'connecting');
+  const disconnected = collect(c, 'disconnected');
+  try {
+    const connecting = c.connect();
+    const seen = await failures.until(3);
+    assert.deepEqual(seen.map((f) => [f.url, f.attempt]), urls.map((u, i) => [u, i + 1]));
+    assert.deepEqual(seen.map((f) => f.code), [1006, 1006, 4009]); // 4009: request_timeout (close codes, protocol.md)
+    assert.ok(seen.every((f) => typeof f.retryInMs === 'number'), JSON.stringify(seen));
+    assert.equal(c.state, 'connecting');
+    assert.deepEqual(states.seen, [undefined]);
+    c.disconnect();
+    await assert.rejects(deadline(connecting, 'connect() settles'), ClosedError);
+    await disconnected.until(1);
+  } finally {
+    c.close();
+    for (const socket of held) socket.destroy();
+    silent.close();
+  }
+});
+
+test('options that cannot work are refused when the client is created, by the shared rules', () => {
+  for (const url of ['http://localhost/ws', 'localhost:8000', 'ws://']) {
+    assert.throws(() => new Client(url, { WebSocket }), (e) => e instanceof TypeError && e.message.includes('ws://'), url);
+  }
+  assert.throws(
+    () => new Client(node.ws, { WebSocket, minReconnectDelayMs: 5000, maxReconnectDelayMs: 1000 }),
+    (e) => e instanceof TypeError && /minimum reconnect delay/.test(e.message),
+  );
+  assert.throws(() => new Client(node.ws, { WebSocket, connectTimeoutMs: 0 }), TypeError);
 });

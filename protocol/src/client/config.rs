@@ -3,6 +3,30 @@
 use super::backoff::BackoffConfig;
 use crate::codec::Codec;
 
+/// A setting that cannot work. Every SDK refuses it when the client is
+/// created, with this one rule set, instead of failing later or quietly
+/// adjusting it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// No node URL at all.
+    #[error("no node URL given")]
+    NoUrl,
+    /// A URL that is not `ws://host...` or `wss://host...`.
+    #[error("{0:?} is not a ws:// or wss:// URL with a host")]
+    BadUrl(String),
+    /// The minimum reconnect delay is above the maximum.
+    #[error("the minimum reconnect delay ({min_ms} ms) exceeds the maximum ({max_ms} ms)")]
+    Backoff {
+        /// The minimum given.
+        min_ms: u64,
+        /// The maximum given.
+        max_ms: u64,
+    },
+    /// A timeout of zero, which would fail every attempt or request at once.
+    #[error("the {0} must be more than 0 ms")]
+    ZeroTimeout(&'static str),
+}
+
 /// How a client behaves. Every SDK exposes these options under the same names.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
@@ -50,6 +74,46 @@ pub struct ClientConfig {
     pub inbox_since: Option<crate::message::StreamPosition>,
 }
 
+impl ClientConfig {
+    /// Checks the settings: at least one URL, every URL `ws://` or `wss://`
+    /// with a host, a minimum reconnect delay not above the maximum, and
+    /// non-zero connect and request timeouts.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.urls.is_empty() {
+            return Err(ConfigError::NoUrl);
+        }
+        if let Some(bad) = self.urls.iter().find(|u| !is_websocket_url(u)) {
+            return Err(ConfigError::BadUrl(bad.clone()));
+        }
+        let BackoffConfig { min_ms, max_ms } = self.backoff;
+        if min_ms > max_ms {
+            return Err(ConfigError::Backoff { min_ms, max_ms });
+        }
+        if self.connect_timeout_ms == 0 {
+            return Err(ConfigError::ZeroTimeout("connect timeout"));
+        }
+        if self.request_timeout_ms == 0 {
+            return Err(ConfigError::ZeroTimeout("request timeout"));
+        }
+        Ok(())
+    }
+}
+
+/// `ws://` or `wss://` (any case) followed by a host.
+fn is_websocket_url(url: &str) -> bool {
+    let lower = url.get(..6).unwrap_or(url).to_ascii_lowercase();
+    let rest = if lower.starts_with("wss://") {
+        &url[6..]
+    } else if lower.starts_with("ws://") {
+        &url[5..]
+    } else {
+        return false;
+    };
+    rest.chars()
+        .next()
+        .is_some_and(|c| !matches!(c, '/' | '?' | '#' | ' '))
+}
+
 impl Default for ClientConfig {
     fn default() -> Self {
         ClientConfig {
@@ -70,5 +134,63 @@ impl Default for ClientConfig {
             random_seed: 0x5eed,
             inbox_since: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_urls(urls: &[&str]) -> ClientConfig {
+        ClientConfig {
+            urls: urls.iter().map(|u| u.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn urls_must_be_websocket_urls_with_a_host() {
+        for good in [
+            "ws://a",
+            "wss://chat.example.com/ws",
+            "WS://127.0.0.1:8000/ws?x=1",
+        ] {
+            assert_eq!(with_urls(&[good]).validate(), Ok(()), "{good}");
+        }
+        assert_eq!(with_urls(&[]).validate(), Err(ConfigError::NoUrl));
+        for bad in [
+            "http://a/ws",
+            "ws:/a",
+            "ws:///ws",
+            "localhost:8000",
+            "",
+            "wss://",
+        ] {
+            assert_eq!(
+                with_urls(&["ws://ok", bad]).validate(),
+                Err(ConfigError::BadUrl(bad.to_owned())),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn one_rule_for_delays_and_timeouts() {
+        let mut c = with_urls(&["ws://a"]);
+        c.backoff = BackoffConfig {
+            min_ms: 2_000,
+            max_ms: 1_000,
+        };
+        assert_eq!(
+            c.validate(),
+            Err(ConfigError::Backoff {
+                min_ms: 2_000,
+                max_ms: 1_000
+            })
+        );
+        c.backoff.max_ms = 2_000;
+        assert_eq!(c.validate(), Ok(()), "equal bounds are a fixed cap");
+        c.connect_timeout_ms = 0;
+        assert!(matches!(c.validate(), Err(ConfigError::ZeroTimeout(_))));
     }
 }

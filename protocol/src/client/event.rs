@@ -57,6 +57,25 @@ pub struct CloseReason {
     pub reason: String,
 }
 
+/// A connection attempt that failed, or a connection that was lost: its cause
+/// and what the client does next. Every SDK reports one per failure, so a wrong
+/// URL or a refused token is visible at once instead of as a client that stays
+/// `Connecting` (what centrifuge-js reports as its `error` event).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// The cause: the server's close code or refusal, or a local code
+    /// (1006: the transport did not open or dropped; 4009: timed out).
+    pub reason: CloseReason,
+    /// The node URL of the attempt.
+    pub url: String,
+    /// Consecutive failures since the client was last connected (1 for the
+    /// first), so an application can give up or warn after a few.
+    pub attempt: u32,
+    /// Milliseconds until the next attempt; `None` when the failure is
+    /// terminal (the state moves to `Closed` next).
+    pub retry_in_ms: Option<Millis>,
+}
+
 /// Why a subscription ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UnsubscribeReason {
@@ -81,6 +100,9 @@ pub enum Event {
     },
     /// Authenticated (also after every reconnect).
     Connected(ConnectResult),
+    /// An attempt failed or the connection was lost; emitted before the state
+    /// event the failure leads to (if any).
+    Failure(Failure),
     /// A subscription is (again) waiting for the server.
     Subscribing {
         /// The channel.

@@ -91,6 +91,8 @@ pub struct ClientMachine {
     inbox: Inbox,
     /// Whether the connect in flight carried an inbox position.
     inbox_asked: bool,
+    /// Failed attempts since the last connection (reported in [`Failure`]).
+    failures: u32,
 }
 
 fn local_error(code: ErrorCode, message: impl Into<String>) -> Error {
@@ -128,6 +130,7 @@ impl ClientMachine {
             server_disconnect: None,
             armed: None,
             url_index: 0,
+            failures: 0,
         }
     }
 
@@ -176,6 +179,7 @@ impl ClientMachine {
             ConnectionState::Connected | ConnectionState::Connecting
         ) {
             self.backoff.reset();
+            self.failures = 0;
             self.set_state(ConnectionState::Connecting, None);
             self.start_attempt(now);
         }
@@ -366,10 +370,11 @@ impl ClientMachine {
                 (None, Some(pushed)) => pushed,
                 (None, None) => CloseReason {
                     code: CloseCode(code.unwrap_or(1006)),
-                    reason: if reason.is_empty() {
-                        "connection lost".to_owned()
-                    } else {
-                        reason.to_owned()
+                    reason: match (reason.is_empty(), self.phase) {
+                        (false, _) => reason.to_owned(),
+                        // Browsers say nothing about why a socket never opened.
+                        (true, Phase::Opening) => "could not open the connection".to_owned(),
+                        (true, _) => "connection lost".to_owned(),
                     },
                 },
             };
@@ -625,14 +630,22 @@ impl ClientMachine {
     /// The transport is gone: reconnect after a backoff delay, or close for good.
     fn lose(&mut self, now: Millis, reason: CloseReason, reconnect: bool) {
         self.teardown(ErrorCode::CONNECTION_LOST);
-        if reconnect {
+        self.failures = self.failures.saturating_add(1);
+        let delay = reconnect.then(|| self.backoff.next_delay(&mut self.rng));
+        self.emit(Event::Failure(Failure {
+            reason: reason.clone(),
+            url: self.current_url().unwrap_or_default().to_owned(),
+            attempt: self.failures,
+            retry_in_ms: delay,
+        }));
+        if let Some(delay) = delay {
             // The next attempt goes to the next node: the one just lost may
             // be dead, and its peers serve the same system.
             if !self.config.urls.is_empty() {
                 self.url_index = (self.url_index + 1) % self.config.urls.len();
             }
             self.phase = Phase::Backoff;
-            self.reconnect_at = Some(now + self.backoff.next_delay(&mut self.rng));
+            self.reconnect_at = Some(now + delay);
             if self.state == ConnectionState::Connected {
                 self.set_state(ConnectionState::Connecting, Some(reason));
             }
@@ -687,6 +700,7 @@ impl ClientMachine {
         self.phase = Phase::Live;
         self.connect_deadline = None;
         self.backoff.reset();
+        self.failures = 0;
         self.ping_interval_ms = u64::from(result.ping_interval_ms);
         self.pong = result.pong;
         self.arm_ping(now);

@@ -34,10 +34,10 @@ mod machine;
 mod subscription;
 
 pub use backoff::{Backoff, BackoffConfig, Rng};
-pub use config::ClientConfig;
+pub use config::{ClientConfig, ConfigError};
 pub use event::{
-    Action, CloseReason, ConnectionState, Event, Millis, Recovery, RequestId, SubscriptionState,
-    UnsubscribeReason,
+    Action, CloseReason, ConnectionState, Event, Failure, Millis, Recovery, RequestId,
+    SubscriptionState, UnsubscribeReason,
 };
 pub use machine::ClientMachine;
 pub use subscription::SubscribeOptions;

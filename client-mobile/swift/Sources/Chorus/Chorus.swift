@@ -2810,6 +2810,15 @@ enum ChorusError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
          */reason: String
     )
     /**
+     * The options cannot work (a URL that is not `ws://` or `wss://`, a
+     * minimum reconnect delay above the maximum, a zero timeout).
+     */
+    case InvalidOptions(
+        /**
+         * What is wrong with them.
+         */reason: String
+    )
+    /**
      * The app's token source failed.
      */
     case TokenSource(
@@ -2870,7 +2879,10 @@ public struct FfiConverterTypeChorusError: FfiConverterRustBuffer {
         case 9: return .InvalidCertificate(
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 10: return .TokenSource(
+        case 10: return .InvalidOptions(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 11: return .TokenSource(
             reason: try FfiConverterString.read(from: &buf)
             )
 
@@ -2930,8 +2942,13 @@ public struct FfiConverterTypeChorusError: FfiConverterRustBuffer {
             FfiConverterString.write(reason, into: &buf)
             
         
-        case let .TokenSource(reason):
+        case let .InvalidOptions(reason):
             writeInt(&buf, Int32(10))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .TokenSource(reason):
+            writeInt(&buf, Int32(11))
             FfiConverterString.write(reason, into: &buf)
             
         }
@@ -2972,6 +2989,25 @@ public enum ClientEvent: Equatable, Hashable {
          */close: CloseInfo?
     )
     /**
+     * A connection attempt failed or the connection was lost, with its cause:
+     * one per failure, so a wrong URL or a node that is down is visible while
+     * `connect` keeps trying.
+     */
+    case connectionFailed(
+        /**
+         * The close code and reason of the failure.
+         */close: CloseInfo, 
+        /**
+         * The node URL of the attempt.
+         */url: String, 
+        /**
+         * Consecutive failures since the client was last connected (1 first).
+         */attempt: UInt32, 
+        /**
+         * Milliseconds until the next attempt; null when the failure is terminal.
+         */retryInMs: UInt64?
+    )
+    /**
      * A message sent to this user (from any node) or a broadcast.
      */
     case messageReceived(
@@ -3003,7 +3039,10 @@ public struct FfiConverterTypeClientEvent: FfiConverterRustBuffer {
         case 1: return .stateChanged(state: try FfiConverterTypeConnectionState.read(from: &buf), close: try FfiConverterOptionTypeCloseInfo.read(from: &buf)
         )
         
-        case 2: return .messageReceived(message: try FfiConverterTypeMessage.read(from: &buf)
+        case 2: return .connectionFailed(close: try FfiConverterTypeCloseInfo.read(from: &buf), url: try FfiConverterString.read(from: &buf), attempt: try FfiConverterUInt32.read(from: &buf), retryInMs: try FfiConverterOptionUInt64.read(from: &buf)
+        )
+        
+        case 3: return .messageReceived(message: try FfiConverterTypeMessage.read(from: &buf)
         )
         
         default: throw UniffiInternalError.unexpectedEnumCase
@@ -3020,8 +3059,16 @@ public struct FfiConverterTypeClientEvent: FfiConverterRustBuffer {
             FfiConverterOptionTypeCloseInfo.write(close, into: &buf)
             
         
-        case let .messageReceived(message):
+        case let .connectionFailed(close,url,attempt,retryInMs):
             writeInt(&buf, Int32(2))
+            FfiConverterTypeCloseInfo.write(close, into: &buf)
+            FfiConverterString.write(url, into: &buf)
+            FfiConverterUInt32.write(attempt, into: &buf)
+            FfiConverterOptionUInt64.write(retryInMs, into: &buf)
+            
+        
+        case let .messageReceived(message):
+            writeInt(&buf, Int32(3))
             FfiConverterTypeMessage.write(message, into: &buf)
             
         }

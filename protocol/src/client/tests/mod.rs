@@ -126,6 +126,14 @@ impl Harness {
         self.handshake(connected()).1
     }
 
+    /// Starts connecting and opens the transport; the `connect` command sent.
+    fn connect_command(&mut self) -> Command {
+        self.m.connect(self.now);
+        self.drain();
+        self.m.transport_opened(self.now);
+        self.drain_commands().remove(0)
+    }
+
     fn lose(&mut self, code: Option<u16>) -> Vec<Action> {
         self.m.transport_closed(self.now, code, "");
         self.drain()
@@ -335,7 +343,10 @@ fn terminal_close_codes_stop_reconnecting() {
         let actions = h.lose(Some(code));
         let evs = events(&actions);
         assert!(
-            matches!(&evs[..], [Event::State { state: ConnectionState::Closed, reason: Some(r) }] if r.code == CloseCode(code)),
+            matches!(&evs[..], [
+                Event::Failure(Failure { reason: f, retry_in_ms: None, .. }),
+                Event::State { state: ConnectionState::Closed, reason: Some(r) },
+            ] if r.code == CloseCode(code) && f == r),
             "{code}: {evs:?}"
         );
         assert_eq!(h.m.poll_timeout(), None, "no reconnect timer after {code}");
@@ -384,7 +395,8 @@ fn disconnect_push_explains_a_close_without_code() {
     }));
     let actions = h.lose(Some(1006));
     assert!(matches!(&events(&actions)[..],
-        [Event::State { state: ConnectionState::Closed, reason: Some(r) }] if r.code == CloseCode::KICKED && r.reason == "bye"));
+        [Event::Failure(_), Event::State { state: ConnectionState::Closed, reason: Some(r) }]
+            if r.code == CloseCode::KICKED && r.reason == "bye"));
 }
 
 #[test]
@@ -816,10 +828,7 @@ fn token_provider_supplies_and_refreshes_tokens() {
 #[test]
 fn refused_connects_close_or_retry_by_the_error_table() {
     let mut h = Harness::json();
-    h.m.connect(h.now);
-    h.drain();
-    h.m.transport_opened(h.now);
-    let cmd = h.drain_commands().remove(0);
+    let cmd = h.connect_command();
     let actions = h.reply(
         cmd.id,
         Err(Error::new(ErrorCode::UNAUTHORIZED, "bad token")),
@@ -831,10 +840,7 @@ fn refused_connects_close_or_retry_by_the_error_table() {
     assert_eq!(states(&actions), [ConnectionState::Closed]);
 
     let mut h = Harness::json();
-    h.m.connect(h.now);
-    h.drain();
-    h.m.transport_opened(h.now);
-    let cmd = h.drain_commands().remove(0);
+    let cmd = h.connect_command();
     let actions = h.reply(cmd.id, Err(Error::new(ErrorCode::UNAVAILABLE, "draining")));
     assert!(states(&actions).is_empty(), "still connecting");
     let (_, actions) = h.handshake(connected());
@@ -946,5 +952,6 @@ proptest::proptest! {
     }
 }
 
+mod failures;
 mod gaps;
 mod urls;

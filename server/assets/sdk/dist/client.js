@@ -182,6 +182,19 @@ export class Client extends Emitter {
                 if (state === 'disconnected')
                     this.#settleWaiters(new ClosedError(reason, 'disconnect() was called'));
                 this.emit('state', state, reason);
+                if (state === 'connecting')
+                    this.emit('connecting', reason);
+                if (state === 'closed' || state === 'disconnected')
+                    this.emit('disconnected', reason);
+                break;
+            }
+            case 'failure': {
+                const { reason, url, attempt, retryInMs } = event;
+                this.#lastClose = reason;
+                const failure = { ...reason, url, attempt };
+                if (retryInMs !== undefined)
+                    failure.retryInMs = retryInMs;
+                this.emit('error', failure);
                 break;
             }
             case 'connected':

@@ -4170,6 +4170,21 @@ sealed class ChorusException: kotlin.Exception() {
     }
     
     /**
+     * The options cannot work (a URL that is not `ws://` or `wss://`, a
+     * minimum reconnect delay above the maximum, a zero timeout).
+     */
+    class InvalidOptions(
+        
+        /**
+         * What is wrong with them.
+         */
+        val `reason`: kotlin.String
+        ) : ChorusException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
+    /**
      * The app's token source failed.
      */
     class TokenSource(
@@ -4226,7 +4241,10 @@ public object FfiConverterTypeChorusError : FfiConverterRustBuffer<ChorusExcepti
             9 -> ChorusException.InvalidCertificate(
                 FfiConverterString.read(buf),
                 )
-            10 -> ChorusException.TokenSource(
+            10 -> ChorusException.InvalidOptions(
+                FfiConverterString.read(buf),
+                )
+            11 -> ChorusException.TokenSource(
                 FfiConverterString.read(buf),
                 )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
@@ -4276,6 +4294,11 @@ public object FfiConverterTypeChorusError : FfiConverterRustBuffer<ChorusExcepti
                 + FfiConverterString.allocationSize(value.`reason`)
             )
             is ChorusException.InvalidCertificate -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+            is ChorusException.InvalidOptions -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterString.allocationSize(value.`reason`)
@@ -4335,8 +4358,13 @@ public object FfiConverterTypeChorusError : FfiConverterRustBuffer<ChorusExcepti
                 FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
-            is ChorusException.TokenSource -> {
+            is ChorusException.InvalidOptions -> {
                 buf.putInt(10)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is ChorusException.TokenSource -> {
+                buf.putInt(11)
                 FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
@@ -4364,6 +4392,35 @@ sealed class ClientEvent {
          * The close code that caused it, if any.
          */
         val `close`: dev.chorus.CloseInfo?) : ClientEvent()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * A connection attempt failed or the connection was lost, with its cause:
+     * one per failure, so a wrong URL or a node that is down is visible while
+     * `connect` keeps trying.
+     */
+    data class ConnectionFailed(
+        /**
+         * The close code and reason of the failure.
+         */
+        val `close`: dev.chorus.CloseInfo, 
+        /**
+         * The node URL of the attempt.
+         */
+        val `url`: kotlin.String, 
+        /**
+         * Consecutive failures since the client was last connected (1 first).
+         */
+        val `attempt`: kotlin.UInt, 
+        /**
+         * Milliseconds until the next attempt; null when the failure is terminal.
+         */
+        val `retryInMs`: kotlin.ULong?) : ClientEvent()
         
     {
         
@@ -4406,7 +4463,13 @@ public object FfiConverterTypeClientEvent : FfiConverterRustBuffer<ClientEvent>{
                 FfiConverterTypeConnectionState.read(buf),
                 FfiConverterOptionalTypeCloseInfo.read(buf),
                 )
-            2 -> ClientEvent.MessageReceived(
+            2 -> ClientEvent.ConnectionFailed(
+                FfiConverterTypeCloseInfo.read(buf),
+                FfiConverterString.read(buf),
+                FfiConverterUInt.read(buf),
+                FfiConverterOptionalULong.read(buf),
+                )
+            3 -> ClientEvent.MessageReceived(
                 FfiConverterTypeMessage.read(buf),
                 )
             else -> throw RuntimeException("invalid enum value, something is very wrong!!")
@@ -4420,6 +4483,16 @@ public object FfiConverterTypeClientEvent : FfiConverterRustBuffer<ClientEvent>{
                 4UL
                 + FfiConverterTypeConnectionState.allocationSize(value.`state`)
                 + FfiConverterOptionalTypeCloseInfo.allocationSize(value.`close`)
+            )
+        }
+        is ClientEvent.ConnectionFailed -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeCloseInfo.allocationSize(value.`close`)
+                + FfiConverterString.allocationSize(value.`url`)
+                + FfiConverterUInt.allocationSize(value.`attempt`)
+                + FfiConverterOptionalULong.allocationSize(value.`retryInMs`)
             )
         }
         is ClientEvent.MessageReceived -> {
@@ -4439,8 +4512,16 @@ public object FfiConverterTypeClientEvent : FfiConverterRustBuffer<ClientEvent>{
                 FfiConverterOptionalTypeCloseInfo.write(value.`close`, buf)
                 Unit
             }
-            is ClientEvent.MessageReceived -> {
+            is ClientEvent.ConnectionFailed -> {
                 buf.putInt(2)
+                FfiConverterTypeCloseInfo.write(value.`close`, buf)
+                FfiConverterString.write(value.`url`, buf)
+                FfiConverterUInt.write(value.`attempt`, buf)
+                FfiConverterOptionalULong.write(value.`retryInMs`, buf)
+                Unit
+            }
+            is ClientEvent.MessageReceived -> {
+                buf.putInt(3)
                 FfiConverterTypeMessage.write(value.`message`, buf)
                 Unit
             }

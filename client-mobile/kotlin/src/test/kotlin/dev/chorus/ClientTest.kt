@@ -209,16 +209,24 @@ class ClientTest {
     }
 
     @Test
-    fun `a dead first URL costs one attempt, then a fallback URL serves`() = runBlocking<Unit> {
+    fun `a dead first URL costs one attempt, reported with its cause, then a fallback URL serves`() = runBlocking<Unit> {
         val node = node()
         // Nothing listens on port 1: the first URL is refused at once.
         val dead = node.ws.replace(Regex(""":(\d+)/"""), ":1/")
+        val events = ClientEvents("alice")
         val alice = client(
             dead,
             ClientOptions(fallbackUrls = listOf(node.ws), token = settings.token("alice"), minReconnectDelayMs = 50uL),
+            events,
         )
         alice.connect()
         assertEquals(ConnectionState.CONNECTED, alice.state())
+        val failed = events.events.next("the failed attempt") { it is ClientEvent.ConnectionFailed } as ClientEvent.ConnectionFailed
+        assertEquals(dead, failed.url)
+        assertEquals(1u, failed.attempt)
+        assertEquals(1006.toUShort(), failed.close.code)
+        assertTrue(failed.close.reason.contains("refused", ignoreCase = true), failed.close.reason)
+        assertTrue(failed.retryInMs != null)
         val room = SubEvents("alice chat:urls")
         alice.subscribe("chat:urls", room)
         assertEquals(Recovery.FRESH, room.subscribed())
