@@ -66,9 +66,7 @@ pub fn startup_notice(config: &Config, addr: SocketAddr, dev_key: &str) -> Optio
     }
     let url = format!("http://{addr}/admin");
     Some(if config.api_key.as_deref() == Some(dev_key) {
-        format!(
-            "admin dashboard at {url}#key={dev_key} (development profile: a random API key for this run)"
-        )
+        format!("admin dashboard at {url}#key={dev_key} (development profile: a generated API key)")
     } else {
         format!("admin dashboard at {url} (sign in with the API key)")
     })

@@ -1,12 +1,17 @@
-//! The development profile's credentials for one run of the `chorus` binary.
+//! The development profile's keys and credentials file.
 //!
 //! A development node (`chorus --dev`) that has no API key or token key of its
-//! own gets random ones for the run, so that its admin dashboard, its server
-//! API and token-bearing users all work without any setup. App backends on the
-//! same machine (the example apps in `examples/`) find them in a
-//! **credentials file** that the node writes for its port and removes when it
-//! stops: readable by the same OS user only, like any other local secret.
-//! Configured keys are never written there, and never logged.
+//! own gets generated ones, so that its admin dashboard, its server API and
+//! token-bearing users all work without any setup. The binary **keeps** them
+//! between runs in `dev-keys.json` under the user's state directory
+//! ([`state_dir`]), readable by the same OS user only, so that a restart of the
+//! development node does not sign every client out (`--reset-dev-keys` starts
+//! over with new ones).
+//!
+//! App backends on the same machine (the example apps in `examples/`) find the
+//! keys the node uses, generated or configured, in a **credentials file** that
+//! the node writes for its port and removes when it stops, also private to the
+//! OS user. Configured keys are never logged.
 //!
 //! The file is `chorus-dev-<port>.json` in the temporary directory
 //! (`$TMPDIR`, else `/tmp`):
@@ -26,9 +31,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 
-/// Keys a development node without its own gets for the run. Generate them
-/// once per process, so that a configuration reload keeps them.
-#[derive(Clone, PartialEq, Eq)]
+/// Keys a development node without its own gets. Obtained once per process
+/// (kept from an earlier run, or generated), so that a configuration reload
+/// keeps them.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DevCredentials {
     /// The API key (`dev-` and 32 hex digits).
     pub api_key: String,
@@ -49,6 +55,62 @@ impl DevCredentials {
             api_key: format!("dev-{}", crate::ids::random_hex(16)),
             hmac_secret: format!("dev-{}", crate::ids::random_hex(32)),
         }
+    }
+
+    /// The keys kept in `dir` (normally [`state_dir`]) by an earlier run, or
+    /// fresh ones written there for the next: the directory and the file are
+    /// private to this OS user. Nodes starting at the same moment agree on one
+    /// set (the first to create the file wins). A file that is not a set of
+    /// keys is an error, never overwritten.
+    pub fn kept(dir: &Path) -> std::io::Result<DevCredentials> {
+        let path = dir.join(KEYS_FILE);
+        loop {
+            match std::fs::read_to_string(&path) {
+                Ok(text) => return Self::parse(&text, &path),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+            create_private_dir(dir)?;
+            let fresh = DevCredentials::generate();
+            let text = serde_json::to_string_pretty(&fresh).map_err(std::io::Error::other)?;
+            match private_file(&path) {
+                Ok(mut file) => {
+                    file.write_all(text.as_bytes())?;
+                    file.write_all(b"\n")?;
+                    return Ok(fresh);
+                }
+                // Another node created it first: read its keys.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Forgets the keys kept in `dir`: the next [`DevCredentials::kept`]
+    /// generates new ones (`chorus --dev --reset-dev-keys`).
+    pub fn forget(dir: &Path) -> std::io::Result<()> {
+        match std::fs::remove_file(dir.join(KEYS_FILE)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    fn parse(text: &str, path: &Path) -> std::io::Result<DevCredentials> {
+        let invalid = |why: &str| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "{}: {why} (remove it, or start with --reset-dev-keys)",
+                    path.display()
+                ),
+            )
+        };
+        let keys: DevCredentials =
+            serde_json::from_str(text).map_err(|e| invalid(&e.to_string()))?;
+        if keys.api_key.len() < 16 || keys.hmac_secret.len() < 32 {
+            return Err(invalid("keys too short"));
+        }
+        Ok(keys)
     }
 
     /// Gives a development-profile configuration the keys it lacks: the API key
@@ -73,9 +135,11 @@ impl DevCredentials {
     }
 
     /// What the credentials file of a node listening on `addr` with `config`
-    /// holds: the addresses, and those of these keys that `config` uses.
-    /// `None` when the node is not a development node.
-    pub fn file_contents(&self, config: &Config, addr: SocketAddr) -> Option<CredentialsFile> {
+    /// holds: the addresses and the keys the node uses (generated, or
+    /// configured: a secret from the environment too), so that local app
+    /// backends sign what the node accepts. `None` when the node is not a
+    /// development node.
+    pub fn file_contents(config: &Config, addr: SocketAddr) -> Option<CredentialsFile> {
         if !config.dev {
             return None;
         }
@@ -83,14 +147,11 @@ impl DevCredentials {
             ip if ip.is_unspecified() => SocketAddr::new(IpAddr::from([127, 0, 0, 1]), addr.port()),
             _ => addr,
         };
-        let ours = |used: &Option<String>, generated: &String| {
-            (used.as_ref() == Some(generated)).then(|| generated.clone())
-        };
         Some(CredentialsFile {
             http: format!("http://{host}"),
             ws: format!("ws://{host}{}", config.ws_path),
-            api_key: ours(&config.api_key, &self.api_key),
-            hmac_secret: ours(&config.auth.hmac_secret, &self.hmac_secret),
+            api_key: config.api_key.clone(),
+            hmac_secret: config.auth.hmac_secret.clone(),
         })
     }
 }
@@ -102,9 +163,9 @@ pub struct CredentialsFile {
     pub http: String,
     /// The WebSocket endpoint.
     pub ws: String,
-    /// The generated API key, when the node uses it.
+    /// The node's API key, when it has one.
     pub api_key: Option<String>,
-    /// The generated token secret, when the node uses it.
+    /// The node's HS256 token secret, when it has one.
     pub hmac_secret: Option<String>,
 }
 
@@ -115,6 +176,39 @@ impl std::fmt::Debug for CredentialsFile {
             .field("ws", &self.ws)
             .finish_non_exhaustive()
     }
+}
+
+/// The name of the kept keys' file in [`state_dir`].
+pub const KEYS_FILE: &str = "dev-keys.json";
+
+/// Where a development node keeps its generated keys between runs:
+/// `$XDG_STATE_HOME/chorus`, else `~/.local/state/chorus`; `None` when
+/// neither variable is set (the keys then last one run).
+pub fn state_dir() -> Option<PathBuf> {
+    let non_empty = |name| std::env::var_os(name).filter(|v| !v.is_empty());
+    non_empty("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| non_empty("HOME").map(|home| Path::new(&home).join(".local/state")))
+        .map(|dir| dir.join("chorus"))
+}
+
+/// Creates `dir` (and its parents) if missing; a directory it creates is
+/// private to this OS user.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Creates a new file readable by this OS user only; fails if it exists.
+fn private_file(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
 }
 
 /// The directory of credentials files: the temporary directory.
@@ -145,11 +239,7 @@ impl CredentialsFile {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(e),
         }
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&path)?;
+        let mut file = private_file(&path)?;
         let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
         file.write_all(text.as_bytes())?;
         file.write_all(b"\n")?;
@@ -242,18 +332,46 @@ mod tests {
     }
 
     #[test]
-    fn the_file_names_only_generated_keys() {
+    fn the_file_names_the_keys_the_node_uses() {
         let creds = DevCredentials::generate();
         let addr: SocketAddr = "0.0.0.0:8123".parse().unwrap();
         let mut config = dev();
         config.api_key = Some(KEY.into());
         creds.apply(&mut config);
-        let contents = creds.file_contents(&config, addr).unwrap();
+        let contents = DevCredentials::file_contents(&config, addr).unwrap();
         assert_eq!(contents.http, "http://127.0.0.1:8123");
         assert_eq!(contents.ws, "ws://127.0.0.1:8123/ws");
-        assert_eq!(contents.api_key, None, "a configured key is never written");
+        assert_eq!(contents.api_key.as_deref(), Some(KEY), "the configured key");
         assert_eq!(contents.hmac_secret.as_ref(), Some(&creds.hmac_secret));
-        assert!(creds.file_contents(&Config::default(), addr).is_none());
+        assert!(DevCredentials::file_contents(&Config::default(), addr).is_none());
+    }
+
+    #[test]
+    fn keys_are_kept_between_runs_until_forgotten() {
+        let state = tempfile::tempdir().unwrap();
+        let dir = state.path().join("nested/chorus");
+        let first = DevCredentials::kept(&dir).unwrap();
+        assert_eq!(DevCredentials::kept(&dir).unwrap(), first, "kept");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&dir.join(KEYS_FILE)), 0o600);
+            assert_eq!(mode(&dir), 0o700);
+        }
+        DevCredentials::forget(&dir).unwrap();
+        DevCredentials::forget(&dir).unwrap();
+        let second = DevCredentials::kept(&dir).unwrap();
+        assert_ne!(second, first, "new keys after forget");
+
+        std::fs::write(dir.join(KEYS_FILE), "{\"api_key\": \"x\"}").unwrap();
+        let err = DevCredentials::kept(&dir).unwrap_err();
+        assert!(err.to_string().contains("--reset-dev-keys"), "{err}");
+        assert_eq!(
+            std::fs::read_to_string(dir.join(KEYS_FILE)).unwrap(),
+            "{\"api_key\": \"x\"}",
+            "not overwritten"
+        );
     }
 
     #[test]
@@ -263,9 +381,9 @@ mod tests {
         creds.apply(&mut config);
         let dir = tempfile::tempdir().unwrap();
         let port = 8000;
-        let contents = creds
-            .file_contents(&config, SocketAddr::from(([127, 0, 0, 1], port)))
-            .unwrap();
+        let contents =
+            DevCredentials::file_contents(&config, SocketAddr::from(([127, 0, 0, 1], port)))
+                .unwrap();
         let written = contents.write(dir.path(), port).unwrap();
         assert_eq!(CredentialsFile::read(dir.path(), port).unwrap(), contents);
         #[cfg(unix)]

@@ -35,6 +35,11 @@ struct Cli {
     /// Print log lines as JSON.
     #[arg(long)]
     log_json: bool,
+    /// Forget the development keys (API key, token secret) kept from earlier
+    /// runs and start with new ones: every token signed with the old secret
+    /// stops working.
+    #[arg(long)]
+    reset_dev_keys: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -147,7 +152,7 @@ fn main() -> ExitCode {
     if let Some(Command::Token(args)) = &cli.command {
         return token(&cli, args);
     }
-    let dev = DevCredentials::generate();
+    let (dev, kept) = dev_keys(&cli);
     let config = match load(&cli, Some(&dev)) {
         Ok(c) => c,
         Err(e) => {
@@ -160,6 +165,16 @@ fn main() -> ExitCode {
         tracing::warn!(
             "development profile: anonymous users may subscribe and publish in namespace `demo`; do not use in production"
         );
+        match kept {
+            Ok(Some(dir)) => tracing::info!(
+                path = %dir.join(chorus_server::dev::KEYS_FILE).display(),
+                "development keys kept across restarts (new ones: --reset-dev-keys)"
+            ),
+            Ok(None) => tracing::info!(
+                "development keys for this run only: neither XDG_STATE_HOME nor HOME is set"
+            ),
+            Err(e) => tracing::warn!("development keys for this run only: {e}"),
+        }
     }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -194,7 +209,7 @@ fn main() -> ExitCode {
             tracing::info!("{notice}");
         }
         // Kept until the node stops: dropping it removes the file.
-        let _credentials = write_dev_credentials(&dev, &config, addr);
+        let _credentials = write_dev_credentials(&config, addr);
         if config.dev {
             log_demo_token(&config, addr);
         }
@@ -202,6 +217,27 @@ fn main() -> ExitCode {
         server.run_until(shutdown_signal()).await;
         ExitCode::SUCCESS
     })
+}
+
+/// The keys a development node without its own uses: kept from an earlier
+/// run in the user's state directory (forgotten first with
+/// `--reset-dev-keys`), else generated for this run; with where they are kept,
+/// or why they are not. A node that is not a development node touches no file.
+fn dev_keys(cli: &Cli) -> (DevCredentials, std::io::Result<Option<PathBuf>>) {
+    let dev = cli.dev || Config::load(cli.config.as_deref(), std::env::vars()).is_ok_and(|c| c.dev);
+    let Some(dir) = chorus_server::dev::state_dir().filter(|_| dev) else {
+        return (DevCredentials::generate(), Ok(None));
+    };
+    let kept = (if cli.reset_dev_keys {
+        DevCredentials::forget(&dir)
+    } else {
+        Ok(())
+    })
+    .and_then(|()| DevCredentials::kept(&dir));
+    match kept {
+        Ok(keys) => (keys, Ok(Some(dir))),
+        Err(e) => (DevCredentials::generate(), Err(e)),
+    }
 }
 
 /// A development node prints a token to try it with, and how to get others.
@@ -222,12 +258,8 @@ fn log_demo_token(config: &Config, addr: SocketAddr) {
 
 /// Writes the credentials file of a development node, for app backends on
 /// this machine (see `chorus_server::dev`); a failure only costs them that.
-fn write_dev_credentials(
-    dev: &DevCredentials,
-    config: &Config,
-    addr: SocketAddr,
-) -> Option<WrittenFile> {
-    let contents = dev.file_contents(config, addr)?;
+fn write_dev_credentials(config: &Config, addr: SocketAddr) -> Option<WrittenFile> {
+    let contents = DevCredentials::file_contents(config, addr)?;
     match contents.write(&credentials_dir(), addr.port()) {
         Ok(file) => {
             tracing::info!(

@@ -1,10 +1,15 @@
-//! `chorus token` as a newcomer runs it: against a development node started
-//! by the binary, the printed token (and the one in the node's start-up
-//! lines) connects; without a secret to sign with, a clear error.
+//! The development node as a newcomer uses it. `chorus token`: against a
+//! development node started by the binary, the printed token (and the one in
+//! the node's start-up lines) connects; without a secret to sign with, a clear
+//! error. Its keys: kept across restarts (so clients stay signed in) until
+//! `--reset-dev-keys`, and a secret from the environment is the one in the
+//! credentials file.
 
 mod common;
 
-use chorus_protocol::{Codec, ReplyBody};
+use chorus_protocol::{Codec, ErrorCode, ReplyBody};
+use chorus_server::auth::mint;
+use chorus_server::dev::{CredentialsFile, credentials_dir};
 use common::*;
 
 fn chorus_token(args: &[&str]) -> std::process::Output {
@@ -70,4 +75,73 @@ fn without_a_secret_it_says_where_one_comes_from() {
         err.contains("auth.hmac_secret") && err.contains("--dev"),
         "{err}"
     );
+}
+
+/// The credentials file of a development node process.
+fn credentials(node: &NodeProcess) -> CredentialsFile {
+    CredentialsFile::read(&credentials_dir(), node.addr.port()).expect("a credentials file")
+}
+
+/// Connects with a token of `user` signed with `secret`.
+async fn connect_signed(
+    node: &NodeProcess,
+    secret: &str,
+    user: &str,
+) -> Result<ReplyBody, chorus_protocol::message::Error> {
+    let token = mint::hs256(secret, &claims(user)).unwrap();
+    Client::open(&node.url(), Codec::Json)
+        .await
+        .connect(Some(token))
+        .await
+}
+
+#[tokio::test]
+async fn a_restarted_development_node_keeps_its_keys_until_reset() {
+    let state = tempfile::tempdir().unwrap();
+    let first = NodeProcess::start_with("dev = true\n", &[], &[], Some(state.path())).await;
+    let keys = credentials(&first);
+    let secret = keys.hmac_secret.clone().expect("a generated secret");
+    assert!(keys.api_key.is_some());
+    expect_ok(connect_signed(&first, &secret, "alice").await);
+    drop(first);
+
+    let second = NodeProcess::start_with("dev = true\n", &[], &[], Some(state.path())).await;
+    let again = credentials(&second);
+    assert_eq!(
+        (&again.api_key, &again.hmac_secret),
+        (&keys.api_key, &keys.hmac_secret)
+    );
+    expect_ok(connect_signed(&second, &secret, "alice").await);
+    assert!(
+        second.log().contains("kept across restarts"),
+        "{}",
+        second.log()
+    );
+    drop(second);
+
+    let third = NodeProcess::start_with(
+        "dev = true\n",
+        &["--reset-dev-keys"],
+        &[],
+        Some(state.path()),
+    )
+    .await;
+    let fresh = credentials(&third);
+    assert_ne!(fresh.hmac_secret, keys.hmac_secret);
+    assert_ne!(fresh.api_key, keys.api_key);
+    let refused = connect_signed(&third, &secret, "alice").await.unwrap_err();
+    assert_eq!(refused.code, ErrorCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_secret_from_the_environment_is_the_one_in_the_credentials_file() {
+    let node = NodeProcess::start_with(
+        "dev = true\n",
+        &[],
+        &[("CHORUS_AUTH__HMAC_SECRET", SECRET)],
+        None,
+    )
+    .await;
+    assert_eq!(credentials(&node).hmac_secret.as_deref(), Some(SECRET));
+    expect_ok(connect_signed(&node, SECRET, "alice").await);
 }

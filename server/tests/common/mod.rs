@@ -697,7 +697,20 @@ impl NodeProcess {
     /// Starts `chorus --config` with `toml` (everything but `listen`) on a free
     /// port and waits until `/readyz` answers 200.
     pub async fn start(toml: &str) -> NodeProcess {
+        Self::start_with(toml, &[], &[], None).await
+    }
+
+    /// Like [`NodeProcess::start`], with more arguments and environment, and
+    /// the user state directory (`XDG_STATE_HOME`, where a development node
+    /// keeps its keys) at `state` instead of one of its own.
+    pub async fn start_with(
+        toml: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+        state: Option<&std::path::Path>,
+    ) -> NodeProcess {
         let dir = tempfile::tempdir().unwrap();
+        let state = state.map_or_else(|| dir.path().join("state"), |p| p.to_owned());
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -710,7 +723,11 @@ impl NodeProcess {
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_chorus"))
             .arg("--config")
             .arg(&config_path)
+            .args(args)
             .env_remove("CHORUS_LOG")
+            .env_remove("CHORUS_AUTH__HMAC_SECRET")
+            .env("XDG_STATE_HOME", &state)
+            .envs(env.iter().copied())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()

@@ -81,7 +81,8 @@ export function launchBrowser() {
  */
 export async function startDevNode() {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'chorus-e2e-'));
-  const env = { ...process.env, TMPDIR: tmp, NO_COLOR: '1', CHORUS_LOG: 'info' };
+  // Its kept development keys go to the temporary directory too, not the user's.
+  const env = { ...process.env, TMPDIR: tmp, XDG_STATE_HOME: tmp, NO_COLOR: '1', CHORUS_LOG: 'info' };
   const proc = launch('chorus', chorusBin, ['--dev', '--listen', '127.0.0.1:0'], { cwd: tmp, env });
   const [, addr] = await waitForOutput(proc, /ws:\/\/([0-9.]+:[0-9]+)\//);
   await waitForOutput(proc, /credentials/);
