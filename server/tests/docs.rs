@@ -431,6 +431,56 @@ fn configuration_page_mentions_loading_details() {
     }
 }
 
+/// The token signers of docs/configuration.md are the code the tests sign with:
+/// each block (its imports aside) appears verbatim in that file.
+#[test]
+fn token_signing_snippets_are_the_tested_code() {
+    const SOURCES: &[(&str, &str, &str)] = &[
+        (
+            "js",
+            "testkit/js/harness.mjs",
+            include_str!("../../testkit/js/harness.mjs"),
+        ),
+        (
+            "rust",
+            "server/tests/token_command.rs",
+            include_str!("token_command.rs"),
+        ),
+        (
+            "kotlin",
+            "client-mobile/kotlin/src/test/kotlin/dev/chorus/SignToken.kt",
+            include_str!("../../client-mobile/kotlin/src/test/kotlin/dev/chorus/SignToken.kt"),
+        ),
+    ];
+    for (lang, path, source) in SOURCES {
+        let blocks = fenced(CONFIGURATION_MD, lang);
+        let [block] = &blocks[..] else {
+            panic!(
+                "docs/configuration.md has one ```{lang} block, not {}",
+                blocks.len()
+            );
+        };
+        let is_import = |l: &str| l.starts_with("import ") || l.starts_with("use ");
+        let code: Vec<&str> = block
+            .lines()
+            .skip_while(|l| is_import(l) || l.is_empty())
+            .collect();
+        assert!(
+            source.contains(&code.join("\n")),
+            "the ```{lang} token signer of docs/configuration.md is not the code of {path}"
+        );
+        for import in block.lines().filter(|l| is_import(l)) {
+            let names = import.split(['{', '}']).nth(1).unwrap_or(import);
+            assert!(
+                source
+                    .lines()
+                    .any(|l| is_import(l) && names.split(',').all(|n| l.contains(n.trim()))),
+                "{path} does not import what docs/configuration.md's {import:?} does"
+            );
+        }
+    }
+}
+
 // ---- API ----
 
 /// `(method, path)` of every route heading (``### `METHOD /path` ``) in docs/api.md.

@@ -145,3 +145,67 @@ async fn a_secret_from_the_environment_is_the_one_in_the_credentials_file() {
     assert_eq!(credentials(&node).hmac_secret.as_deref(), Some(SECRET));
     expect_ok(connect_signed(&node, SECRET, "alice").await);
 }
+
+// ---- How a Rust backend signs a token: docs/configuration.md shows this. ----
+
+use jsonwebtoken::{EncodingKey, Header, encode};
+use serde::Serialize;
+
+/// The claims this backend sets (docs/configuration.md lists them all).
+#[derive(Serialize)]
+struct TokenClaims<'a> {
+    sub: &'a str,
+    exp: u64,
+    /// Channels the user may subscribe to, beyond what the namespace allows.
+    subs: &'a [&'a str],
+}
+
+/// An HS256 token for `user`, valid for `ttl`, that may subscribe to `subs`.
+fn sign_token(
+    secret: &str,
+    user: &str,
+    ttl: std::time::Duration,
+    subs: &[&str],
+) -> jsonwebtoken::errors::Result<String> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let claims = TokenClaims {
+        sub: user,
+        exp: (now + ttl).as_secs(),
+        subs,
+    };
+    encode(
+        &Header::default(),
+        &claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+}
+
+// ---- end of the snippet ----
+
+#[tokio::test]
+async fn the_documented_rust_signer_makes_tokens_the_node_accepts_with_their_grants() {
+    // `secret:*` is open to holders of a grant only.
+    let node = NodeProcess::start_with(
+        "[namespaces.secret]\nsubscribe = \"grants\"\n",
+        &[],
+        &[("CHORUS_AUTH__HMAC_SECRET", SECRET)],
+        None,
+    )
+    .await;
+    let hour = std::time::Duration::from_secs(3600);
+    let granted = sign_token(SECRET, "alice", hour, &["secret:*"]).unwrap();
+    let mut alice = Client::open(&node.url(), Codec::Json).await;
+    expect_ok(alice.connect(Some(granted)).await);
+    expect_ok(alice.request(subscribe_req("secret:plans")).await);
+
+    let plain = sign_token(SECRET, "bob", hour, &[]).unwrap();
+    let mut bob = Client::open(&node.url(), Codec::Json).await;
+    expect_ok(bob.connect(Some(plain)).await);
+    let refused = bob
+        .request(subscribe_req("secret:plans"))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code, ErrorCode::PERMISSION_DENIED);
+}

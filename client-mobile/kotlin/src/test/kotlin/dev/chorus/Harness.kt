@@ -10,11 +10,8 @@ import java.net.http.HttpRequest
 import java.net.http.HttpResponse
 import java.nio.file.Files
 import java.security.SecureRandom
-import java.util.Base64
 import java.util.concurrent.CopyOnWriteArrayList
 import java.util.concurrent.TimeUnit
-import javax.crypto.Mac
-import javax.crypto.spec.SecretKeySpec
 import kotlin.concurrent.thread
 import kotlinx.coroutines.TimeoutCancellationException
 import kotlinx.coroutines.channels.Channel
@@ -135,14 +132,7 @@ class Settings {
     )
 
     /** An HS256 token for `sub`, valid for an hour, signed with `key`. */
-    fun token(sub: String, key: String = secret): String {
-        val enc = Base64.getUrlEncoder().withoutPadding()
-        fun part(json: String) = enc.encodeToString(json.toByteArray())
-        val exp = System.currentTimeMillis() / 1000 + 3600
-        val unsigned = part("""{"alg":"HS256","typ":"JWT"}""") + "." + part("""{"sub":"$sub","exp":$exp}""")
-        val mac = Mac.getInstance("HmacSHA256").apply { init(SecretKeySpec(key.toByteArray(), "HmacSHA256")) }
-        return unsigned + "." + enc.encodeToString(mac.doFinal(unsigned.toByteArray()))
-    }
+    fun token(sub: String, key: String = secret): String = signToken(key, sub)
 }
 
 /** A CA and a certificate it signed for 127.0.0.1 and localhost (`chorus-certs`). */
