@@ -10,9 +10,16 @@ let loading: Promise<void> | undefined;
 /**
  * Loads the SDK's WebAssembly. The default entry points call it for you; with
  * `@chorus/client/manual`, call it once before `new Client(...)`. Later calls
- * return the first call's promise.
+ * return the first call's promise, unless it failed: then they try again.
  */
 export function init(source: WasmSource): Promise<void> {
-  loading ??= initWasm({ module_or_path: source }).then(() => undefined);
+  loading ??= initWasm({ module_or_path: source }).then(
+    () => undefined,
+    (e: unknown) => {
+      // A failed load (a wrong URL, a network error) may be retried.
+      loading = undefined;
+      throw e;
+    },
+  );
   return loading;
 }

@@ -79,12 +79,17 @@ export interface ConnectionFailure extends CloseReason {
 
 /** The server's answer to `connect`. */
 export interface ConnectResult {
+  /** This connection's id, unique across the cluster. */
   client: string;
+  /** The authenticated user (`sub` of the token; empty when anonymous). */
   user: string;
+  /** The server's version. */
   version: string;
-  ping_interval_ms?: number;
-  pong?: boolean;
-  expires_in_ms?: number;
+  /** How often the server pings (0: never); the client watches for it. */
+  pingIntervalMs: number;
+  /** When the token expires, in milliseconds from now; the client refreshes it before. */
+  expiresInMs?: number;
+  /** Data from the server's `on_connect` hook. */
   data?: Data;
 }
 

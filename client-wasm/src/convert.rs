@@ -132,6 +132,21 @@ impl<'a> From<&'a CloseReason> for CloseView<'a> {
     }
 }
 
+/// The connect result as the application sees it: camelCase like the
+/// options, without what the machine consumed (subscription outcomes, inbox).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ConnectView<'a> {
+    client: &'a str,
+    user: &'a str,
+    version: &'a str,
+    ping_interval_ms: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_in_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<&'a Payload>,
+}
+
 /// A reply body without its operation key (the key goes in `op`).
 #[derive(Serialize)]
 #[serde(untagged)]
@@ -176,7 +191,7 @@ enum View<'a> {
         reason: Option<CloseView<'a>>,
     },
     Connected {
-        result: &'a chorus_protocol::message::ConnectResult,
+        result: ConnectView<'a>,
     },
     Failure {
         reason: CloseView<'a>,
@@ -245,7 +260,16 @@ fn view<'a>(event: &'a Event, inbox: Option<&'a StreamPosition>) -> View<'a> {
             state: state_name(*state),
             reason: reason.as_ref().map(CloseView::from),
         },
-        Event::Connected(result) => View::Connected { result },
+        Event::Connected(result) => View::Connected {
+            result: ConnectView {
+                client: &result.client,
+                user: &result.user,
+                version: &result.version,
+                ping_interval_ms: result.ping_interval_ms,
+                expires_in_ms: result.expires_in_ms,
+                data: result.data.as_ref(),
+            },
+        },
         Event::Failure(f) => View::Failure {
             reason: CloseView::from(&f.reason),
             url: &f.url,

@@ -62,7 +62,7 @@ const LEDGER: &[(&str, Proof)] = &[
         },
     ),
     (
-        "cd ../my-app && npm install ../chorus/target/npm/chorus-client-0.1.0.tgz",
+        "CHORUS=$PWD && cd /path/to/my-app && npm install \"$CHORUS/target/npm/chorus-client-0.1.0.tgz\"",
         Runs {
             file: "client-ts/test/unit/package.test.mjs",
             shows: "['install', '--offline', '--no-audit', '--no-fund', `../${filename}`]",

@@ -528,7 +528,8 @@ fn routes_in_code() -> BTreeSet<(String, String)> {
         .collect()
 }
 
-/// A running node with the API enabled and the `chat` namespace the examples use.
+/// A running node as the examples assume: the development profile (its
+/// `demo` namespace, which the examples use) with an API key.
 struct Running {
     addr: SocketAddr,
     stop: oneshot::Sender<()>,
@@ -544,16 +545,7 @@ impl Running {
             ..Config::default()
         };
         config.auth.hmac_secret = Some(SECRET.to_owned());
-        config.namespaces.insert(
-            "chat".to_owned(),
-            NamespaceConfig {
-                history_size: 1000,
-                history_ttl_ms: 600_000,
-                presence: true,
-                join_leave: true,
-                ..NamespaceConfig::default()
-            },
-        );
+        config.apply_dev_profile();
         let source = config.clone();
         let server = ServerBuilder::new(config)
             .reload_source(move || Ok(source.clone()))

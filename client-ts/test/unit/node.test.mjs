@@ -134,10 +134,15 @@ test('getToken supplies the token when the client has none', async () => {
     },
   });
   try {
-    const connected = collect(c, 'connected', (r) => r.user);
+    const connected = collect(c, 'connected');
     await c.connect();
-    assert.deepEqual(await connected.until(1), ['carol']);
+    const [result] = await connected.until(1);
+    assert.equal(result.user, 'carol');
     assert.equal(asked, 1);
+    // camelCase like the options; the token's expiry (an hour) is known.
+    assert.deepEqual(Object.keys(result).sort(), ['client', 'expiresInMs', 'pingIntervalMs', 'user', 'version']);
+    assert.ok(result.expiresInMs > 3_500_000 && result.expiresInMs <= 3_600_000, `${result.expiresInMs}`);
+    assert.equal(typeof result.pingIntervalMs, 'number');
   } finally {
     c.close();
   }

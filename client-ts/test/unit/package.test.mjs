@@ -40,6 +40,11 @@ test('the packed tarball installs into a fresh app, which connects, subscribes a
     assert.ok(shipped.includes(needed), `${needed} is in the tarball: ${shipped.join(', ')}`);
   }
   assert.ok(!shipped.some((f) => f.startsWith('test/') || f.startsWith('src/')), 'tests and sources stay out');
+  // The types show the public API only (members marked @internal are stripped).
+  assert.doesNotMatch(readFileSync(path.join(packageDir, 'dist', 'subscription.d.ts'), 'utf8'), /handle\(|@internal/);
+  // The shipped README stands alone: no links into the repository around it.
+  assert.ok(shipped.includes('README.md'));
+  assert.doesNotMatch(readFileSync(path.join(packageDir, 'README.md'), 'utf8'), /\]\(\.\.\//);
 
   const app = path.join(work.dir, 'app');
   mkdirSync(app);
@@ -76,6 +81,9 @@ const { init, Client, ErrorCode } = require('@chorus/client/manual');
 const WebSocket = require(${JSON.stringify(createRequire(path.join(packageDir, 'package.json')).resolve('ws'))});
 const [url, token] = process.argv.slice(2);
 (async () => {
+  // A failed load can be retried (bytes that are no WebAssembly module first).
+  const failed = await init(new Uint8Array([0, 1, 2, 3])).then(() => false, () => true);
+  if (!failed) throw new Error('init accepted bytes that are no module');
   await init(readFileSync(require.resolve('@chorus/client/chorus_wasm_bg.wasm')));
   const client = new Client(url, { token, WebSocket });
   await client.connect();
