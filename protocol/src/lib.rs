@@ -26,6 +26,11 @@ pub mod payload;
 pub mod subject;
 pub mod user;
 
+/// The README's example, compiled and run as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctest;
+
 pub use channel::{Channel, ChannelError};
 pub use codec::{Codec, DecodeError, EncodeError};
 pub use codes::{CloseCode, ErrorCode};
