@@ -408,8 +408,12 @@ impl ClientMachine {
         self.rearm();
     }
 
-    /// Time passed; handle whatever is due.
+    /// The timer fired (early, on time or late); handle whatever is due. The
+    /// timer is re-armed for what is still pending, even for the same time:
+    /// hosts fire timers up to a millisecond early (Node.js does), and a
+    /// timer that fired is no longer armed.
     pub fn handle_timeout(&mut self, now: Millis) {
+        self.armed = None;
         self.handle_due(now);
         self.rearm();
     }

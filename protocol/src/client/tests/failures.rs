@@ -132,3 +132,34 @@ fn a_client_disconnect_is_not_a_failure() {
     h.m.disconnect(h.now);
     assert!(failures(&h.drain()).is_empty());
 }
+
+#[test]
+fn a_timer_that_fires_early_is_armed_again() {
+    let mut h = Harness::json();
+    h.m.connect(h.now);
+    h.drain();
+    h.m.transport_closed(h.now, None, "");
+    let retry_at = h.m.poll_timeout().expect("a retry is scheduled");
+    h.drain();
+    // The host fires a millisecond early: nothing is due yet, and the timer
+    // must be armed again for the retry, or the client would stall.
+    h.now = retry_at - 1;
+    h.m.handle_timeout(h.now);
+    let actions = h.drain();
+    assert!(
+        !actions
+            .iter()
+            .any(|a| matches!(a, Action::OpenTransport { .. }))
+    );
+    assert!(
+        actions.contains(&Action::ArmTimer { at: retry_at }),
+        "re-armed: {actions:?}"
+    );
+    h.now = retry_at;
+    h.m.handle_timeout(h.now);
+    assert!(
+        h.drain()
+            .iter()
+            .any(|a| matches!(a, Action::OpenTransport { .. }))
+    );
+}

@@ -151,6 +151,12 @@ fn connected() -> ConnectResult {
     }
 }
 
+/// Whether the actions do nothing but (re)arm the timer: what a timer firing
+/// before anything is due leads to.
+fn only_rearms(actions: &[Action]) -> bool {
+    actions.iter().all(|a| matches!(a, Action::ArmTimer { .. }))
+}
+
 fn events(actions: &[Action]) -> Vec<Event> {
     actions
         .iter()
@@ -688,11 +694,11 @@ fn ping_watchdog_reconnects_a_silent_connection_and_pongs_are_sent() {
     assert_eq!(h.sent(&actions), [ClientFrame::Pong]);
     // Frames keep it alive.
     for _ in 0..5 {
-        assert!(h.advance(30_000).is_empty());
+        assert!(only_rearms(&h.advance(30_000)));
         h.push(Push::Ping(Empty {}));
     }
     let actions = h.advance(34_999);
-    assert!(actions.is_empty());
+    assert!(only_rearms(&actions));
     let actions = h.advance(1);
     assert!(actions.contains(&Action::CloseTransport(CloseReason {
         code: CloseCode::PING_TIMEOUT,
@@ -795,7 +801,7 @@ fn token_provider_supplies_and_refreshes_tokens() {
     assert_eq!(req.token.as_deref(), Some("t1"));
     h.push(Push::Ping(Empty {}));
     let actions = h.advance(20_000);
-    assert!(actions.is_empty());
+    assert!(only_rearms(&actions));
     h.push(Push::Ping(Empty {}));
     let actions = h.advance(30_000);
     assert!(
