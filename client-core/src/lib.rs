@@ -147,7 +147,7 @@ impl Client {
                 ConnectionState::Connected => return Ok(()),
                 ConnectionState::Closed => {
                     let reason = self
-                        .close_reason()
+                        .last_close()
                         .map(|r| format!("{}: {}", r.code, r.reason))
                         .unwrap_or_default();
                     return Err(ClientError::Closed(reason));
@@ -174,7 +174,7 @@ impl Client {
     /// Why the connection last ended (its close code, local or from the server):
     /// set before the state moves to `Connecting` or `Closed`, so a watcher of
     /// [`Client::state_changes`] reads the reason for the state it sees.
-    pub fn close_reason(&self) -> Option<CloseReason> {
+    pub fn last_close(&self) -> Option<CloseReason> {
         self.inner.close.borrow().clone()
     }
 

@@ -225,7 +225,7 @@ async fn terminal_close_stops_reconnecting_and_bad_tokens_are_refused() {
         .unwrap();
     let err = alice.publish("chat:x", "1").await.unwrap_err();
     assert!(matches!(err, ClientError::Closed(_)), "{err:?}");
-    let reason = alice.close_reason().expect("a close reason");
+    let reason = alice.last_close().expect("a close reason");
     assert_eq!(reason.code, CloseCode::KICKED);
     assert_eq!(reason.reason, "banned");
 

@@ -12,8 +12,8 @@ use crate::error::ChorusError;
 use crate::runtime::{run, runtime};
 use crate::subscription::{Subscription, SubscriptionListener};
 use crate::types::{
-    ClientEvent, ClientInfo, ClientOptions, CloseInfo, ConnectionState, HistoryPage, PresenceStats,
-    PublishResult, StreamPosition,
+    ClientEvent, ClientInfo, ClientOptions, CloseReason, ConnectionState, HistoryPage,
+    PresenceStats, PublishResult, StreamPosition,
 };
 
 /// Receives connection events. Implemented by the app (a Kotlin interface, a
@@ -98,8 +98,8 @@ impl Client {
     }
 
     /// The close code that ended the last connection, if any.
-    pub fn close_info(&self) -> Option<CloseInfo> {
-        self.inner.close_reason().map(Into::into)
+    pub fn last_close(&self) -> Option<CloseReason> {
+        self.inner.last_close().map(Into::into)
     }
 
     /// The position of the last inbox message delivered (servers that keep
@@ -181,12 +181,12 @@ impl Client {
     pub async fn history(
         &self,
         channel: String,
-        limit: u32,
+        limit: i32,
         since: Option<StreamPosition>,
         reverse: bool,
     ) -> Result<HistoryPage, ChorusError> {
         let query = core::HistoryQuery {
-            limit,
+            limit: non_negative("limit", limit.into())?,
             since: since.map(Into::into),
             reverse,
         };
@@ -256,18 +256,21 @@ fn builder(
     }
     if o.min_reconnect_delay_ms.is_some() || o.max_reconnect_delay_ms.is_some() {
         let defaults = chorus_protocol::client::BackoffConfig::default();
-        let min = o.min_reconnect_delay_ms.unwrap_or(defaults.min_ms);
-        let max = o.max_reconnect_delay_ms.unwrap_or(defaults.max_ms);
-        b = b.backoff(ms(min), ms(max));
+        let min = millis("minReconnectDelayMs", o.min_reconnect_delay_ms)?;
+        let max = millis("maxReconnectDelayMs", o.max_reconnect_delay_ms)?;
+        b = b.backoff(
+            min.unwrap_or(ms(defaults.min_ms)),
+            max.unwrap_or(ms(defaults.max_ms)),
+        );
     }
-    if let Some(t) = o.request_timeout_ms {
-        b = b.request_timeout(ms(t));
+    if let Some(t) = millis("requestTimeoutMs", o.request_timeout_ms)? {
+        b = b.request_timeout(t);
     }
-    if let Some(t) = o.connect_timeout_ms {
-        b = b.connect_timeout(ms(t));
+    if let Some(t) = millis("connectTimeoutMs", o.connect_timeout_ms)? {
+        b = b.connect_timeout(t);
     }
     if let Some(n) = o.max_queued {
-        b = b.max_queued(n as usize);
+        b = b.max_queued(non_negative("maxQueued", n.into())? as usize);
     }
     if let Some(data) = o.connect_data {
         b = b.connect_data(data);
@@ -298,6 +301,25 @@ fn ms(n: u64) -> std::time::Duration {
     std::time::Duration::from_millis(n)
 }
 
+/// A count or limit given as a signed (idiomatic Kotlin and Swift) integer.
+fn non_negative(name: &str, n: i64) -> Result<u32, ChorusError> {
+    u32::try_from(n).map_err(|_| ChorusError::InvalidArgument {
+        reason: format!("{name} must be between 0 and {}, not {n}", u32::MAX),
+    })
+}
+
+/// An optional duration in milliseconds, given as a signed integer.
+fn millis(name: &str, n: Option<i64>) -> Result<Option<std::time::Duration>, ChorusError> {
+    n.map(|n| {
+        u64::try_from(n)
+            .map(ms)
+            .map_err(|_| ChorusError::InvalidArgument {
+                reason: format!("{name} must not be negative, not {n}"),
+            })
+    })
+    .transpose()
+}
+
 /// A token source failure as the Rust client takes it: a `Server` error the
 /// app threw keeps its code and temporary flag (a terminal one closes the
 /// client); anything else is temporary, so the connection retries with backoff.
@@ -320,7 +342,7 @@ fn token_error(e: ChorusError) -> core::ClientError {
 /// Converts an error, attaching the close code for `Closed`.
 fn convert(client: &core::Client, e: core::ClientError) -> ChorusError {
     let close = match e {
-        core::ClientError::Closed(_) => client.close_reason().map(Into::into),
+        core::ClientError::Closed(_) => client.last_close().map(Into::into),
         _ => None,
     };
     ChorusError::from_client(e, close)
@@ -347,9 +369,9 @@ async fn pump_client_events(client: core::Client, listener: Arc<dyn ClientListen
                 let state = *states.borrow_and_update();
                 let close = match state {
                     core::ConnectionState::Connected => None,
-                    _ => client.close_reason().map(Into::into),
+                    _ => client.last_close().map(Into::into),
                 };
-                listener.on_event(ClientEvent::StateChanged { state: state.into(), close });
+                listener.on_event(ClientEvent::StateChanged { state: state.into(), reason: close });
             }
             message = messages.recv() => match message {
                 Ok(m) => listener.on_event(ClientEvent::MessageReceived { message: m.into() }),

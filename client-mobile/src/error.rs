@@ -33,7 +33,7 @@ pub enum ChorusError {
         /// The reason, as the client knows it.
         reason: String,
         /// The close code and reason that ended the connection, if any.
-        close: Option<crate::types::CloseInfo>,
+        close: Option<crate::types::CloseReason>,
     },
     /// Requests made while reconnecting exceed the bounded queue (code 203).
     #[error("reconnect queue is full")]
@@ -62,10 +62,11 @@ pub enum ChorusError {
         /// What is wrong with it.
         reason: String,
     },
-    /// The options cannot work (a URL that is not `ws://` or `wss://`, a
-    /// minimum reconnect delay above the maximum, a zero timeout).
-    #[error("invalid client options: {reason}")]
-    InvalidOptions {
+    /// An option or argument that cannot work (a URL that is not `ws://` or
+    /// `wss://`, a minimum reconnect delay above the maximum, a zero or
+    /// negative timeout, a negative limit).
+    #[error("invalid argument: {reason}")]
+    InvalidArgument {
         /// What is wrong with them.
         reason: String,
     },
@@ -79,7 +80,7 @@ pub enum ChorusError {
 
 impl ChorusError {
     /// Converts a client error; `close` is the client's last close reason, for `Closed`.
-    pub(crate) fn from_client(e: ClientError, close: Option<crate::types::CloseInfo>) -> Self {
+    pub(crate) fn from_client(e: ClientError, close: Option<crate::types::CloseReason>) -> Self {
         match e {
             ClientError::Server(e) => ChorusError::Server {
                 code: e.code.0,
@@ -97,7 +98,7 @@ impl ChorusError {
             ClientError::Stopped => ChorusError::Runtime {
                 reason: ClientError::Stopped.to_string(),
             },
-            ClientError::Config(e) => ChorusError::InvalidOptions {
+            ClientError::Config(e) => ChorusError::InvalidArgument {
                 reason: e.to_string(),
             },
         }
@@ -144,7 +145,7 @@ mod tests {
                 "{row:?} -> {mapped:?}"
             );
         }
-        let close = crate::types::CloseInfo {
+        let close = crate::types::CloseReason {
             code: 4500,
             name: "unauthorized".into(),
             reason: "bad token".into(),

@@ -27,7 +27,7 @@ pub use client::{Client, ClientListener, TokenSource};
 pub use error::ChorusError;
 pub use subscription::{Subscription, SubscriptionListener};
 pub use types::{
-    ClientEvent, ClientInfo, ClientOptions, CloseInfo, ConnectionState, HistoryPage, Member,
+    ClientEvent, ClientInfo, ClientOptions, CloseReason, ConnectionState, HistoryPage, Member,
     Message, PresenceStats, Publication, PublishResult, Recovery, StreamPosition,
     SubscriptionEvent, WireCodec,
 };

@@ -35,19 +35,19 @@ pub struct ClientOptions {
     /// Cap of the first reconnect delay (default 500 ms): retry n waits a
     /// random time in [0, min(longest, this × 2^n)].
     #[uniffi(default)]
-    pub min_reconnect_delay_ms: Option<u64>,
+    pub min_reconnect_delay_ms: Option<i64>,
     /// Largest reconnect delay cap (default 20 s).
     #[uniffi(default)]
-    pub max_reconnect_delay_ms: Option<u64>,
+    pub max_reconnect_delay_ms: Option<i64>,
     /// How long a request waits for its reply (default 10 s).
     #[uniffi(default)]
-    pub request_timeout_ms: Option<u64>,
+    pub request_timeout_ms: Option<i64>,
     /// How long opening the socket plus `connect` may take (default 10 s).
     #[uniffi(default)]
-    pub connect_timeout_ms: Option<u64>,
+    pub connect_timeout_ms: Option<i64>,
     /// Requests kept while reconnecting (default 1000; 0 fails them at once).
     #[uniffi(default)]
-    pub max_queued: Option<u32>,
+    pub max_queued: Option<i32>,
     /// Data for the server's `on_connect` hook.
     #[uniffi(default)]
     pub connect_data: Option<Vec<u8>>,
@@ -72,7 +72,7 @@ pub enum ConnectionState {
 
 /// A close code and why: what ended the last connection.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct CloseInfo {
+pub struct CloseReason {
     /// The code (docs/protocol.md, close codes).
     pub code: u16,
     /// Its stable name, such as `unauthorized` (`other` outside the table).
@@ -86,19 +86,19 @@ pub struct CloseInfo {
 /// Something that happened to the connection.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
 pub enum ClientEvent {
-    /// The state changed; `close` says why when it moved away from connected.
+    /// The state changed; `reason` says why when it moved away from connected.
     StateChanged {
         /// The new state.
         state: ConnectionState,
         /// The close code that caused it, if any.
-        close: Option<CloseInfo>,
+        reason: Option<CloseReason>,
     },
     /// A connection attempt failed or the connection was lost, with its cause:
     /// one per failure, so a wrong URL or a node that is down is visible while
     /// `connect` keeps trying.
     ConnectionFailed {
         /// The close code and reason of the failure.
-        close: CloseInfo,
+        reason: CloseReason,
         /// The node URL of the attempt.
         url: String,
         /// Consecutive failures since the client was last connected (1 first).
@@ -273,9 +273,9 @@ impl From<core::ConnectionState> for ConnectionState {
     }
 }
 
-impl From<core::CloseReason> for CloseInfo {
+impl From<core::CloseReason> for CloseReason {
     fn from(r: core::CloseReason) -> Self {
-        CloseInfo {
+        CloseReason {
             code: r.code.0,
             name: r.code.name().to_owned(),
             reason: r.reason,
@@ -287,7 +287,7 @@ impl From<core::CloseReason> for CloseInfo {
 impl From<core::Failure> for ClientEvent {
     fn from(f: core::Failure) -> Self {
         ClientEvent::ConnectionFailed {
-            close: f.reason.into(),
+            reason: f.reason.into(),
             url: f.url,
             attempt: f.attempt,
             retry_in_ms: f.retry_in_ms,
@@ -429,8 +429,8 @@ mod tests {
     use chorus_protocol::CloseCode;
 
     #[test]
-    fn close_info_says_whether_the_client_reconnects() {
-        let terminal = CloseInfo::from(core::CloseReason {
+    fn close_reasons_say_whether_the_client_reconnects() {
+        let terminal = CloseReason::from(core::CloseReason {
             code: CloseCode::KICKED,
             reason: "banned".into(),
         });
@@ -438,7 +438,7 @@ mod tests {
             (terminal.code, terminal.name.as_str(), terminal.reconnect),
             (4506, "kicked", false)
         );
-        let temporary = CloseInfo::from(core::CloseReason {
+        let temporary = CloseReason::from(core::CloseReason {
             code: CloseCode(4000),
             reason: "shutdown".into(),
         });

@@ -481,6 +481,59 @@ fn token_signing_snippets_are_the_tested_code() {
     }
 }
 
+/// Every name of docs/sdks.md's vocabulary table exists in that SDK's code.
+#[test]
+fn the_sdk_vocabulary_table_names_what_the_code_has() {
+    let rust = [
+        include_str!("../../client-core/src/lib.rs"),
+        include_str!("../../client-core/src/builder.rs"),
+        include_str!("../../client-core/src/subscription.rs"),
+        include_str!("../../client-core/src/error.rs"),
+        include_str!("../../protocol/src/client/event.rs"),
+    ]
+    .concat();
+    let ts = [
+        include_str!("../../client-ts/src/client.ts"),
+        include_str!("../../client-ts/src/subscription.ts"),
+        include_str!("../../client-ts/src/errors.ts"),
+        include_str!("../../client-ts/src/types.ts"),
+    ]
+    .concat();
+    let kotlin =
+        include_str!("../../client-mobile/kotlin/src/main/kotlin/dev/chorus/chorus_mobile.kt");
+    let swift = include_str!("../../client-mobile/swift/Sources/Chorus/Chorus.swift");
+    let sources = [
+        ("Rust", rust.as_str()),
+        ("TypeScript", ts.as_str()),
+        ("Kotlin", kotlin),
+        ("Swift", swift),
+    ];
+    let page = include_str!("../../docs/sdks.md");
+    let rows: Vec<Vec<&str>> = page
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| concept") && !l.starts_with("| ---"))
+        .map(|l| l.trim_matches('|').split(" | ").map(str::trim).collect())
+        .collect();
+    assert!(rows.len() >= 15, "docs/sdks.md has its table");
+    for row in &rows {
+        assert_eq!(row.len(), 5, "five columns: {row:?}");
+        for ((sdk, source), cell) in sources.iter().zip(&row[1..]) {
+            for span in cell.split('`').skip(1).step_by(2) {
+                for name in span
+                    .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                    .filter(|n| n.len() > 2 && n.chars().next().is_some_and(char::is_alphabetic))
+                {
+                    assert!(
+                        source.contains(name),
+                        "docs/sdks.md names `{name}` for {sdk} ({}), which its code does not have",
+                        row[0]
+                    );
+                }
+            }
+        }
+    }
+}
+
 // ---- API ----
 
 /// `(method, path)` of every route heading (``### `METHOD /path` ``) in docs/api.md.

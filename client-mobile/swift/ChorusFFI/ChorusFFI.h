@@ -311,11 +311,6 @@ uint64_t uniffi_chorus_mobile_fn_constructor_client_new(RustBuffer url, RustBuff
 uint64_t uniffi_chorus_mobile_fn_method_client_broadcast(uint64_t ptr, RustBuffer data
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_CHORUS_MOBILE_FN_METHOD_CLIENT_CLOSE_INFO
-#define UNIFFI_FFIDEF_UNIFFI_CHORUS_MOBILE_FN_METHOD_CLIENT_CLOSE_INFO
-RustBuffer uniffi_chorus_mobile_fn_method_client_close_info(uint64_t ptr, RustCallStatus *_Nonnull out_status
-);
-#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CHORUS_MOBILE_FN_METHOD_CLIENT_CONNECT
 #define UNIFFI_FFIDEF_UNIFFI_CHORUS_MOBILE_FN_METHOD_CLIENT_CONNECT
 uint64_t uniffi_chorus_mobile_fn_method_client_connect(uint64_t ptr
@@ -328,12 +323,17 @@ uint64_t uniffi_chorus_mobile_fn_method_client_disconnect(uint64_t ptr
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CHORUS_MOBILE_FN_METHOD_CLIENT_HISTORY
 #define UNIFFI_FFIDEF_UNIFFI_CHORUS_MOBILE_FN_METHOD_CLIENT_HISTORY
-uint64_t uniffi_chorus_mobile_fn_method_client_history(uint64_t ptr, RustBuffer channel, uint32_t limit, RustBuffer since, int8_t reverse
+uint64_t uniffi_chorus_mobile_fn_method_client_history(uint64_t ptr, RustBuffer channel, int32_t limit, RustBuffer since, int8_t reverse
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CHORUS_MOBILE_FN_METHOD_CLIENT_INBOX_POSITION
 #define UNIFFI_FFIDEF_UNIFFI_CHORUS_MOBILE_FN_METHOD_CLIENT_INBOX_POSITION
 RustBuffer uniffi_chorus_mobile_fn_method_client_inbox_position(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CHORUS_MOBILE_FN_METHOD_CLIENT_LAST_CLOSE
+#define UNIFFI_FFIDEF_UNIFFI_CHORUS_MOBILE_FN_METHOD_CLIENT_LAST_CLOSE
+RustBuffer uniffi_chorus_mobile_fn_method_client_last_close(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CHORUS_MOBILE_FN_METHOD_CLIENT_PING
@@ -722,12 +722,6 @@ uint16_t uniffi_chorus_mobile_checksum_method_client_broadcast(void
     
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_CHORUS_MOBILE_CHECKSUM_METHOD_CLIENT_CLOSE_INFO
-#define UNIFFI_FFIDEF_UNIFFI_CHORUS_MOBILE_CHECKSUM_METHOD_CLIENT_CLOSE_INFO
-uint16_t uniffi_chorus_mobile_checksum_method_client_close_info(void
-    
-);
-#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CHORUS_MOBILE_CHECKSUM_METHOD_CLIENT_CONNECT
 #define UNIFFI_FFIDEF_UNIFFI_CHORUS_MOBILE_CHECKSUM_METHOD_CLIENT_CONNECT
 uint16_t uniffi_chorus_mobile_checksum_method_client_connect(void
@@ -749,6 +743,12 @@ uint16_t uniffi_chorus_mobile_checksum_method_client_history(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CHORUS_MOBILE_CHECKSUM_METHOD_CLIENT_INBOX_POSITION
 #define UNIFFI_FFIDEF_UNIFFI_CHORUS_MOBILE_CHECKSUM_METHOD_CLIENT_INBOX_POSITION
 uint16_t uniffi_chorus_mobile_checksum_method_client_inbox_position(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CHORUS_MOBILE_CHECKSUM_METHOD_CLIENT_LAST_CLOSE
+#define UNIFFI_FFIDEF_UNIFFI_CHORUS_MOBILE_CHECKSUM_METHOD_CLIENT_LAST_CLOSE
+uint16_t uniffi_chorus_mobile_checksum_method_client_last_close(void
     
 );
 #endif

@@ -168,7 +168,7 @@ async fn session(
                     ConnectionState::Connected => {}
                     ConnectionState::Closed => {
                         let reason = client
-                            .close_reason()
+                            .last_close()
                             .map(|r| format!("{}: {}", r.code, r.reason))
                             .unwrap_or_default();
                         return Err(ClientError::Closed(reason).into());

@@ -503,6 +503,22 @@ fileprivate struct FfiConverterUInt32: FfiConverterPrimitive {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterInt32: FfiConverterPrimitive {
+    typealias FfiType = Int32
+    typealias SwiftType = Int32
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Int32 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: Int32, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterUInt64: FfiConverterPrimitive {
     typealias FfiType = UInt64
     typealias SwiftType = UInt64
@@ -512,6 +528,22 @@ fileprivate struct FfiConverterUInt64: FfiConverterPrimitive {
     }
 
     public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterInt64: FfiConverterPrimitive {
+    typealias FfiType = Int64
+    typealias SwiftType = Int64
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Int64 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: Int64, into buf: inout [UInt8]) {
         writeInt(&buf, lower(value))
     }
 }
@@ -621,11 +653,6 @@ public protocol ClientProtocol: AnyObject, Sendable {
     func broadcast(data: Data) async throws 
     
     /**
-     * The close code that ended the last connection, if any.
-     */
-    func closeInfo()  -> CloseInfo?
-    
-    /**
      * Connects, and keeps reconnecting after drops. Returns once connected;
      * throws `Closed` (with the close code) when the server refuses the
      * client for good, such as for a bad token.
@@ -641,13 +668,18 @@ public protocol ClientProtocol: AnyObject, Sendable {
      * A page of a channel's history: at most `limit` publications after
      * `since` (or, with `reverse`, the newest first, before `since`).
      */
-    func history(channel: String, limit: UInt32, since: StreamPosition?, reverse: Bool) async throws  -> HistoryPage
+    func history(channel: String, limit: Int32, since: StreamPosition?, reverse: Bool) async throws  -> HistoryPage
     
     /**
      * The position of the last inbox message delivered (servers that keep
      * inboxes): persist it and pass it as `ClientOptions.inbox_since`.
      */
     func inboxPosition()  -> StreamPosition?
+    
+    /**
+     * The close code that ended the last connection, if any.
+     */
+    func lastClose()  -> CloseReason?
     
     /**
      * A round trip to the server.
@@ -788,18 +820,6 @@ open func broadcast(data: Data)async throws   {
 }
     
     /**
-     * The close code that ended the last connection, if any.
-     */
-open func closeInfo() -> CloseInfo?  {
-    return try!  FfiConverterOptionTypeCloseInfo.lift(try! rustCall() {
-        uniffiCallStatus in
-    uniffi_chorus_mobile_fn_method_client_close_info(
-            self.uniffiCloneHandle(),uniffiCallStatus
-    )
-})
-}
-    
-    /**
      * Connects, and keeps reconnecting after drops. Returns once connected;
      * throws `Closed` (with the close code) when the server refuses the
      * client for good, such as for a bad token.
@@ -843,12 +863,12 @@ open func disconnect()async throws   {
      * A page of a channel's history: at most `limit` publications after
      * `since` (or, with `reverse`, the newest first, before `since`).
      */
-open func history(channel: String, limit: UInt32, since: StreamPosition? = nil, reverse: Bool = false)async throws  -> HistoryPage  {
+open func history(channel: String, limit: Int32, since: StreamPosition? = nil, reverse: Bool = false)async throws  -> HistoryPage  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
                 uniffi_chorus_mobile_fn_method_client_history(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(channel),FfiConverterUInt32.lower(limit),FfiConverterOptionTypeStreamPosition.lower(since),FfiConverterBool.lower(reverse)
+                        self.uniffiCloneHandle(),FfiConverterString.lower(channel),FfiConverterInt32.lower(limit),FfiConverterOptionTypeStreamPosition.lower(since),FfiConverterBool.lower(reverse)
                 )
             },
             pollFunc: ffi_chorus_mobile_rust_future_poll_rust_buffer,
@@ -867,6 +887,18 @@ open func inboxPosition() -> StreamPosition?  {
     return try!  FfiConverterOptionTypeStreamPosition.lift(try! rustCall() {
         uniffiCallStatus in
     uniffi_chorus_mobile_fn_method_client_inbox_position(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The close code that ended the last connection, if any.
+     */
+open func lastClose() -> CloseReason?  {
+    return try!  FfiConverterOptionTypeCloseReason.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_chorus_mobile_fn_method_client_last_close(
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
@@ -1964,23 +1996,23 @@ public struct ClientOptions: Equatable, Hashable {
      * Cap of the first reconnect delay (default 500 ms): retry n waits a
      * random time in [0, min(longest, this × 2^n)].
      */
-    public var minReconnectDelayMs: UInt64?
+    public var minReconnectDelayMs: Int64?
     /**
      * Largest reconnect delay cap (default 20 s).
      */
-    public var maxReconnectDelayMs: UInt64?
+    public var maxReconnectDelayMs: Int64?
     /**
      * How long a request waits for its reply (default 10 s).
      */
-    public var requestTimeoutMs: UInt64?
+    public var requestTimeoutMs: Int64?
     /**
      * How long opening the socket plus `connect` may take (default 10 s).
      */
-    public var connectTimeoutMs: UInt64?
+    public var connectTimeoutMs: Int64?
     /**
      * Requests kept while reconnecting (default 1000; 0 fails them at once).
      */
-    public var maxQueued: UInt32?
+    public var maxQueued: Int32?
     /**
      * Data for the server's `on_connect` hook.
      */
@@ -2011,19 +2043,19 @@ public struct ClientOptions: Equatable, Hashable {
         /**
          * Cap of the first reconnect delay (default 500 ms): retry n waits a
          * random time in [0, min(longest, this × 2^n)].
-         */minReconnectDelayMs: UInt64? = nil, 
+         */minReconnectDelayMs: Int64? = nil, 
         /**
          * Largest reconnect delay cap (default 20 s).
-         */maxReconnectDelayMs: UInt64? = nil, 
+         */maxReconnectDelayMs: Int64? = nil, 
         /**
          * How long a request waits for its reply (default 10 s).
-         */requestTimeoutMs: UInt64? = nil, 
+         */requestTimeoutMs: Int64? = nil, 
         /**
          * How long opening the socket plus `connect` may take (default 10 s).
-         */connectTimeoutMs: UInt64? = nil, 
+         */connectTimeoutMs: Int64? = nil, 
         /**
          * Requests kept while reconnecting (default 1000; 0 fails them at once).
-         */maxQueued: UInt32? = nil, 
+         */maxQueued: Int32? = nil, 
         /**
          * Data for the server's `on_connect` hook.
          */connectData: Data? = nil, 
@@ -2064,11 +2096,11 @@ public struct FfiConverterTypeClientOptions: FfiConverterRustBuffer {
                 rootCertificatesPem: FfiConverterOptionString.read(from: &buf), 
                 token: FfiConverterOptionString.read(from: &buf), 
                 codec: FfiConverterOptionTypeWireCodec.read(from: &buf), 
-                minReconnectDelayMs: FfiConverterOptionUInt64.read(from: &buf), 
-                maxReconnectDelayMs: FfiConverterOptionUInt64.read(from: &buf), 
-                requestTimeoutMs: FfiConverterOptionUInt64.read(from: &buf), 
-                connectTimeoutMs: FfiConverterOptionUInt64.read(from: &buf), 
-                maxQueued: FfiConverterOptionUInt32.read(from: &buf), 
+                minReconnectDelayMs: FfiConverterOptionInt64.read(from: &buf), 
+                maxReconnectDelayMs: FfiConverterOptionInt64.read(from: &buf), 
+                requestTimeoutMs: FfiConverterOptionInt64.read(from: &buf), 
+                connectTimeoutMs: FfiConverterOptionInt64.read(from: &buf), 
+                maxQueued: FfiConverterOptionInt32.read(from: &buf), 
                 connectData: FfiConverterOptionData.read(from: &buf), 
                 inboxSince: FfiConverterOptionTypeStreamPosition.read(from: &buf)
         )
@@ -2079,11 +2111,11 @@ public struct FfiConverterTypeClientOptions: FfiConverterRustBuffer {
         FfiConverterOptionString.write(value.rootCertificatesPem, into: &buf)
         FfiConverterOptionString.write(value.token, into: &buf)
         FfiConverterOptionTypeWireCodec.write(value.codec, into: &buf)
-        FfiConverterOptionUInt64.write(value.minReconnectDelayMs, into: &buf)
-        FfiConverterOptionUInt64.write(value.maxReconnectDelayMs, into: &buf)
-        FfiConverterOptionUInt64.write(value.requestTimeoutMs, into: &buf)
-        FfiConverterOptionUInt64.write(value.connectTimeoutMs, into: &buf)
-        FfiConverterOptionUInt32.write(value.maxQueued, into: &buf)
+        FfiConverterOptionInt64.write(value.minReconnectDelayMs, into: &buf)
+        FfiConverterOptionInt64.write(value.maxReconnectDelayMs, into: &buf)
+        FfiConverterOptionInt64.write(value.requestTimeoutMs, into: &buf)
+        FfiConverterOptionInt64.write(value.connectTimeoutMs, into: &buf)
+        FfiConverterOptionInt32.write(value.maxQueued, into: &buf)
         FfiConverterOptionData.write(value.connectData, into: &buf)
         FfiConverterOptionTypeStreamPosition.write(value.inboxSince, into: &buf)
     }
@@ -2108,7 +2140,7 @@ public func FfiConverterTypeClientOptions_lower(_ value: ClientOptions) -> RustB
 /**
  * A close code and why: what ended the last connection.
  */
-public struct CloseInfo: Equatable, Hashable {
+public struct CloseReason: Equatable, Hashable {
     /**
      * The code (docs/protocol.md, close codes).
      */
@@ -2153,16 +2185,16 @@ public struct CloseInfo: Equatable, Hashable {
 }
 
 #if compiler(>=6)
-extension CloseInfo: Sendable {}
+extension CloseReason: Sendable {}
 #endif
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public struct FfiConverterTypeCloseInfo: FfiConverterRustBuffer {
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CloseInfo {
+public struct FfiConverterTypeCloseReason: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CloseReason {
         return
-            try CloseInfo(
+            try CloseReason(
                 code: FfiConverterUInt16.read(from: &buf), 
                 name: FfiConverterString.read(from: &buf), 
                 reason: FfiConverterString.read(from: &buf), 
@@ -2170,7 +2202,7 @@ public struct FfiConverterTypeCloseInfo: FfiConverterRustBuffer {
         )
     }
 
-    public static func write(_ value: CloseInfo, into buf: inout [UInt8]) {
+    public static func write(_ value: CloseReason, into buf: inout [UInt8]) {
         FfiConverterUInt16.write(value.code, into: &buf)
         FfiConverterString.write(value.name, into: &buf)
         FfiConverterString.write(value.reason, into: &buf)
@@ -2182,15 +2214,15 @@ public struct FfiConverterTypeCloseInfo: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public func FfiConverterTypeCloseInfo_lift(_ buf: RustBuffer) throws -> CloseInfo {
-    return try FfiConverterTypeCloseInfo.lift(buf)
+public func FfiConverterTypeCloseReason_lift(_ buf: RustBuffer) throws -> CloseReason {
+    return try FfiConverterTypeCloseReason.lift(buf)
 }
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public func FfiConverterTypeCloseInfo_lower(_ value: CloseInfo) -> RustBuffer {
-    return FfiConverterTypeCloseInfo.lower(value)
+public func FfiConverterTypeCloseReason_lower(_ value: CloseReason) -> RustBuffer {
+    return FfiConverterTypeCloseReason.lower(value)
 }
 
 
@@ -2771,7 +2803,7 @@ enum ChorusError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
          */reason: String, 
         /**
          * The close code and reason that ended the connection, if any.
-         */close: CloseInfo?
+         */close: CloseReason?
     )
     /**
      * Requests made while reconnecting exceed the bounded queue (code 203).
@@ -2810,10 +2842,11 @@ enum ChorusError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
          */reason: String
     )
     /**
-     * The options cannot work (a URL that is not `ws://` or `wss://`, a
-     * minimum reconnect delay above the maximum, a zero timeout).
+     * An option or argument that cannot work (a URL that is not `ws://` or
+     * `wss://`, a minimum reconnect delay above the maximum, a zero or
+     * negative timeout, a negative limit).
      */
-    case InvalidOptions(
+    case InvalidArgument(
         /**
          * What is wrong with them.
          */reason: String
@@ -2864,7 +2897,7 @@ public struct FfiConverterTypeChorusError: FfiConverterRustBuffer {
         case 3: return .ConnectionLost
         case 4: return .Closed(
             reason: try FfiConverterString.read(from: &buf), 
-            close: try FfiConverterOptionTypeCloseInfo.read(from: &buf)
+            close: try FfiConverterOptionTypeCloseReason.read(from: &buf)
             )
         case 5: return .QueueFull
         case 6: return .DuplicateSubscription(
@@ -2879,7 +2912,7 @@ public struct FfiConverterTypeChorusError: FfiConverterRustBuffer {
         case 9: return .InvalidCertificate(
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 10: return .InvalidOptions(
+        case 10: return .InvalidArgument(
             reason: try FfiConverterString.read(from: &buf)
             )
         case 11: return .TokenSource(
@@ -2915,7 +2948,7 @@ public struct FfiConverterTypeChorusError: FfiConverterRustBuffer {
         case let .Closed(reason,close):
             writeInt(&buf, Int32(4))
             FfiConverterString.write(reason, into: &buf)
-            FfiConverterOptionTypeCloseInfo.write(close, into: &buf)
+            FfiConverterOptionTypeCloseReason.write(close, into: &buf)
             
         
         case .QueueFull:
@@ -2942,7 +2975,7 @@ public struct FfiConverterTypeChorusError: FfiConverterRustBuffer {
             FfiConverterString.write(reason, into: &buf)
             
         
-        case let .InvalidOptions(reason):
+        case let .InvalidArgument(reason):
             writeInt(&buf, Int32(10))
             FfiConverterString.write(reason, into: &buf)
             
@@ -2978,7 +3011,7 @@ public func FfiConverterTypeChorusError_lower(_ value: ChorusError) -> RustBuffe
 public enum ClientEvent: Equatable, Hashable {
     
     /**
-     * The state changed; `close` says why when it moved away from connected.
+     * The state changed; `reason` says why when it moved away from connected.
      */
     case stateChanged(
         /**
@@ -2986,7 +3019,7 @@ public enum ClientEvent: Equatable, Hashable {
          */state: ConnectionState, 
         /**
          * The close code that caused it, if any.
-         */close: CloseInfo?
+         */reason: CloseReason?
     )
     /**
      * A connection attempt failed or the connection was lost, with its cause:
@@ -2996,7 +3029,7 @@ public enum ClientEvent: Equatable, Hashable {
     case connectionFailed(
         /**
          * The close code and reason of the failure.
-         */close: CloseInfo, 
+         */reason: CloseReason, 
         /**
          * The node URL of the attempt.
          */url: String, 
@@ -3036,10 +3069,10 @@ public struct FfiConverterTypeClientEvent: FfiConverterRustBuffer {
         let variant: Int32 = try readInt(&buf)
         switch variant {
         
-        case 1: return .stateChanged(state: try FfiConverterTypeConnectionState.read(from: &buf), close: try FfiConverterOptionTypeCloseInfo.read(from: &buf)
+        case 1: return .stateChanged(state: try FfiConverterTypeConnectionState.read(from: &buf), reason: try FfiConverterOptionTypeCloseReason.read(from: &buf)
         )
         
-        case 2: return .connectionFailed(close: try FfiConverterTypeCloseInfo.read(from: &buf), url: try FfiConverterString.read(from: &buf), attempt: try FfiConverterUInt32.read(from: &buf), retryInMs: try FfiConverterOptionUInt64.read(from: &buf)
+        case 2: return .connectionFailed(reason: try FfiConverterTypeCloseReason.read(from: &buf), url: try FfiConverterString.read(from: &buf), attempt: try FfiConverterUInt32.read(from: &buf), retryInMs: try FfiConverterOptionUInt64.read(from: &buf)
         )
         
         case 3: return .messageReceived(message: try FfiConverterTypeMessage.read(from: &buf)
@@ -3053,15 +3086,15 @@ public struct FfiConverterTypeClientEvent: FfiConverterRustBuffer {
         switch value {
         
         
-        case let .stateChanged(state,close):
+        case let .stateChanged(state,reason):
             writeInt(&buf, Int32(1))
             FfiConverterTypeConnectionState.write(state, into: &buf)
-            FfiConverterOptionTypeCloseInfo.write(close, into: &buf)
+            FfiConverterOptionTypeCloseReason.write(reason, into: &buf)
             
         
-        case let .connectionFailed(close,url,attempt,retryInMs):
+        case let .connectionFailed(reason,url,attempt,retryInMs):
             writeInt(&buf, Int32(2))
-            FfiConverterTypeCloseInfo.write(close, into: &buf)
+            FfiConverterTypeCloseReason.write(reason, into: &buf)
             FfiConverterString.write(url, into: &buf)
             FfiConverterUInt32.write(attempt, into: &buf)
             FfiConverterOptionUInt64.write(retryInMs, into: &buf)
@@ -3519,8 +3552,8 @@ public func FfiConverterTypeWireCodec_lower(_ value: WireCodec) -> RustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-fileprivate struct FfiConverterOptionUInt32: FfiConverterRustBuffer {
-    typealias SwiftType = UInt32?
+fileprivate struct FfiConverterOptionInt32: FfiConverterRustBuffer {
+    typealias SwiftType = Int32?
 
     public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
         guard let value = value else {
@@ -3528,13 +3561,13 @@ fileprivate struct FfiConverterOptionUInt32: FfiConverterRustBuffer {
             return
         }
         writeInt(&buf, Int8(1))
-        FfiConverterUInt32.write(value, into: &buf)
+        FfiConverterInt32.write(value, into: &buf)
     }
 
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
-        case 1: return try FfiConverterUInt32.read(from: &buf)
+        case 1: return try FfiConverterInt32.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -3559,6 +3592,30 @@ fileprivate struct FfiConverterOptionUInt64: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterUInt64.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionInt64: FfiConverterRustBuffer {
+    typealias SwiftType = Int64?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterInt64.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterInt64.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -3687,8 +3744,8 @@ fileprivate struct FfiConverterOptionTypeClientInfo: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-fileprivate struct FfiConverterOptionTypeCloseInfo: FfiConverterRustBuffer {
-    typealias SwiftType = CloseInfo?
+fileprivate struct FfiConverterOptionTypeCloseReason: FfiConverterRustBuffer {
+    typealias SwiftType = CloseReason?
 
     public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
         guard let value = value else {
@@ -3696,13 +3753,13 @@ fileprivate struct FfiConverterOptionTypeCloseInfo: FfiConverterRustBuffer {
             return
         }
         writeInt(&buf, Int8(1))
-        FfiConverterTypeCloseInfo.write(value, into: &buf)
+        FfiConverterTypeCloseReason.write(value, into: &buf)
     }
 
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
-        case 1: return try FfiConverterTypeCloseInfo.read(from: &buf)
+        case 1: return try FfiConverterTypeCloseReason.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -3921,19 +3978,19 @@ private let initializationResult: InitializationResult = {
     if (uniffi_chorus_mobile_checksum_method_client_broadcast() != 52170) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_chorus_mobile_checksum_method_client_close_info() != 5495) {
-        return InitializationResult.apiChecksumMismatch
-    }
     if (uniffi_chorus_mobile_checksum_method_client_connect() != 57708) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_chorus_mobile_checksum_method_client_disconnect() != 6373) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_chorus_mobile_checksum_method_client_history() != 56552) {
+    if (uniffi_chorus_mobile_checksum_method_client_history() != 25812) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_chorus_mobile_checksum_method_client_inbox_position() != 53251) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_chorus_mobile_checksum_method_client_last_close() != 27860) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_chorus_mobile_checksum_method_client_ping() != 21575) {

@@ -184,7 +184,7 @@ final class ClientTests: XCTestCase {
             XCTAssertFalse(close.reconnect)
             XCTAssertEqual(close.name, "unauthorized")
             XCTAssertEqual(mallory.state(), .closed)
-            XCTAssertEqual(mallory.closeInfo(), close)
+            XCTAssertEqual(mallory.lastClose(), close)
             let seen = try await events.state(.closed)
             XCTAssertEqual(seen, close)
             XCTAssertEqual(events.states(), [.connecting, .closed])

@@ -262,7 +262,7 @@ final class ClientEvents: ClientListener, @unchecked Sendable {
     func onEvent(event: ClientEvent) { events.push(event) }
 
     /// Waits for the state `state` and returns its close info.
-    func state(_ state: ConnectionState) async throws -> CloseInfo? {
+    func state(_ state: ConnectionState) async throws -> CloseReason? {
         let event = try await events.next("state \(state)") {
             if case .stateChanged(let s, _) = $0 { return s == state }
             return false

@@ -750,8 +750,6 @@ internal object IntegrityCheckingUniffiLib {
     internal fun ensureInitialized() = Unit
     external fun uniffi_chorus_mobile_checksum_method_client_broadcast(
     ): Int
-    external fun uniffi_chorus_mobile_checksum_method_client_close_info(
-    ): Int
     external fun uniffi_chorus_mobile_checksum_method_client_connect(
     ): Int
     external fun uniffi_chorus_mobile_checksum_method_client_disconnect(
@@ -759,6 +757,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_chorus_mobile_checksum_method_client_history(
     ): Int
     external fun uniffi_chorus_mobile_checksum_method_client_inbox_position(
+    ): Int
+    external fun uniffi_chorus_mobile_checksum_method_client_last_close(
     ): Int
     external fun uniffi_chorus_mobile_checksum_method_client_ping(
     ): Int
@@ -819,8 +819,6 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_chorus_mobile_fn_method_client_broadcast(`ptr`: Long,`data`: RustBuffer.ByValue,
     ): Long
-    external fun uniffi_chorus_mobile_fn_method_client_close_info(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
     external fun uniffi_chorus_mobile_fn_method_client_connect(`ptr`: Long,
     ): Long
     external fun uniffi_chorus_mobile_fn_method_client_disconnect(`ptr`: Long,
@@ -828,6 +826,8 @@ internal object UniffiLib {
     external fun uniffi_chorus_mobile_fn_method_client_history(`ptr`: Long,`channel`: RustBuffer.ByValue,`limit`: Int,`since`: RustBuffer.ByValue,`reverse`: Byte,
     ): Long
     external fun uniffi_chorus_mobile_fn_method_client_inbox_position(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_chorus_mobile_fn_method_client_last_close(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_chorus_mobile_fn_method_client_ping(`ptr`: Long,
     ): Long
@@ -999,19 +999,19 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_chorus_mobile_checksum_method_client_broadcast() and 0xFFFF) != 52170) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_chorus_mobile_checksum_method_client_close_info() and 0xFFFF) != 5495) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
     if ((lib.uniffi_chorus_mobile_checksum_method_client_connect() and 0xFFFF) != 57708) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_chorus_mobile_checksum_method_client_disconnect() and 0xFFFF) != 6373) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_chorus_mobile_checksum_method_client_history() and 0xFFFF) != 56552) {
+    if ((lib.uniffi_chorus_mobile_checksum_method_client_history() and 0xFFFF) != 25812) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_chorus_mobile_checksum_method_client_inbox_position() and 0xFFFF) != 53251) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_chorus_mobile_checksum_method_client_last_close() and 0xFFFF) != 27860) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_chorus_mobile_checksum_method_client_ping() and 0xFFFF) != 21575) {
@@ -1337,6 +1337,29 @@ public object FfiConverterUInt: FfiConverter<UInt, Int> {
 /**
  * @suppress
  */
+public object FfiConverterInt: FfiConverter<Int, Int> {
+    override fun lift(value: Int): Int {
+        return value
+    }
+
+    override fun read(buf: ByteBuffer): Int {
+        return buf.getInt()
+    }
+
+    override fun lower(value: Int): Int {
+        return value
+    }
+
+    override fun allocationSize(value: Int) = 4UL
+
+    override fun write(value: Int, buf: ByteBuffer) {
+        buf.putInt(value)
+    }
+}
+
+/**
+ * @suppress
+ */
 public object FfiConverterULong: FfiConverter<ULong, Long> {
     override fun lift(value: Long): ULong {
         return value.toULong()
@@ -1354,6 +1377,29 @@ public object FfiConverterULong: FfiConverter<ULong, Long> {
 
     override fun write(value: ULong, buf: ByteBuffer) {
         buf.putLong(value.toLong())
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterLong: FfiConverter<Long, Long> {
+    override fun lift(value: Long): Long {
+        return value
+    }
+
+    override fun read(buf: ByteBuffer): Long {
+        return buf.getLong()
+    }
+
+    override fun lower(value: Long): Long {
+        return value
+    }
+
+    override fun allocationSize(value: Long) = 8UL
+
+    override fun write(value: Long, buf: ByteBuffer) {
+        buf.putLong(value)
     }
 }
 
@@ -1566,11 +1612,6 @@ public interface ClientInterface {
     suspend fun `broadcast`(`data`: kotlin.ByteArray)
     
     /**
-     * The close code that ended the last connection, if any.
-     */
-    fun `closeInfo`(): CloseInfo?
-    
-    /**
      * Connects, and keeps reconnecting after drops. Returns once connected;
      * throws `Closed` (with the close code) when the server refuses the
      * client for good, such as for a bad token.
@@ -1586,13 +1627,18 @@ public interface ClientInterface {
      * A page of a channel's history: at most `limit` publications after
      * `since` (or, with `reverse`, the newest first, before `since`).
      */
-    suspend fun `history`(`channel`: kotlin.String, `limit`: kotlin.UInt, `since`: StreamPosition? = null, `reverse`: kotlin.Boolean = false): HistoryPage
+    suspend fun `history`(`channel`: kotlin.String, `limit`: kotlin.Int, `since`: StreamPosition? = null, `reverse`: kotlin.Boolean = false): HistoryPage
     
     /**
      * The position of the last inbox message delivered (servers that keep
      * inboxes): persist it and pass it as `ClientOptions.inbox_since`.
      */
     fun `inboxPosition`(): StreamPosition?
+    
+    /**
+     * The close code that ended the last connection, if any.
+     */
+    fun `lastClose`(): CloseReason?
     
     /**
      * A round trip to the server.
@@ -1791,22 +1837,6 @@ open class Client: Disposable, AutoCloseable, ClientInterface
 
     
     /**
-     * The close code that ended the last connection, if any.
-     */override fun `closeInfo`(): CloseInfo? {
-            return FfiConverterOptionalTypeCloseInfo.lift(
-    callWithHandle {
-    uniffiRustCall() { _status ->
-    UniffiLib.uniffi_chorus_mobile_fn_method_client_close_info(
-        it,
-        _status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
      * Connects, and keeps reconnecting after drops. Returns once connected;
      * throws `Closed` (with the close code) when the server refuses the
      * client for good, such as for a bad token.
@@ -1864,14 +1894,14 @@ open class Client: Disposable, AutoCloseable, ClientInterface
      */
     @Throws(ChorusException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `history`(`channel`: kotlin.String, `limit`: kotlin.UInt, `since`: StreamPosition?, `reverse`: kotlin.Boolean) : HistoryPage {
+    override suspend fun `history`(`channel`: kotlin.String, `limit`: kotlin.Int, `since`: StreamPosition?, `reverse`: kotlin.Boolean) : HistoryPage {
         return uniffiRustCallAsync(
         callWithHandle { uniffiHandle ->
             UniffiLib.uniffi_chorus_mobile_fn_method_client_history(
                 uniffiHandle,
                 
         FfiConverterString.lower(`channel`),
-        FfiConverterUInt.lower(`limit`),
+        FfiConverterInt.lower(`limit`),
         FfiConverterOptionalTypeStreamPosition.lower(`since`),
         FfiConverterBoolean.lower(`reverse`),
             )
@@ -1895,6 +1925,22 @@ open class Client: Disposable, AutoCloseable, ClientInterface
     callWithHandle {
     uniffiRustCall() { _status ->
     UniffiLib.uniffi_chorus_mobile_fn_method_client_inbox_position(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The close code that ended the last connection, if any.
+     */override fun `lastClose`(): CloseReason? {
+            return FfiConverterOptionalTypeCloseReason.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_chorus_mobile_fn_method_client_last_close(
         it,
         _status)
 }
@@ -3507,27 +3553,27 @@ data class ClientOptions (
      * Cap of the first reconnect delay (default 500 ms): retry n waits a
      * random time in [0, min(longest, this × 2^n)].
      */
-    var `minReconnectDelayMs`: kotlin.ULong? = null 
+    var `minReconnectDelayMs`: kotlin.Long? = null 
     , 
     /**
      * Largest reconnect delay cap (default 20 s).
      */
-    var `maxReconnectDelayMs`: kotlin.ULong? = null 
+    var `maxReconnectDelayMs`: kotlin.Long? = null 
     , 
     /**
      * How long a request waits for its reply (default 10 s).
      */
-    var `requestTimeoutMs`: kotlin.ULong? = null 
+    var `requestTimeoutMs`: kotlin.Long? = null 
     , 
     /**
      * How long opening the socket plus `connect` may take (default 10 s).
      */
-    var `connectTimeoutMs`: kotlin.ULong? = null 
+    var `connectTimeoutMs`: kotlin.Long? = null 
     , 
     /**
      * Requests kept while reconnecting (default 1000; 0 fails them at once).
      */
-    var `maxQueued`: kotlin.UInt? = null 
+    var `maxQueued`: kotlin.Int? = null 
     , 
     /**
      * Data for the server's `on_connect` hook.
@@ -3559,11 +3605,11 @@ public object FfiConverterTypeClientOptions: FfiConverterRustBuffer<ClientOption
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalTypeWireCodec.read(buf),
-            FfiConverterOptionalULong.read(buf),
-            FfiConverterOptionalULong.read(buf),
-            FfiConverterOptionalULong.read(buf),
-            FfiConverterOptionalULong.read(buf),
-            FfiConverterOptionalUInt.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalInt.read(buf),
             FfiConverterOptionalByteArray.read(buf),
             FfiConverterOptionalTypeStreamPosition.read(buf),
         )
@@ -3574,11 +3620,11 @@ public object FfiConverterTypeClientOptions: FfiConverterRustBuffer<ClientOption
             FfiConverterOptionalString.allocationSize(value.`rootCertificatesPem`) +
             FfiConverterOptionalString.allocationSize(value.`token`) +
             FfiConverterOptionalTypeWireCodec.allocationSize(value.`codec`) +
-            FfiConverterOptionalULong.allocationSize(value.`minReconnectDelayMs`) +
-            FfiConverterOptionalULong.allocationSize(value.`maxReconnectDelayMs`) +
-            FfiConverterOptionalULong.allocationSize(value.`requestTimeoutMs`) +
-            FfiConverterOptionalULong.allocationSize(value.`connectTimeoutMs`) +
-            FfiConverterOptionalUInt.allocationSize(value.`maxQueued`) +
+            FfiConverterOptionalLong.allocationSize(value.`minReconnectDelayMs`) +
+            FfiConverterOptionalLong.allocationSize(value.`maxReconnectDelayMs`) +
+            FfiConverterOptionalLong.allocationSize(value.`requestTimeoutMs`) +
+            FfiConverterOptionalLong.allocationSize(value.`connectTimeoutMs`) +
+            FfiConverterOptionalInt.allocationSize(value.`maxQueued`) +
             FfiConverterOptionalByteArray.allocationSize(value.`connectData`) +
             FfiConverterOptionalTypeStreamPosition.allocationSize(value.`inboxSince`)
     )
@@ -3588,11 +3634,11 @@ public object FfiConverterTypeClientOptions: FfiConverterRustBuffer<ClientOption
             FfiConverterOptionalString.write(value.`rootCertificatesPem`, buf)
             FfiConverterOptionalString.write(value.`token`, buf)
             FfiConverterOptionalTypeWireCodec.write(value.`codec`, buf)
-            FfiConverterOptionalULong.write(value.`minReconnectDelayMs`, buf)
-            FfiConverterOptionalULong.write(value.`maxReconnectDelayMs`, buf)
-            FfiConverterOptionalULong.write(value.`requestTimeoutMs`, buf)
-            FfiConverterOptionalULong.write(value.`connectTimeoutMs`, buf)
-            FfiConverterOptionalUInt.write(value.`maxQueued`, buf)
+            FfiConverterOptionalLong.write(value.`minReconnectDelayMs`, buf)
+            FfiConverterOptionalLong.write(value.`maxReconnectDelayMs`, buf)
+            FfiConverterOptionalLong.write(value.`requestTimeoutMs`, buf)
+            FfiConverterOptionalLong.write(value.`connectTimeoutMs`, buf)
+            FfiConverterOptionalInt.write(value.`maxQueued`, buf)
             FfiConverterOptionalByteArray.write(value.`connectData`, buf)
             FfiConverterOptionalTypeStreamPosition.write(value.`inboxSince`, buf)
     }
@@ -3603,7 +3649,7 @@ public object FfiConverterTypeClientOptions: FfiConverterRustBuffer<ClientOption
 /**
  * A close code and why: what ended the last connection.
  */
-data class CloseInfo (
+data class CloseReason (
     /**
      * The code (docs/protocol.md, close codes).
      */
@@ -3636,9 +3682,9 @@ data class CloseInfo (
 /**
  * @suppress
  */
-public object FfiConverterTypeCloseInfo: FfiConverterRustBuffer<CloseInfo> {
-    override fun read(buf: ByteBuffer): CloseInfo {
-        return CloseInfo(
+public object FfiConverterTypeCloseReason: FfiConverterRustBuffer<CloseReason> {
+    override fun read(buf: ByteBuffer): CloseReason {
+        return CloseReason(
             FfiConverterUShort.read(buf),
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
@@ -3646,14 +3692,14 @@ public object FfiConverterTypeCloseInfo: FfiConverterRustBuffer<CloseInfo> {
         )
     }
 
-    override fun allocationSize(value: CloseInfo) = (
+    override fun allocationSize(value: CloseReason) = (
             FfiConverterUShort.allocationSize(value.`code`) +
             FfiConverterString.allocationSize(value.`name`) +
             FfiConverterString.allocationSize(value.`reason`) +
             FfiConverterBoolean.allocationSize(value.`reconnect`)
     )
 
-    override fun write(value: CloseInfo, buf: ByteBuffer) {
+    override fun write(value: CloseReason, buf: ByteBuffer) {
             FfiConverterUShort.write(value.`code`, buf)
             FfiConverterString.write(value.`name`, buf)
             FfiConverterString.write(value.`reason`, buf)
@@ -4098,7 +4144,7 @@ sealed class ChorusException: kotlin.Exception() {
         /**
          * The close code and reason that ended the connection, if any.
          */
-        val `close`: CloseInfo?
+        val `close`: CloseReason?
         ) : ChorusException() {
         override val message
             get() = "reason=${ `reason` }, close=${ `close` }"
@@ -4170,10 +4216,11 @@ sealed class ChorusException: kotlin.Exception() {
     }
     
     /**
-     * The options cannot work (a URL that is not `ws://` or `wss://`, a
-     * minimum reconnect delay above the maximum, a zero timeout).
+     * An option or argument that cannot work (a URL that is not `ws://` or
+     * `wss://`, a minimum reconnect delay above the maximum, a zero or
+     * negative timeout, a negative limit).
      */
-    class InvalidOptions(
+    class InvalidArgument(
         
         /**
          * What is wrong with them.
@@ -4226,7 +4273,7 @@ public object FfiConverterTypeChorusError : FfiConverterRustBuffer<ChorusExcepti
             3 -> ChorusException.ConnectionLost()
             4 -> ChorusException.Closed(
                 FfiConverterString.read(buf),
-                FfiConverterOptionalTypeCloseInfo.read(buf),
+                FfiConverterOptionalTypeCloseReason.read(buf),
                 )
             5 -> ChorusException.QueueFull()
             6 -> ChorusException.DuplicateSubscription(
@@ -4241,7 +4288,7 @@ public object FfiConverterTypeChorusError : FfiConverterRustBuffer<ChorusExcepti
             9 -> ChorusException.InvalidCertificate(
                 FfiConverterString.read(buf),
                 )
-            10 -> ChorusException.InvalidOptions(
+            10 -> ChorusException.InvalidArgument(
                 FfiConverterString.read(buf),
                 )
             11 -> ChorusException.TokenSource(
@@ -4272,7 +4319,7 @@ public object FfiConverterTypeChorusError : FfiConverterRustBuffer<ChorusExcepti
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterString.allocationSize(value.`reason`)
-                + FfiConverterOptionalTypeCloseInfo.allocationSize(value.`close`)
+                + FfiConverterOptionalTypeCloseReason.allocationSize(value.`close`)
             )
             is ChorusException.QueueFull -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
@@ -4298,7 +4345,7 @@ public object FfiConverterTypeChorusError : FfiConverterRustBuffer<ChorusExcepti
                 4UL
                 + FfiConverterString.allocationSize(value.`reason`)
             )
-            is ChorusException.InvalidOptions -> (
+            is ChorusException.InvalidArgument -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterString.allocationSize(value.`reason`)
@@ -4331,7 +4378,7 @@ public object FfiConverterTypeChorusError : FfiConverterRustBuffer<ChorusExcepti
             is ChorusException.Closed -> {
                 buf.putInt(4)
                 FfiConverterString.write(value.`reason`, buf)
-                FfiConverterOptionalTypeCloseInfo.write(value.`close`, buf)
+                FfiConverterOptionalTypeCloseReason.write(value.`close`, buf)
                 Unit
             }
             is ChorusException.QueueFull -> {
@@ -4358,7 +4405,7 @@ public object FfiConverterTypeChorusError : FfiConverterRustBuffer<ChorusExcepti
                 FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
-            is ChorusException.InvalidOptions -> {
+            is ChorusException.InvalidArgument -> {
                 buf.putInt(10)
                 FfiConverterString.write(value.`reason`, buf)
                 Unit
@@ -4381,7 +4428,7 @@ public object FfiConverterTypeChorusError : FfiConverterRustBuffer<ChorusExcepti
 sealed class ClientEvent {
     
     /**
-     * The state changed; `close` says why when it moved away from connected.
+     * The state changed; `reason` says why when it moved away from connected.
      */
     data class StateChanged(
         /**
@@ -4391,7 +4438,7 @@ sealed class ClientEvent {
         /**
          * The close code that caused it, if any.
          */
-        val `close`: dev.chorus.CloseInfo?) : ClientEvent()
+        val `reason`: dev.chorus.CloseReason?) : ClientEvent()
         
     {
         
@@ -4408,7 +4455,7 @@ sealed class ClientEvent {
         /**
          * The close code and reason of the failure.
          */
-        val `close`: dev.chorus.CloseInfo, 
+        val `reason`: dev.chorus.CloseReason, 
         /**
          * The node URL of the attempt.
          */
@@ -4461,10 +4508,10 @@ public object FfiConverterTypeClientEvent : FfiConverterRustBuffer<ClientEvent>{
         return when(buf.getInt()) {
             1 -> ClientEvent.StateChanged(
                 FfiConverterTypeConnectionState.read(buf),
-                FfiConverterOptionalTypeCloseInfo.read(buf),
+                FfiConverterOptionalTypeCloseReason.read(buf),
                 )
             2 -> ClientEvent.ConnectionFailed(
-                FfiConverterTypeCloseInfo.read(buf),
+                FfiConverterTypeCloseReason.read(buf),
                 FfiConverterString.read(buf),
                 FfiConverterUInt.read(buf),
                 FfiConverterOptionalULong.read(buf),
@@ -4482,14 +4529,14 @@ public object FfiConverterTypeClientEvent : FfiConverterRustBuffer<ClientEvent>{
             (
                 4UL
                 + FfiConverterTypeConnectionState.allocationSize(value.`state`)
-                + FfiConverterOptionalTypeCloseInfo.allocationSize(value.`close`)
+                + FfiConverterOptionalTypeCloseReason.allocationSize(value.`reason`)
             )
         }
         is ClientEvent.ConnectionFailed -> {
             // Add the size for the Int that specifies the variant plus the size needed for all fields
             (
                 4UL
-                + FfiConverterTypeCloseInfo.allocationSize(value.`close`)
+                + FfiConverterTypeCloseReason.allocationSize(value.`reason`)
                 + FfiConverterString.allocationSize(value.`url`)
                 + FfiConverterUInt.allocationSize(value.`attempt`)
                 + FfiConverterOptionalULong.allocationSize(value.`retryInMs`)
@@ -4509,12 +4556,12 @@ public object FfiConverterTypeClientEvent : FfiConverterRustBuffer<ClientEvent>{
             is ClientEvent.StateChanged -> {
                 buf.putInt(1)
                 FfiConverterTypeConnectionState.write(value.`state`, buf)
-                FfiConverterOptionalTypeCloseInfo.write(value.`close`, buf)
+                FfiConverterOptionalTypeCloseReason.write(value.`reason`, buf)
                 Unit
             }
             is ClientEvent.ConnectionFailed -> {
                 buf.putInt(2)
-                FfiConverterTypeCloseInfo.write(value.`close`, buf)
+                FfiConverterTypeCloseReason.write(value.`reason`, buf)
                 FfiConverterString.write(value.`url`, buf)
                 FfiConverterUInt.write(value.`attempt`, buf)
                 FfiConverterOptionalULong.write(value.`retryInMs`, buf)
@@ -4928,28 +4975,28 @@ public object FfiConverterTypeWireCodec: FfiConverterRustBuffer<WireCodec> {
 /**
  * @suppress
  */
-public object FfiConverterOptionalUInt: FfiConverterRustBuffer<kotlin.UInt?> {
-    override fun read(buf: ByteBuffer): kotlin.UInt? {
+public object FfiConverterOptionalInt: FfiConverterRustBuffer<kotlin.Int?> {
+    override fun read(buf: ByteBuffer): kotlin.Int? {
         if (buf.get().toInt() == 0) {
             return null
         }
-        return FfiConverterUInt.read(buf)
+        return FfiConverterInt.read(buf)
     }
 
-    override fun allocationSize(value: kotlin.UInt?): ULong {
+    override fun allocationSize(value: kotlin.Int?): ULong {
         if (value == null) {
             return 1UL
         } else {
-            return 1UL + FfiConverterUInt.allocationSize(value)
+            return 1UL + FfiConverterInt.allocationSize(value)
         }
     }
 
-    override fun write(value: kotlin.UInt?, buf: ByteBuffer) {
+    override fun write(value: kotlin.Int?, buf: ByteBuffer) {
         if (value == null) {
             buf.put(0)
         } else {
             buf.put(1)
-            FfiConverterUInt.write(value, buf)
+            FfiConverterInt.write(value, buf)
         }
     }
 }
@@ -4982,6 +5029,38 @@ public object FfiConverterOptionalULong: FfiConverterRustBuffer<kotlin.ULong?> {
         } else {
             buf.put(1)
             FfiConverterULong.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalLong: FfiConverterRustBuffer<kotlin.Long?> {
+    override fun read(buf: ByteBuffer): kotlin.Long? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterLong.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.Long?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterLong.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.Long?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterLong.write(value, buf)
         }
     }
 }
@@ -5152,28 +5231,28 @@ public object FfiConverterOptionalTypeClientInfo: FfiConverterRustBuffer<ClientI
 /**
  * @suppress
  */
-public object FfiConverterOptionalTypeCloseInfo: FfiConverterRustBuffer<CloseInfo?> {
-    override fun read(buf: ByteBuffer): CloseInfo? {
+public object FfiConverterOptionalTypeCloseReason: FfiConverterRustBuffer<CloseReason?> {
+    override fun read(buf: ByteBuffer): CloseReason? {
         if (buf.get().toInt() == 0) {
             return null
         }
-        return FfiConverterTypeCloseInfo.read(buf)
+        return FfiConverterTypeCloseReason.read(buf)
     }
 
-    override fun allocationSize(value: CloseInfo?): ULong {
+    override fun allocationSize(value: CloseReason?): ULong {
         if (value == null) {
             return 1UL
         } else {
-            return 1UL + FfiConverterTypeCloseInfo.allocationSize(value)
+            return 1UL + FfiConverterTypeCloseReason.allocationSize(value)
         }
     }
 
-    override fun write(value: CloseInfo?, buf: ByteBuffer) {
+    override fun write(value: CloseReason?, buf: ByteBuffer) {
         if (value == null) {
             buf.put(0)
         } else {
             buf.put(1)
-            FfiConverterTypeCloseInfo.write(value, buf)
+            FfiConverterTypeCloseReason.write(value, buf)
         }
     }
 }

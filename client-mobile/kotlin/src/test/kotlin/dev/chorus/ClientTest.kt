@@ -63,10 +63,10 @@ class ClientTest {
 
         assertEquals(listOf("alice", "bob"), alice.presence("chat:room").map { it.user }.sorted())
         assertEquals(PresenceStats(clients = 2u, users = 2u), bob.presenceStats("chat:room"))
-        val page = alice.history("chat:room", limit = 10u)
+        val page = alice.history("chat:room", limit = 10)
         assertEquals(listOf(1uL, 2uL), page.publications.map { it.offset })
         assertEquals(2uL, page.position.offset)
-        val newest = alice.history("chat:room", limit = 1u, reverse = true)
+        val newest = alice.history("chat:room", limit = 1, reverse = true)
         assertEquals(listOf("""{"text":"hi back from bob"}"""), newest.publications.map { it.data.text() })
 
         bob.sendToUser("alice", """{"dm":"psst"}""".toByteArray())
@@ -99,8 +99,16 @@ class ClientTest {
         assertFalse(refused.temporary, "a permission error is terminal: $refused")
         assertTrue(refused.code.toInt() in 100..199, "a server code from the table: ${refused.code}")
 
+        assertFailsWith<ChorusException.InvalidArgument> { alice.history("chat:room", limit = -1) }
+
         alice.publish("chat:room", """{"still":"working"}""".toByteArray())
         room.publication("the publish after the errors") { it.data.text().contains("still") }
+
+        // Options that cannot work are refused at once, by the rules every SDK shares.
+        val url = assertFailsWith<ChorusException.InvalidArgument> { Client("http://${node.addr}/ws") }
+        assertTrue(url.reason.contains("ws://"), url.reason)
+        assertFailsWith<ChorusException.InvalidArgument> { Client(node.ws, ClientOptions(minReconnectDelayMs = 5_000L, maxReconnectDelayMs = 1_000L)) }
+        assertFailsWith<ChorusException.InvalidArgument> { Client(node.ws, ClientOptions(connectTimeoutMs = -1L)) }
     }
 
     @Test
@@ -113,7 +121,7 @@ class ClientTest {
         val events = ClientEvents("reader")
         val reader = client(
             a.ws,
-            ClientOptions(token = settings.token("reader"), minReconnectDelayMs = 100u, maxReconnectDelayMs = 500u),
+            ClientOptions(token = settings.token("reader"), minReconnectDelayMs = 100L, maxReconnectDelayMs = 500L),
             events,
         )
         reader.connect()
@@ -147,7 +155,7 @@ class ClientTest {
         val events = ClientEvents("mallory")
         val mallory = client(
             node.ws,
-            ClientOptions(token = settings.token("mallory", key = "not-the-secret"), minReconnectDelayMs = 10u, maxReconnectDelayMs = 20u),
+            ClientOptions(token = settings.token("mallory", key = "not-the-secret"), minReconnectDelayMs = 10L, maxReconnectDelayMs = 20L),
             events,
         )
         val e = assertFailsWith<ChorusException.Closed> { mallory.connect() }
@@ -156,7 +164,7 @@ class ClientTest {
         assertFalse(close.reconnect)
         assertEquals("unauthorized", close.name)
         assertEquals(ConnectionState.CLOSED, mallory.state())
-        assertEquals(close, mallory.closeInfo())
+        assertEquals(close, mallory.lastClose())
         assertEquals(close, events.state(ConnectionState.CLOSED))
         assertEquals(listOf(ConnectionState.CONNECTING, ConnectionState.CLOSED), events.states())
         assertFailsWith<ChorusException.Closed> { mallory.publish("chat:room", "{}".toByteArray()) }
@@ -199,7 +207,7 @@ class ClientTest {
 
         val refusing = client(
             node.ws,
-            ClientOptions(minReconnectDelayMs = 10u, maxReconnectDelayMs = 20u),
+            ClientOptions(minReconnectDelayMs = 10L, maxReconnectDelayMs = 20L),
             tokenSource = object : TokenSource {
                 override fun token(): String = throw ChorusException.Server(code = 101u, reason = "signed out", temporary = false)
             },
@@ -216,7 +224,7 @@ class ClientTest {
         val events = ClientEvents("alice")
         val alice = client(
             dead,
-            ClientOptions(fallbackUrls = listOf(node.ws), token = settings.token("alice"), minReconnectDelayMs = 50uL),
+            ClientOptions(fallbackUrls = listOf(node.ws), token = settings.token("alice"), minReconnectDelayMs = 50L),
             events,
         )
         alice.connect()
@@ -224,8 +232,8 @@ class ClientTest {
         val failed = events.events.next("the failed attempt") { it is ClientEvent.ConnectionFailed } as ClientEvent.ConnectionFailed
         assertEquals(dead, failed.url)
         assertEquals(1u, failed.attempt)
-        assertEquals(1006.toUShort(), failed.close.code)
-        assertTrue(failed.close.reason.contains("refused", ignoreCase = true), failed.close.reason)
+        assertEquals(1006.toUShort(), failed.reason.code)
+        assertTrue(failed.reason.reason.contains("refused", ignoreCase = true), failed.reason.reason)
         assertTrue(failed.retryInMs != null)
         val room = SubEvents("alice chat:urls")
         alice.subscribe("chat:urls", room)

@@ -228,8 +228,8 @@ class ClientEvents(name: String) : ClientListener {
     override fun onEvent(event: ClientEvent) = events.push(event)
 
     /** Waits for the state `state` and returns its close info. */
-    suspend fun state(state: ConnectionState): CloseInfo? =
-        (events.next("state $state") { it is ClientEvent.StateChanged && it.state == state } as ClientEvent.StateChanged).close
+    suspend fun state(state: ConnectionState): CloseReason? =
+        (events.next("state $state") { it is ClientEvent.StateChanged && it.state == state } as ClientEvent.StateChanged).reason
 
     /** The states seen so far, in order. */
     fun states(): List<ConnectionState> = events.seen.filterIsInstance<ClientEvent.StateChanged>().map { it.state }
