@@ -74,7 +74,7 @@ pub(crate) enum Cmd {
 struct SubSink {
     id: u64,
     tx: mpsc::Sender<SubEvent>,
-    /// Resolved by the first sign of life (a publication or `Subscribed`), or a refusal.
+    /// Resolved by the machine's `Ready`, or by a refusal.
     ready: Option<oneshot::Sender<Result<(), ClientError>>>,
 }
 
@@ -374,9 +374,6 @@ impl Driver {
         let Some(sink) = self.subs.get_mut(channel) else {
             return;
         };
-        if let Some(ready) = sink.ready.take() {
-            let _ = ready.send(Ok(()));
-        }
         // Waiting here is deliberate backpressure: an application that does not
         // keep up stops the socket being read, and recovery covers the rest.
         if sink.tx.send(event).await.is_err() {
@@ -398,6 +395,13 @@ impl Driver {
                 let _ = self.failures.send(failure);
             }
             Event::Warning(w) => tracing::debug!(warning = %w, "chorus client"),
+            // Before anything the subscription delivers: `subscribe` returns the
+            // stream before its buffer can fill.
+            Event::Ready { channel } => {
+                if let Some(ready) = self.subs.get_mut(&channel).and_then(|s| s.ready.take()) {
+                    let _ = ready.send(Ok(()));
+                }
+            }
             Event::Subscribing { channel } => {
                 let started = self.subs.get(&channel).is_some_and(|s| s.ready.is_none());
                 if started {

@@ -316,6 +316,7 @@ export class Client extends Emitter<ClientEvents> {
       case 'leave':
         this.#subs.get((event.membership as { channel: string }).channel)?.handle(event);
         break;
+      case 'ready':
       case 'subscribing':
       case 'subscribed':
       case 'gap':

@@ -60,8 +60,12 @@ export class Subscription extends Emitter<SubscriptionEvents> {
   /** @internal Routes one event of the wasm layer. */
   handle(event: { type: string; [key: string]: unknown }): void {
     switch (event.type) {
+      case 'ready':
+        // The state machine's rule: first live, before anything it delivers.
+        this.#settle?.resolve();
+        this.#settle = undefined;
+        break;
       case 'publication':
-        this.#ready();
         this.emit('publication', event.publication as Publication);
         break;
       case 'gap':
@@ -77,7 +81,6 @@ export class Subscription extends Emitter<SubscriptionEvents> {
         this.emit('subscribing');
         break;
       case 'subscribed':
-        this.#ready();
         this.emit('subscribed', { recovery: event.recovery as Recovery, data: event.data });
         break;
       case 'unsubscribed': {
@@ -93,8 +96,4 @@ export class Subscription extends Emitter<SubscriptionEvents> {
     }
   }
 
-  #ready(): void {
-    this.#settle?.resolve();
-    this.#settle = undefined;
-  }
 }

@@ -13,11 +13,8 @@ use wasm_bindgen::prelude::*;
 /// rejects throws an error whose message starts with its error code.
 #[wasm_bindgen(js_name = serverFrameToJson)]
 pub fn server_frame_to_json(bytes: &[u8], codec: &str) -> Result<String, JsError> {
-    let codec = match codec {
-        "json" => Codec::Json,
-        "msgpack" => Codec::MessagePack,
-        other => return Err(JsError::new(&format!("unknown codec {other:?}"))),
-    };
+    let codec =
+        Codec::from_name(codec).ok_or_else(|| JsError::new(&format!("unknown codec {codec:?}")))?;
     let frame: ServerFrame = codec
         .decode_server(bytes)
         .map_err(|e| JsError::new(&format!("{}: {e}", e.error_code().0)))?;

@@ -4,9 +4,7 @@
 //! events leave as plain objects `{type: "...", ...}` whose payloads take the
 //! protocol's JSON form (JSON data as itself, other bytes as `{"$bytes": base64}`).
 
-use chorus_protocol::client::{
-    BackoffConfig, ClientConfig, CloseReason, ConnectionState, Event, Recovery, UnsubscribeReason,
-};
+use chorus_protocol::client::{BackoffConfig, ClientConfig, CloseReason, Event, UnsubscribeReason};
 use chorus_protocol::codec::Codec;
 use chorus_protocol::message::{Error, StreamPosition};
 use chorus_protocol::{Payload, ReplyBody};
@@ -51,9 +49,9 @@ impl Options {
     pub fn into_config(self, url: String, seed: u64) -> Result<ClientConfig, String> {
         let defaults = ClientConfig::default();
         let codec = match self.codec.as_deref() {
-            None | Some("json") => Codec::Json,
-            Some("msgpack") => Codec::MessagePack,
-            Some(other) => return Err(format!("unknown codec {other:?} (json or msgpack)")),
+            None => Codec::Json,
+            Some(name) => Codec::from_name(name)
+                .ok_or_else(|| format!("unknown codec {name:?} (json or msgpack)"))?,
         };
         let backoff = BackoffConfig {
             min_ms: self
@@ -93,24 +91,6 @@ impl Options {
         };
         config.validate().map_err(|e| e.to_string())?;
         Ok(config)
-    }
-}
-
-/// The name of a connection state, as JavaScript sees it.
-pub fn state_name(state: ConnectionState) -> &'static str {
-    match state {
-        ConnectionState::Disconnected => "disconnected",
-        ConnectionState::Connecting => "connecting",
-        ConnectionState::Connected => "connected",
-        ConnectionState::Closed => "closed",
-    }
-}
-
-fn recovery_name(recovery: Recovery) -> &'static str {
-    match recovery {
-        Recovery::Fresh => "fresh",
-        Recovery::Recovered => "recovered",
-        Recovery::Unrecoverable => "unrecoverable",
     }
 }
 
@@ -200,6 +180,9 @@ enum View<'a> {
         #[serde(rename = "retryInMs", skip_serializing_if = "Option::is_none")]
         retry_in_ms: Option<u64>,
     },
+    Ready {
+        channel: &'a str,
+    },
     Subscribing {
         channel: &'a str,
     },
@@ -257,7 +240,7 @@ enum View<'a> {
 fn view<'a>(event: &'a Event, inbox: Option<&'a StreamPosition>) -> View<'a> {
     match event {
         Event::State { state, reason } => View::State {
-            state: state_name(*state),
+            state: state.name(),
             reason: reason.as_ref().map(CloseView::from),
         },
         Event::Connected(result) => View::Connected {
@@ -276,6 +259,7 @@ fn view<'a>(event: &'a Event, inbox: Option<&'a StreamPosition>) -> View<'a> {
             attempt: f.attempt,
             retry_in_ms: f.retry_in_ms,
         },
+        Event::Ready { channel } => View::Ready { channel },
         Event::Subscribing { channel } => View::Subscribing { channel },
         Event::Subscribed {
             channel,
@@ -283,7 +267,7 @@ fn view<'a>(event: &'a Event, inbox: Option<&'a StreamPosition>) -> View<'a> {
             data,
         } => View::Subscribed {
             channel,
-            recovery: recovery_name(*recovery),
+            recovery: recovery.name(),
             data: data.as_ref(),
         },
         Event::Unsubscribed { channel, reason } => {
@@ -314,7 +298,7 @@ fn view<'a>(event: &'a Event, inbox: Option<&'a StreamPosition>) -> View<'a> {
         Event::Leave(membership) => View::Leave { membership },
         Event::Message(message) => View::Message { message },
         Event::Inbox(recovery) => View::Inbox {
-            recovery: recovery_name(*recovery),
+            recovery: recovery.name(),
             position: inbox,
         },
         Event::Reply { request, result } => match result {

@@ -112,7 +112,7 @@ impl WasmClient {
 
     /// The connection state: `disconnected`, `connecting`, `connected` or `closed`.
     pub fn state(&self) -> String {
-        convert::state_name(self.shared.io.borrow().machine.state()).to_owned()
+        self.shared.io.borrow().machine.state().name().to_owned()
     }
 
     /// Subscribes to `channel`, optionally with subscribe data (JSON text or
@@ -142,13 +142,8 @@ impl WasmClient {
     /// The subscription state of `channel`: `unsubscribed`, `subscribing` or `subscribed`.
     #[wasm_bindgen(js_name = subscriptionState)]
     pub fn subscription_state(&self, channel: &str) -> String {
-        use chorus_protocol::client::SubscriptionState as S;
-        match self.shared.io.borrow().machine.subscription_state(channel) {
-            S::Unsubscribed => "unsubscribed",
-            S::Subscribing => "subscribing",
-            S::Subscribed => "subscribed",
-        }
-        .to_owned()
+        let io = self.shared.io.borrow();
+        io.machine.subscription_state(channel).name().to_owned()
     }
 
     /// Publishes `data` to `channel`; returns the request id its `reply` event carries.

@@ -110,6 +110,22 @@ enum IgnoredIdOr {
 }
 
 impl Codec {
+    /// The codec's short name, `json` or `msgpack`: what every SDK's `codec`
+    /// option, the test vectors and the reports call it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Codec::Json => "json",
+            Codec::MessagePack => "msgpack",
+        }
+    }
+
+    /// The codec of a short name (see [`Codec::name`]).
+    pub fn from_name(name: &str) -> Option<Codec> {
+        [Codec::Json, Codec::MessagePack]
+            .into_iter()
+            .find(|c| c.name() == name)
+    }
+
     /// The subprotocol name that selects this codec.
     pub const fn subprotocol(self) -> &'static str {
         match self {
@@ -239,6 +255,15 @@ mod tests {
             assert_eq!(Codec::from_subprotocol(c.subprotocol()), Some(c));
         }
         assert_eq!(Codec::from_subprotocol("chorus.v2.json"), None);
+    }
+
+    #[test]
+    fn names() {
+        for c in both() {
+            assert_eq!(Codec::from_name(c.name()), Some(c));
+        }
+        assert_eq!(Codec::MessagePack.name(), "msgpack");
+        assert_eq!(Codec::from_name("JSON"), None);
     }
 
     #[test]

@@ -273,11 +273,10 @@ fn invalid_vectors_are_rejected() {
     let mut problems = Vec::new();
     for v in load::<InvalidVector>("invalid.json").vectors {
         let mut fail = |what: String| problems.push(format!("{}: {what}", v.name));
-        let codec = match v.codec.as_str() {
-            "json" => Codec::Json,
-            "msgpack" => Codec::MessagePack,
-            other => {
-                fail(format!("unknown codec {other:?}"));
+        let codec = match Codec::from_name(&v.codec) {
+            Some(codec) => codec,
+            None => {
+                fail(format!("unknown codec {:?}", v.codec));
                 continue;
             }
         };

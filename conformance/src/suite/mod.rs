@@ -145,8 +145,5 @@ pub trait Scenario: Send + Sync {
 
 /// The name of a codec in reports: `json` or `msgpack`.
 pub fn codec_label(codec: Codec) -> &'static str {
-    match codec {
-        Codec::Json => "json",
-        Codec::MessagePack => "msgpack",
-    }
+    codec.name()
 }

@@ -25,6 +25,19 @@ pub enum ConnectionState {
     Closed,
 }
 
+impl ConnectionState {
+    /// The state's name in every SDK: `disconnected`, `connecting`,
+    /// `connected`, `closed`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            ConnectionState::Disconnected => "disconnected",
+            ConnectionState::Connecting => "connecting",
+            ConnectionState::Connected => "connected",
+            ConnectionState::Closed => "closed",
+        }
+    }
+}
+
 /// Subscription states.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SubscriptionState {
@@ -34,6 +47,17 @@ pub enum SubscriptionState {
     Subscribing,
     /// Publications flow.
     Subscribed,
+}
+
+impl SubscriptionState {
+    /// The state's name in every SDK: `unsubscribed`, `subscribing`, `subscribed`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            SubscriptionState::Unsubscribed => "unsubscribed",
+            SubscriptionState::Subscribing => "subscribing",
+            SubscriptionState::Subscribed => "subscribed",
+        }
+    }
 }
 
 /// What a (re)subscribe achieved.
@@ -46,6 +70,17 @@ pub enum Recovery {
     /// Publications were missed and cannot be replayed (history window exceeded,
     /// or the stream's epoch changed): reload state by other means.
     Unrecoverable,
+}
+
+impl Recovery {
+    /// The outcome's name in every SDK: `fresh`, `recovered`, `unrecoverable`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Recovery::Fresh => "fresh",
+            Recovery::Recovered => "recovered",
+            Recovery::Unrecoverable => "unrecoverable",
+        }
+    }
 }
 
 /// Why a connection ended or a reconnect is pending.
@@ -105,6 +140,15 @@ pub enum Event {
     Failure(Failure),
     /// A subscription is (again) waiting for the server.
     Subscribing {
+        /// The channel.
+        channel: String,
+    },
+    /// A new subscription is live for the first time: emitted once per
+    /// subscription, before anything else it delivers (the publications
+    /// recovered by its first subscribe come before its first `Subscribed`).
+    /// SDKs settle their "subscribed" promise on it; a refusal is
+    /// `Unsubscribed` with `Refused` instead.
+    Ready {
         /// The channel.
         channel: String,
     },

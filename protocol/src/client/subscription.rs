@@ -47,6 +47,8 @@ pub(super) struct Subscription {
     buffer: Vec<Publication>,
     /// The gap being repaired, if any.
     repair: Option<Repair>,
+    /// Whether [`Event::Ready`] was emitted.
+    ready: bool,
 }
 
 /// Attempts at reading a gap from history before giving it up.
@@ -158,6 +160,7 @@ impl ClientMachine {
             backoff: Backoff::new(self.config.backoff),
             buffer: Vec::new(),
             repair: None,
+            ready: false,
         };
         self.subs.insert(channel.to_owned(), sub);
         self.emit(Event::Subscribing {
@@ -359,7 +362,13 @@ impl ClientMachine {
         }
         sub.backoff.reset();
         sub.state = SubscriptionState::Subscribed;
+        let first = !std::mem::replace(&mut sub.ready, true);
         let buffered = std::mem::take(&mut sub.buffer);
+        if first {
+            self.emit(Event::Ready {
+                channel: channel.to_owned(),
+            });
+        }
         for p in result.publications.into_iter().chain(buffered) {
             self.deliver(now, p);
         }

@@ -594,6 +594,46 @@ fn publications_before_the_subscribe_reply_are_buffered_and_deduplicated() {
 }
 
 #[test]
+fn ready_comes_once_before_anything_a_subscription_delivers() {
+    let mut h = Harness::json();
+    h.connect();
+    h.m.subscribe(h.now, "chat:a", SubscribeOptions::default())
+        .unwrap();
+    let cmd = h.drain_commands().remove(0);
+    h.push(Push::Publication(publication("chat:a", 6, "e")));
+    let actions = h.reply(
+        cmd.id,
+        Ok(ReplyBody::Subscribe(SubscribeResult {
+            position: position(5, "e"),
+            ..Default::default()
+        })),
+    );
+    let evs = events(&actions);
+    let ready = Event::Ready {
+        channel: "chat:a".into(),
+    };
+    assert_eq!(evs.first(), Some(&ready), "{evs:?}");
+    assert!(matches!(evs[1], Event::Publication(_)), "{evs:?}");
+    // After a reconnect the subscription is live again, but not new.
+    h.lose(Some(1006));
+    let (_, actions) = h.handshake(ConnectResult {
+        subs: vec![ConnectSub {
+            channel: "chat:a".into(),
+            ok: Some(SubscribeResult {
+                position: position(6, "e"),
+                recovered: true,
+                ..Default::default()
+            }),
+            error: None,
+        }],
+        ..connected()
+    });
+    let evs = events(&actions);
+    assert!(!evs.contains(&ready), "{evs:?}");
+    assert!(evs.iter().any(|e| matches!(e, Event::Subscribed { .. })));
+}
+
+#[test]
 fn subscribe_errors_retry_or_end_the_subscription() {
     let mut h = Harness::json();
     h.connect();

@@ -208,6 +208,7 @@ export class Client extends Emitter {
             case 'leave':
                 this.#subs.get(event.membership.channel)?.handle(event);
                 break;
+            case 'ready':
             case 'subscribing':
             case 'subscribed':
             case 'gap':

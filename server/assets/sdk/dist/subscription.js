@@ -25,8 +25,11 @@ export class Subscription extends Emitter {
     }
     handle(event) {
         switch (event.type) {
+            case 'ready':
+                this.#settle?.resolve();
+                this.#settle = undefined;
+                break;
             case 'publication':
-                this.#ready();
                 this.emit('publication', event.publication);
                 break;
             case 'gap':
@@ -42,7 +45,6 @@ export class Subscription extends Emitter {
                 this.emit('subscribing');
                 break;
             case 'subscribed':
-                this.#ready();
                 this.emit('subscribed', { recovery: event.recovery, data: event.data });
                 break;
             case 'unsubscribed': {
@@ -56,9 +58,5 @@ export class Subscription extends Emitter {
                 break;
             }
         }
-    }
-    #ready() {
-        this.#settle?.resolve();
-        this.#settle = undefined;
     }
 }
