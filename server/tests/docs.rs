@@ -481,6 +481,19 @@ fn token_signing_snippets_are_the_tested_code() {
     }
 }
 
+/// The React hooks of docs/browser.md are the file the bundler test builds a
+/// StrictMode app on.
+#[test]
+fn the_react_hooks_of_the_browser_page_are_the_tested_ones() {
+    let page = include_str!("../../docs/browser.md");
+    let hooks = include_str!("../../client-ts/test/bundlers/app/react/chorus-react.js");
+    let blocks = fenced(page, "jsx");
+    assert!(
+        blocks.iter().any(|b| b.trim_end() == hooks.trim_end()),
+        "docs/browser.md shows client-ts/test/bundlers/app/react/chorus-react.js verbatim in a ```jsx block"
+    );
+}
+
 /// Every name of docs/sdks.md's vocabulary table exists in that SDK's code.
 #[test]
 fn the_sdk_vocabulary_table_names_what_the_code_has() {

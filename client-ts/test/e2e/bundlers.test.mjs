@@ -2,7 +2,8 @@
 // mainstream bundler (Vite, webpack, Rollup, esbuild, from test/bundlers/),
 // served as a static site and run in headless Chromium against a live node:
 // the .wasm is emitted and fetched, the app connects, subscribes, publishes and
-// receives, and no Node.js-only code reaches the bundle.
+// receives, and no Node.js-only code reaches the bundle. And a React app on
+// the hooks docs/browser.md shows, in a development build under StrictMode.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -19,6 +20,7 @@ const run = promisify(execFile);
 const pkg = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const tools = path.join(pkg, 'test', 'bundlers');
 const secret = newSecret();
+const apiKey = `bundler-test-key-${newSecret()}`;
 let work;
 let site;
 let node;
@@ -27,6 +29,11 @@ let browser;
 /** The app's build with each bundler: its command (in node_modules/.bin) and the page's script. */
 const bundlers = {
   vite: { args: ['vite', 'build', '--outDir', 'out/vite', '--emptyOutDir', '--base', './', '--logLevel', 'warn'] },
+  // The React app (app/react/) in a development build: StrictMode's double mount is on.
+  react: {
+    args: ['vite', 'build', 'react', '--outDir', '../out/react', '--emptyOutDir', '--base', './', '--logLevel', 'warn'],
+    env: { NODE_ENV: 'development' },
+  },
   webpack: { args: ['webpack', '--config', 'webpack.config.mjs'], page: 'main.js' },
   rollup: { args: ['rollup', '--config', 'rollup.config.mjs', '--silent'], page: 'main.js' },
   esbuild: {
@@ -99,9 +106,13 @@ before(async () => {
   cpSync(path.join(tools, 'app'), app, { recursive: true });
   for (const [name, text] of Object.entries(configs)) writeFileSync(path.join(app, name), text);
 
-  for (const [name, { args, page }] of Object.entries(bundlers)) {
+  for (const [name, { args, page, env }] of Object.entries(bundlers)) {
     const [bin, ...rest] = args;
-    await run(path.join(modules, '.bin', bin), rest, { cwd: app, timeout: 300_000, env: { ...process.env, NODE_ENV: 'production' } });
+    await run(path.join(modules, '.bin', bin), rest, {
+      cwd: app,
+      timeout: 300_000,
+      env: { ...process.env, NODE_ENV: 'production', ...env },
+    });
     if (page) {
       // Vite writes its own index.html; the others get the app's, beside their bundle.
       const html = readFileSync(path.join(app, 'index.html'), 'utf8').replace('./main.js', `./${page}`);
@@ -114,6 +125,8 @@ before(async () => {
     env: {
       CHORUS_AUTH__HMAC_SECRET: secret,
       CHORUS_ALLOWED_ORIGINS: `http://127.0.0.1:${site.address().port}`,
+      CHORUS_API_KEY: apiKey,
+      CHORUS_NAMESPACES__CHAT__PRESENCE: 'true',
       CHORUS_NAMESPACES__CHAT__HISTORY_SIZE: '10',
       CHORUS_NAMESPACES__CHAT__HISTORY_TTL_MS: '600000',
     },
@@ -131,7 +144,7 @@ after(async () => {
   work?.remove();
 });
 
-for (const name of Object.keys(bundlers)) {
+for (const name of Object.keys(bundlers).filter((n) => n !== 'react')) {
   test(`a production build with ${name} connects, subscribes, publishes and receives in Chromium`, async () => {
     const out = path.join(work.dir, 'out', name);
     const built = files(out);
@@ -160,3 +173,39 @@ for (const name of Object.keys(bundlers)) {
     }
   });
 }
+
+/** The server API of the test node. */
+async function api(method, body) {
+  const res = await fetch(`${node.base}/api/${method}`, {
+    method: 'POST',
+    headers: { Authorization: `apikey ${apiKey}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const text = await res.text();
+  assert.equal(res.status, 200, `${method}: ${text}`);
+  return JSON.parse(text);
+}
+
+test('the documented React hooks in StrictMode: one client and one subscription stay, each publication shows once', async () => {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  try {
+    const query = new URLSearchParams({ ws: node.ws, token: token(secret, 'react-user') });
+    await page.goto(`http://127.0.0.1:${site.address().port}/react/index.html?${query}`);
+    await page.waitForSelector('#send:not([disabled])', { timeout: DEADLINE });
+    // StrictMode mounted twice: a first client was made and closed.
+    assert.equal(await page.evaluate(() => window.clientsCreated), 2);
+    await page.click('#send');
+    await page.waitForSelector('#messages[data-count="1"]', { timeout: DEADLINE });
+    await api('publish', { channel: 'chat:react', data: { text: 'from the server' } });
+    await page.waitForSelector('#messages[data-count="2"]', { timeout: DEADLINE });
+    const shown = await page.$$eval('#messages li', (items) => items.map((li) => li.textContent));
+    assert.deepEqual(shown, ['hello from React', 'from the server'], 'each publication once, in order');
+    const { clients } = await api('presence', { channel: 'chat:react' });
+    assert.equal(clients.length, 1, `one live subscription: ${JSON.stringify(clients)}`);
+    assert.deepEqual(errors, []);
+  } finally {
+    await page.close();
+  }
+});
