@@ -91,6 +91,25 @@ pub(crate) enum Flow {
     Close(CloseCode, String),
 }
 
+/// What a failed read means, told by the WebSocket error inside axum's: a
+/// frame over the size limit or a text frame that is not UTF-8 is the client's
+/// fault and gets its close code; anything else is a lost transport (`Err`,
+/// no close frame to send).
+fn read_failure(e: axum::Error) -> Result<Flow, (CloseCode, String)> {
+    let inner = e.into_inner();
+    match inner.downcast_ref::<tungstenite::Error>() {
+        Some(tungstenite::Error::Capacity(_)) => Ok(Flow::Close(
+            CloseCode::MESSAGE_TOO_LARGE,
+            "message too large".to_owned(),
+        )),
+        Some(tungstenite::Error::Utf8(_)) => Ok(Flow::Close(
+            CloseCode::PROTOCOL_ERROR,
+            "text frame is not valid UTF-8".to_owned(),
+        )),
+        _ => Err((CloseCode(1006), inner.to_string())),
+    }
+}
+
 /// Per-connection state shared by the loop and the command handlers.
 pub(crate) struct Session {
     pub(crate) node: Arc<Node>,
@@ -185,16 +204,10 @@ impl Session {
                 }
                 msg = socket.recv() => match msg {
                     None => return (CloseCode(1006), "transport closed".to_owned()),
-                    Some(Err(e)) => {
-                        let text = e.to_string();
-                        if text.contains("too long") || text.contains("Space limit") {
-                            Flow::Close(CloseCode::MESSAGE_TOO_LARGE, "message too large".to_owned())
-                        } else if text.contains("UTF-8") || text.contains("utf-8") || text.contains("Utf8") {
-                            Flow::Close(CloseCode::PROTOCOL_ERROR, "text frame is not valid UTF-8".to_owned())
-                        } else {
-                            return (CloseCode(1006), text);
-                        }
-                    }
+                    Some(Err(e)) => match read_failure(e) {
+                        Ok(flow) => flow,
+                        Err(lost) => return lost,
+                    },
                     // Boxed: what a frame sets off is large and short-lived;
                     // an idle connection's task does not carry its size.
                     Some(Ok(msg)) => Box::pin(self.on_message(socket, msg)).await,
