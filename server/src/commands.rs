@@ -18,8 +18,40 @@ use crate::permissions::{Principal, may_publish, may_subscribe};
 use crate::revocation::TokenId;
 use crate::session::{Authed, Session, SubState};
 
-/// A command's result and, when the connection must end, the close code.
-pub(crate) type Outcome = (Result<ReplyBody, Error>, Option<(CloseCode, String)>);
+/// A command's reply and, when the connection must end after it, how.
+pub(crate) struct Outcome {
+    /// What the client is answered.
+    pub(crate) reply: Result<ReplyBody, Error>,
+    /// The close code and reason that end the connection after the reply.
+    pub(crate) close: Option<(CloseCode, String)>,
+}
+
+impl Outcome {
+    /// A reply; the connection goes on.
+    fn reply(reply: Result<ReplyBody, Error>) -> Outcome {
+        Outcome { reply, close: None }
+    }
+
+    /// An error reply; the connection goes on.
+    fn error(code: ErrorCode, message: impl Into<String>) -> Outcome {
+        Outcome::reply(Err(err(code, message)))
+    }
+
+    /// An error reply, then the connection ends with `close`.
+    fn closing(error: Error, close: CloseCode, reason: impl Into<String>) -> Outcome {
+        Outcome {
+            reply: Err(error),
+            close: Some((close, reason.into())),
+        }
+    }
+
+    /// A refused `connect`: the error, then the close code the table gives it.
+    fn refused_connect(error: Error) -> Outcome {
+        let close = error.connect_close_code();
+        let reason = error.message.clone();
+        Outcome::closing(error, close, reason)
+    }
+}
 
 fn err(code: ErrorCode, message: impl Into<String>) -> Error {
     Error::new(code, message)
@@ -52,10 +84,7 @@ impl Session {
             return self.connect(req).await;
         }
         if self.auth.is_none() {
-            return (
-                Err(err(ErrorCode::NOT_CONNECTED, "send connect first")),
-                None,
-            );
+            return Outcome::error(ErrorCode::NOT_CONNECTED, "send connect first");
         }
         let result = match request {
             Request::Connect(_) => unreachable_connect(),
@@ -79,7 +108,7 @@ impl Session {
             Request::Rpc(req) => self.rpc(req).await.map(ReplyBody::Rpc),
             Request::Ping(_) => Ok(ReplyBody::Ping(Empty {})),
         };
-        (result, None)
+        Outcome::reply(result)
     }
 
     fn authed(&self) -> Result<&Authed, Error> {
@@ -108,23 +137,16 @@ impl Session {
 
     async fn connect(&mut self, req: ConnectRequest) -> Outcome {
         if self.auth.is_some() {
-            return (Err(err(ErrorCode::BAD_REQUEST, "already connected")), None);
+            return Outcome::error(ErrorCode::BAD_REQUEST, "already connected");
         }
-        let refuse = |e: Error| {
-            let close = e.connect_close_code();
-            let reason = e.message.clone();
-            (Err(e), Some((close, reason)))
-        };
+        let refuse = Outcome::refused_connect;
         let node = self.node.clone();
         let (user, claims) = match &req.token {
             Some(token) => match node.verifier().verify(token) {
                 Ok(claims) => (claims.sub.clone(), Some(claims)),
                 Err(e) => {
-                    let close = e.close_code();
-                    return (
-                        Err(err(e.error_code(), e.to_string())),
-                        Some((close, e.to_string())),
-                    );
+                    let error = err(e.error_code(), e.to_string());
+                    return Outcome::closing(error, e.close_code(), e.to_string());
                 }
             },
             None if node.config().allows_anonymous() => (String::new(), None),
@@ -173,10 +195,8 @@ impl Session {
         ) {
             Ok(()) => {}
             Err(RegisterError::NodeFull) => {
-                return (
-                    Err(err(ErrorCode::UNAVAILABLE, "node is full")),
-                    Some((CloseCode::NODE_FULL, "node is full".to_owned())),
-                );
+                let error = err(ErrorCode::UNAVAILABLE, "node is full");
+                return Outcome::closing(error, CloseCode::NODE_FULL, "node is full");
             }
             Err(RegisterError::UserFull) => {
                 return refuse(err(
@@ -250,7 +270,7 @@ impl Session {
             subs,
             inbox,
         };
-        (Ok(ReplyBody::Connect(result)), None)
+        Outcome::reply(Ok(ReplyBody::Connect(result)))
     }
 
     pub(crate) async fn subscribe(
@@ -479,46 +499,33 @@ impl Session {
 
     async fn refresh(&mut self, req: RefreshRequest) -> Outcome {
         let node = self.node.clone();
-        if let Ok(claims) = node.verifier().verify(&req.token) {
-            if let Err(refused) = check_not_revoked(&node, &claims).await {
+        // Verified once: a revoked token is refused before anything else.
+        let verified = node.verifier().verify(&req.token);
+        if let Ok(claims) = &verified {
+            if let Err(refused) = check_not_revoked(&node, claims).await {
                 return refused;
             }
         }
         let Some(auth) = self.auth.as_mut() else {
-            return (
-                Err(err(ErrorCode::NOT_CONNECTED, "send connect first")),
-                None,
-            );
+            return Outcome::error(ErrorCode::NOT_CONNECTED, "send connect first");
         };
         if auth.user.is_empty() {
-            return (
-                Err(err(
-                    ErrorCode::BAD_REQUEST,
-                    "anonymous connections have no token",
-                )),
-                None,
+            return Outcome::error(
+                ErrorCode::BAD_REQUEST,
+                "anonymous connections have no token",
             );
         }
-        match node.verifier().verify(&req.token) {
+        match verified {
             Ok(claims) if *claims.sub == *auth.user => {
                 let (expires_in_ms, expires_at) = expiry(&claims, node.config().auth.leeway_secs);
                 auth.expires_at = expires_at;
                 auth.handle.set_token(token_id(&claims));
                 auth.claims = Some(claims);
                 self.drop_ungranted().await;
-                (
-                    Ok(ReplyBody::Refresh(RefreshResult { expires_in_ms })),
-                    None,
-                )
+                Outcome::reply(Ok(ReplyBody::Refresh(RefreshResult { expires_in_ms })))
             }
-            Ok(_) => (
-                Err(err(
-                    ErrorCode::UNAUTHORIZED,
-                    "the new token is for another user",
-                )),
-                None,
-            ),
-            Err(e) => (Err(err(e.error_code(), e.to_string())), None),
+            Ok(_) => Outcome::error(ErrorCode::UNAUTHORIZED, "the new token is for another user"),
+            Err(e) => Outcome::error(e.error_code(), e.to_string()),
         }
     }
 
@@ -571,16 +578,12 @@ async fn check_not_revoked(node: &Node, claims: &Claims) -> Result<(), Outcome> 
         .await
     {
         Ok(false) => Ok(()),
-        Ok(true) => Err((
-            Err(err(ErrorCode::UNAUTHORIZED, "token revoked")),
-            Some((CloseCode::TOKEN_REVOKED, "token revoked".to_owned())),
+        Ok(true) => Err(Outcome::closing(
+            err(ErrorCode::UNAUTHORIZED, "token revoked"),
+            CloseCode::TOKEN_REVOKED,
+            "token revoked",
         )),
-        Err(e) => {
-            let e = Error::from(e);
-            let close = e.connect_close_code();
-            let reason = e.message.clone();
-            Err((Err(e), Some((close, reason))))
-        }
+        Err(e) => Err(Outcome::refused_connect(Error::from(e))),
     }
 }
 

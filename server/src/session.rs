@@ -289,7 +289,10 @@ impl Session {
         }
         self.rate_strikes = 0;
         let started = Instant::now();
-        let (result, after) = self.dispatch(cmd.request).await;
+        let crate::commands::Outcome {
+            reply: result,
+            close: after,
+        } = self.dispatch(cmd.request).await;
         // Frames are read in order: a pong queued behind this command could
         // not be read while it ran. The client gets its pong time in full.
         if let Some(deadline) = self.pong_deadline.as_mut() {
