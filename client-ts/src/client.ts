@@ -293,15 +293,9 @@ export class Client extends Emitter<ClientEvents> {
         break;
       }
       case 'failure': {
-        const { reason, url, attempt, retryInMs } = event as unknown as {
-          reason: CloseReason;
-          url: string;
-          attempt: number;
-          retryInMs?: number;
-        };
-        this.#lastClose = reason;
-        const failure: ConnectionFailure = { ...reason, url, attempt };
-        if (retryInMs !== undefined) failure.retryInMs = retryInMs;
+        const { type: _, ...failure } = event as unknown as ConnectionFailure & { type: string };
+        const { code, name, reason } = failure;
+        this.#lastClose = { code, name, reason };
         this.emit('error', failure);
         break;
       }

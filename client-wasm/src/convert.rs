@@ -173,7 +173,9 @@ enum View<'a> {
     Connected {
         result: ConnectView<'a>,
     },
+    /// Flat, as the application gets it: `{code, name, reason, url, attempt, retryInMs?}`.
     Failure {
+        #[serde(flatten)]
         reason: CloseView<'a>,
         url: &'a str,
         attempt: u32,

@@ -189,11 +189,9 @@ export class Client extends Emitter {
                 break;
             }
             case 'failure': {
-                const { reason, url, attempt, retryInMs } = event;
-                this.#lastClose = reason;
-                const failure = { ...reason, url, attempt };
-                if (retryInMs !== undefined)
-                    failure.retryInMs = retryInMs;
+                const { type: _, ...failure } = event;
+                const { code, name, reason } = failure;
+                this.#lastClose = { code, name, reason };
                 this.emit('error', failure);
                 break;
             }
