@@ -119,7 +119,7 @@ impl Client {
         since: Option<StreamPosition>,
     ) -> Result<Arc<Subscription>, ChorusError> {
         let name = channel.clone();
-        let since = since.map(Into::into);
+        let since = since.map(TryInto::try_into).transpose()?;
         let sub = self
             .call(|c| async move { c.subscribe_since(&name, since).await })
             .await?;
@@ -187,7 +187,7 @@ impl Client {
     ) -> Result<HistoryPage, ChorusError> {
         let query = core::HistoryQuery {
             limit: non_negative("limit", limit.into())?,
-            since: since.map(Into::into),
+            since: since.map(TryInto::try_into).transpose()?,
             reverse,
         };
         let page = self
@@ -276,7 +276,7 @@ fn builder(
         b = b.connect_data(data);
     }
     if let Some(position) = o.inbox_since {
-        b = b.inbox_since(position.into());
+        b = b.inbox_since(position.try_into()?);
     }
     if let Some(source) = token_source {
         b = b.token_provider(move || {
@@ -329,10 +329,16 @@ fn token_error(e: ChorusError) -> core::ClientError {
             code,
             reason,
             temporary,
-        } => chorus_protocol::message::Error {
-            code: ErrorCode(code),
-            message: reason,
-            temporary,
+        } => match u16::try_from(code) {
+            Ok(code) => chorus_protocol::message::Error {
+                code: ErrorCode(code),
+                message: reason,
+                temporary,
+            },
+            Err(_) => chorus_protocol::message::Error::new(
+                ErrorCode::UNAVAILABLE,
+                format!("the token source threw code {code}, outside 0..=65535: {reason}"),
+            ),
         },
         other => chorus_protocol::message::Error::new(ErrorCode::UNAVAILABLE, other.to_string()),
     };

@@ -13,7 +13,7 @@ pub enum ChorusError {
     #[error("server error {code}: {reason}")]
     Server {
         /// The error code.
-        code: u16,
+        code: i32,
         /// Human-readable detail.
         reason: String,
         /// Whether retrying can help.
@@ -83,7 +83,7 @@ impl ChorusError {
     pub(crate) fn from_client(e: ClientError, close: Option<crate::types::CloseReason>) -> Self {
         match e {
             ClientError::Server(e) => ChorusError::Server {
-                code: e.code.0,
+                code: e.code.0.into(),
                 reason: e.message,
                 temporary: e.temporary,
             },

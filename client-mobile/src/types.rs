@@ -3,6 +3,8 @@
 //! Application data is bytes (`ByteArray` in Kotlin, `Data` in Swift): Chorus
 //! never interprets it, and JSON apps send UTF-8 JSON.
 
+use std::fmt;
+
 use chorus_client as core;
 
 /// The wire codec (a WebSocket subprotocol).
@@ -74,7 +76,7 @@ pub enum ConnectionState {
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct CloseReason {
     /// The code (docs/protocol.md, close codes).
-    pub code: u16,
+    pub code: i32,
     /// Its stable name, such as `unauthorized` (`other` outside the table).
     pub name: String,
     /// Human-readable detail.
@@ -102,28 +104,29 @@ pub enum ClientEvent {
         /// The node URL of the attempt.
         url: String,
         /// Consecutive failures since the client was last connected (1 first).
-        attempt: u32,
+        attempt: i32,
         /// Milliseconds until the next attempt; null when the failure is terminal.
-        retry_in_ms: Option<u64>,
+        retry_in_ms: Option<i64>,
     },
     /// A message sent to this user (from any node) or a broadcast.
     MessageReceived {
-        /// The message.
+        /// Its data, sender and inbox position.
         message: Message,
     },
 }
 
 /// A position in a channel's (or inbox's) stream: save it to resume later.
-#[derive(Debug, Clone, Default, PartialEq, Eq, uniffi::Record)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, uniffi::Record)]
 pub struct StreamPosition {
-    /// Offset of the last publication seen (0: none yet).
-    pub offset: u64,
+    /// Offset of the last publication seen (0: none yet; never negative).
+    pub offset: i64,
     /// Identity of the stream the offset belongs to.
     pub epoch: String,
 }
 
 /// Who published or joined.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, uniffi::Record)]
+#[uniffi::export(Display, Eq, Hash)]
 pub struct ClientInfo {
     /// The authenticated user id (empty for anonymous connections).
     pub user: String,
@@ -134,12 +137,13 @@ pub struct ClientInfo {
 }
 
 /// A message on a channel.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, uniffi::Record)]
+#[uniffi::export(Display, Eq, Hash)]
 pub struct Publication {
-    /// The channel.
+    /// The channel it was published to (one listener may serve several).
     pub channel: String,
     /// Offset in the channel's stream (absent without history).
-    pub offset: Option<u64>,
+    pub offset: Option<i64>,
     /// Epoch of the stream the offset belongs to.
     pub epoch: Option<String>,
     /// The application data.
@@ -151,14 +155,15 @@ pub struct Publication {
 /// A connection that joined or left a channel.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct Member {
-    /// The channel.
+    /// The channel joined or left (one listener may serve several).
     pub channel: String,
     /// Who joined or left.
     pub info: ClientInfo,
 }
 
 /// A message to this user (`send_to_user`) or to everyone (`broadcast`).
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, uniffi::Record)]
+#[uniffi::export(Display, Eq, Hash)]
 pub struct Message {
     /// The application data.
     pub data: Vec<u8>,
@@ -204,9 +209,9 @@ pub enum SubscriptionEvent {
     /// them from history: with `recovered` all were delivered just before.
     Gap {
         /// The first missing offset.
-        first: u64,
+        first: i64,
         /// The last missing offset.
-        last: u64,
+        last: i64,
         /// Whether every missing publication was delivered.
         recovered: bool,
     },
@@ -237,9 +242,9 @@ pub struct PublishResult {
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct PresenceStats {
     /// Subscribed connections.
-    pub clients: u32,
+    pub clients: i32,
     /// Distinct users among them.
-    pub users: u32,
+    pub users: i32,
 }
 
 /// A page of a channel's history.
@@ -249,6 +254,87 @@ pub struct HistoryPage {
     pub position: StreamPosition,
     /// The publications, in the requested order.
     pub publications: Vec<Publication>,
+}
+
+// ---- text of records with payloads ----
+//
+// The generated `toString()` (Kotlin) and `description` (Swift) of a record
+// would print a payload as an array reference or a list of numbers; these
+// show it as text, which is what Chorus apps send almost always. `Eq` and
+// `Hash` come along because a Kotlin data class compares `ByteArray` fields
+// by reference.
+
+/// A payload as readable text: itself when it is UTF-8, else its size.
+struct Payload<'a>(&'a [u8]);
+
+impl fmt::Display for Payload<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match std::str::from_utf8(self.0) {
+            Ok(text) => f.write_str(text),
+            Err(_) => write!(f, "<{} bytes>", self.0.len()),
+        }
+    }
+}
+
+/// `Some(x)` as `x`, `None` as `null`, as Kotlin prints them.
+struct Nullable<T>(Option<T>);
+
+impl<T: fmt::Display> fmt::Display for Nullable<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Some(x) => x.fmt(f),
+            None => f.write_str("null"),
+        }
+    }
+}
+
+impl fmt::Display for StreamPosition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "StreamPosition(offset={}, epoch={})",
+            self.offset, self.epoch
+        )
+    }
+}
+
+impl fmt::Display for ClientInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "ClientInfo(user={}, client={}, info={})",
+            self.user,
+            self.client,
+            Nullable(self.info.as_deref().map(Payload))
+        )
+    }
+}
+
+impl fmt::Display for Publication {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Publication(channel={}, offset={}, epoch={}, data={}, info={})",
+            self.channel,
+            Nullable(self.offset),
+            Nullable(self.epoch.as_deref()),
+            Payload(&self.data),
+            Nullable(self.info.as_ref())
+        )
+    }
+}
+
+impl fmt::Display for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Message(data={}, from={}, broadcast={}, position={})",
+            Payload(&self.data),
+            Nullable(self.from.as_ref()),
+            self.broadcast,
+            Nullable(self.position.as_ref())
+        )
+    }
 }
 
 // ---- conversions ----
@@ -276,7 +362,7 @@ impl From<core::ConnectionState> for ConnectionState {
 impl From<core::CloseReason> for CloseReason {
     fn from(r: core::CloseReason) -> Self {
         CloseReason {
-            code: r.code.0,
+            code: r.code.0.into(),
             name: r.code.name().to_owned(),
             reason: r.reason,
             reconnect: r.code.should_reconnect(),
@@ -289,8 +375,8 @@ impl From<core::Failure> for ClientEvent {
         ClientEvent::ConnectionFailed {
             reason: f.reason.into(),
             url: f.url,
-            attempt: f.attempt,
-            retry_in_ms: f.retry_in_ms,
+            attempt: int(f.attempt),
+            retry_in_ms: f.retry_in_ms.map(long),
         }
     }
 }
@@ -298,18 +384,24 @@ impl From<core::Failure> for ClientEvent {
 impl From<core::StreamPosition> for StreamPosition {
     fn from(p: core::StreamPosition) -> Self {
         StreamPosition {
-            offset: p.offset,
+            offset: long(p.offset),
             epoch: p.epoch,
         }
     }
 }
 
-impl From<StreamPosition> for core::StreamPosition {
-    fn from(p: StreamPosition) -> Self {
-        core::StreamPosition {
-            offset: p.offset,
+impl TryFrom<StreamPosition> for core::StreamPosition {
+    type Error = crate::ChorusError;
+
+    /// A saved position handed back by the app: a negative offset is refused.
+    fn try_from(p: StreamPosition) -> Result<Self, Self::Error> {
+        let offset = u64::try_from(p.offset).map_err(|_| crate::ChorusError::InvalidArgument {
+            reason: format!("a stream offset cannot be negative, not {}", p.offset),
+        })?;
+        Ok(core::StreamPosition {
+            offset,
             epoch: p.epoch,
-        }
+        })
     }
 }
 
@@ -327,7 +419,7 @@ impl From<core::Publication> for Publication {
     fn from(p: core::Publication) -> Self {
         Publication {
             channel: p.channel,
-            offset: p.offset,
+            offset: p.offset.map(long),
             epoch: p.epoch,
             data: bytes(p.data),
             info: p.info.map(Into::into),
@@ -347,7 +439,10 @@ impl From<core::Membership> for Member {
 impl From<core::Message> for Message {
     fn from(m: core::Message) -> Self {
         let position = match (m.offset, m.epoch) {
-            (Some(offset), Some(epoch)) => Some(StreamPosition { offset, epoch }),
+            (Some(offset), Some(epoch)) => Some(StreamPosition {
+                offset: long(offset),
+                epoch,
+            }),
             _ => None,
         };
         Message {
@@ -378,8 +473,8 @@ impl From<core::SubEvent> for SubscriptionEvent {
             core::SubEvent::Join(m) => SubscriptionEvent::Joined { member: m.into() },
             core::SubEvent::Leave(m) => SubscriptionEvent::Left { member: m.into() },
             core::SubEvent::Gap { missed, recovered } => SubscriptionEvent::Gap {
-                first: *missed.start(),
-                last: *missed.end(),
+                first: long(*missed.start()),
+                last: long(*missed.end()),
                 recovered,
             },
             core::SubEvent::Subscribing => SubscriptionEvent::Subscribing,
@@ -403,8 +498,8 @@ impl From<core::PublishResult> for PublishResult {
 impl From<core::PresenceStatsResult> for PresenceStats {
     fn from(s: core::PresenceStatsResult) -> Self {
         PresenceStats {
-            clients: s.clients,
-            users: s.users,
+            clients: int(s.clients),
+            users: int(s.users),
         }
     }
 }
@@ -416,6 +511,18 @@ impl From<core::HistoryResult> for HistoryPage {
             publications: h.publications.into_iter().map(Into::into).collect(),
         }
     }
+}
+
+/// An offset, count of milliseconds or the like as the `Long`/`Int64` Kotlin
+/// and Swift apps use: values beyond the signed range, which no real stream
+/// reaches, saturate instead of turning negative.
+fn long(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// A count as the `Int`/`Int32` Kotlin and Swift apps use (saturating).
+fn int(n: u32) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
 }
 
 /// Application data as the bytes the foreign side receives.
@@ -464,5 +571,56 @@ mod tests {
         );
         m.epoch = None;
         assert_eq!(Message::from(m).position, None);
+    }
+
+    #[test]
+    fn records_print_their_payloads_as_text() {
+        let publication = Publication {
+            channel: "chat:lobby".into(),
+            offset: Some(3),
+            epoch: Some("e1".into()),
+            data: br#"{"text":"hi"}"#.to_vec(),
+            info: Some(ClientInfo {
+                user: "alice".into(),
+                client: "c1".into(),
+                info: None,
+            }),
+        };
+        assert_eq!(
+            publication.to_string(),
+            r#"Publication(channel=chat:lobby, offset=3, epoch=e1, data={"text":"hi"}, info=ClientInfo(user=alice, client=c1, info=null))"#
+        );
+        let message = Message {
+            data: vec![0xff, 0x00, 0x01],
+            from: None,
+            broadcast: true,
+            position: None,
+        };
+        assert_eq!(
+            message.to_string(),
+            "Message(data=<3 bytes>, from=null, broadcast=true, position=null)"
+        );
+    }
+
+    #[test]
+    fn offsets_and_counts_arrive_signed_and_negative_positions_are_refused() {
+        let far = core::StreamPosition {
+            offset: u64::MAX,
+            epoch: "e".into(),
+        };
+        assert_eq!(StreamPosition::from(far).offset, i64::MAX);
+        let back = core::StreamPosition::try_from(StreamPosition {
+            offset: 5,
+            epoch: "e".into(),
+        });
+        assert_eq!(back.map(|p| p.offset), Ok(5));
+        let negative = core::StreamPosition::try_from(StreamPosition {
+            offset: -1,
+            epoch: "e".into(),
+        });
+        assert!(matches!(
+            negative,
+            Err(crate::ChorusError::InvalidArgument { .. })
+        ));
     }
 }

@@ -471,38 +471,6 @@ private let UNIFFI_CALLBACK_UNEXPECTED_ERROR: Int32 = 2
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-fileprivate struct FfiConverterUInt16: FfiConverterPrimitive {
-    typealias FfiType = UInt16
-    typealias SwiftType = UInt16
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt16 {
-        return try lift(readInt(&buf))
-    }
-
-    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
-        writeInt(&buf, lower(value))
-    }
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-fileprivate struct FfiConverterUInt32: FfiConverterPrimitive {
-    typealias FfiType = UInt32
-    typealias SwiftType = UInt32
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt32 {
-        return try lift(readInt(&buf))
-    }
-
-    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
-        writeInt(&buf, lower(value))
-    }
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
 fileprivate struct FfiConverterInt32: FfiConverterPrimitive {
     typealias FfiType = Int32
     typealias SwiftType = Int32
@@ -1893,7 +1861,7 @@ public func FfiConverterTypeTokenSource_lower(_ value: TokenSource) -> UInt64 {
 /**
  * Who published or joined.
  */
-public struct ClientInfo: Equatable, Hashable {
+public struct ClientInfo: Equatable, Hashable, CustomStringConvertible {
     /**
      * The authenticated user id (empty for anonymous connections).
      */
@@ -1927,6 +1895,41 @@ public struct ClientInfo: Equatable, Hashable {
     
 
     
+// The local Rust `Display` implementation.
+public var description: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_chorus_mobile_fn_method_clientinfo_uniffi_trait_display(
+            FfiConverterTypeClientInfo_lower(self),uniffiCallStatus
+    )
+}
+    )
+}
+// The local Rust `Eq` implementation - only `eq` is used.
+public static func == (self: ClientInfo, other: ClientInfo) -> Bool {
+    return try!  FfiConverterBool.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_chorus_mobile_fn_method_clientinfo_uniffi_trait_eq_eq(
+            FfiConverterTypeClientInfo_lower(self),
+        FfiConverterTypeClientInfo_lower(other),uniffiCallStatus
+    )
+}
+    )
+}
+// The local Rust `Hash` implementation
+public func hash(into hasher: inout Hasher) {
+    let val = try!  FfiConverterUInt64.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_chorus_mobile_fn_method_clientinfo_uniffi_trait_hash(
+            FfiConverterTypeClientInfo_lower(self),uniffiCallStatus
+    )
+}
+    )
+    hasher.combine(val)
+}
 }
 
 #if compiler(>=6)
@@ -2144,7 +2147,7 @@ public struct CloseReason: Equatable, Hashable {
     /**
      * The code (docs/protocol.md, close codes).
      */
-    public var code: UInt16
+    public var code: Int32
     /**
      * Its stable name, such as `unauthorized` (`other` outside the table).
      */
@@ -2163,7 +2166,7 @@ public struct CloseReason: Equatable, Hashable {
     public init(
         /**
          * The code (docs/protocol.md, close codes).
-         */code: UInt16, 
+         */code: Int32, 
         /**
          * Its stable name, such as `unauthorized` (`other` outside the table).
          */name: String, 
@@ -2195,7 +2198,7 @@ public struct FfiConverterTypeCloseReason: FfiConverterRustBuffer {
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CloseReason {
         return
             try CloseReason(
-                code: FfiConverterUInt16.read(from: &buf), 
+                code: FfiConverterInt32.read(from: &buf), 
                 name: FfiConverterString.read(from: &buf), 
                 reason: FfiConverterString.read(from: &buf), 
                 reconnect: FfiConverterBool.read(from: &buf)
@@ -2203,7 +2206,7 @@ public struct FfiConverterTypeCloseReason: FfiConverterRustBuffer {
     }
 
     public static func write(_ value: CloseReason, into buf: inout [UInt8]) {
-        FfiConverterUInt16.write(value.code, into: &buf)
+        FfiConverterInt32.write(value.code, into: &buf)
         FfiConverterString.write(value.name, into: &buf)
         FfiConverterString.write(value.reason, into: &buf)
         FfiConverterBool.write(value.reconnect, into: &buf)
@@ -2300,7 +2303,7 @@ public func FfiConverterTypeHistoryPage_lower(_ value: HistoryPage) -> RustBuffe
  */
 public struct Member: Equatable, Hashable {
     /**
-     * The channel.
+     * The channel joined or left (one listener may serve several).
      */
     public var channel: String
     /**
@@ -2312,7 +2315,7 @@ public struct Member: Equatable, Hashable {
     // declare one manually.
     public init(
         /**
-         * The channel.
+         * The channel joined or left (one listener may serve several).
          */channel: String, 
         /**
          * Who joined or left.
@@ -2367,7 +2370,7 @@ public func FfiConverterTypeMember_lower(_ value: Member) -> RustBuffer {
 /**
  * A message to this user (`send_to_user`) or to everyone (`broadcast`).
  */
-public struct Message: Equatable, Hashable {
+public struct Message: Equatable, Hashable, CustomStringConvertible {
     /**
      * The application data.
      */
@@ -2411,6 +2414,41 @@ public struct Message: Equatable, Hashable {
     
 
     
+// The local Rust `Display` implementation.
+public var description: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_chorus_mobile_fn_method_message_uniffi_trait_display(
+            FfiConverterTypeMessage_lower(self),uniffiCallStatus
+    )
+}
+    )
+}
+// The local Rust `Eq` implementation - only `eq` is used.
+public static func == (self: Message, other: Message) -> Bool {
+    return try!  FfiConverterBool.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_chorus_mobile_fn_method_message_uniffi_trait_eq_eq(
+            FfiConverterTypeMessage_lower(self),
+        FfiConverterTypeMessage_lower(other),uniffiCallStatus
+    )
+}
+    )
+}
+// The local Rust `Hash` implementation
+public func hash(into hasher: inout Hasher) {
+    let val = try!  FfiConverterUInt64.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_chorus_mobile_fn_method_message_uniffi_trait_hash(
+            FfiConverterTypeMessage_lower(self),uniffiCallStatus
+    )
+}
+    )
+    hasher.combine(val)
+}
 }
 
 #if compiler(>=6)
@@ -2462,21 +2500,21 @@ public struct PresenceStats: Equatable, Hashable {
     /**
      * Subscribed connections.
      */
-    public var clients: UInt32
+    public var clients: Int32
     /**
      * Distinct users among them.
      */
-    public var users: UInt32
+    public var users: Int32
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
     public init(
         /**
          * Subscribed connections.
-         */clients: UInt32, 
+         */clients: Int32, 
         /**
          * Distinct users among them.
-         */users: UInt32) {
+         */users: Int32) {
         self.clients = clients
         self.users = users
     }
@@ -2497,14 +2535,14 @@ public struct FfiConverterTypePresenceStats: FfiConverterRustBuffer {
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PresenceStats {
         return
             try PresenceStats(
-                clients: FfiConverterUInt32.read(from: &buf), 
-                users: FfiConverterUInt32.read(from: &buf)
+                clients: FfiConverterInt32.read(from: &buf), 
+                users: FfiConverterInt32.read(from: &buf)
         )
     }
 
     public static func write(_ value: PresenceStats, into buf: inout [UInt8]) {
-        FfiConverterUInt32.write(value.clients, into: &buf)
-        FfiConverterUInt32.write(value.users, into: &buf)
+        FfiConverterInt32.write(value.clients, into: &buf)
+        FfiConverterInt32.write(value.users, into: &buf)
     }
 }
 
@@ -2527,15 +2565,15 @@ public func FfiConverterTypePresenceStats_lower(_ value: PresenceStats) -> RustB
 /**
  * A message on a channel.
  */
-public struct Publication: Equatable, Hashable {
+public struct Publication: Equatable, Hashable, CustomStringConvertible {
     /**
-     * The channel.
+     * The channel it was published to (one listener may serve several).
      */
     public var channel: String
     /**
      * Offset in the channel's stream (absent without history).
      */
-    public var offset: UInt64?
+    public var offset: Int64?
     /**
      * Epoch of the stream the offset belongs to.
      */
@@ -2553,11 +2591,11 @@ public struct Publication: Equatable, Hashable {
     // declare one manually.
     public init(
         /**
-         * The channel.
+         * The channel it was published to (one listener may serve several).
          */channel: String, 
         /**
          * Offset in the channel's stream (absent without history).
-         */offset: UInt64?, 
+         */offset: Int64?, 
         /**
          * Epoch of the stream the offset belongs to.
          */epoch: String?, 
@@ -2577,6 +2615,41 @@ public struct Publication: Equatable, Hashable {
     
 
     
+// The local Rust `Display` implementation.
+public var description: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_chorus_mobile_fn_method_publication_uniffi_trait_display(
+            FfiConverterTypePublication_lower(self),uniffiCallStatus
+    )
+}
+    )
+}
+// The local Rust `Eq` implementation - only `eq` is used.
+public static func == (self: Publication, other: Publication) -> Bool {
+    return try!  FfiConverterBool.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_chorus_mobile_fn_method_publication_uniffi_trait_eq_eq(
+            FfiConverterTypePublication_lower(self),
+        FfiConverterTypePublication_lower(other),uniffiCallStatus
+    )
+}
+    )
+}
+// The local Rust `Hash` implementation
+public func hash(into hasher: inout Hasher) {
+    let val = try!  FfiConverterUInt64.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_chorus_mobile_fn_method_publication_uniffi_trait_hash(
+            FfiConverterTypePublication_lower(self),uniffiCallStatus
+    )
+}
+    )
+    hasher.combine(val)
+}
 }
 
 #if compiler(>=6)
@@ -2591,7 +2664,7 @@ public struct FfiConverterTypePublication: FfiConverterRustBuffer {
         return
             try Publication(
                 channel: FfiConverterString.read(from: &buf), 
-                offset: FfiConverterOptionUInt64.read(from: &buf), 
+                offset: FfiConverterOptionInt64.read(from: &buf), 
                 epoch: FfiConverterOptionString.read(from: &buf), 
                 data: FfiConverterData.read(from: &buf), 
                 info: FfiConverterOptionTypeClientInfo.read(from: &buf)
@@ -2600,7 +2673,7 @@ public struct FfiConverterTypePublication: FfiConverterRustBuffer {
 
     public static func write(_ value: Publication, into buf: inout [UInt8]) {
         FfiConverterString.write(value.channel, into: &buf)
-        FfiConverterOptionUInt64.write(value.offset, into: &buf)
+        FfiConverterOptionInt64.write(value.offset, into: &buf)
         FfiConverterOptionString.write(value.epoch, into: &buf)
         FfiConverterData.write(value.data, into: &buf)
         FfiConverterOptionTypeClientInfo.write(value.info, into: &buf)
@@ -2697,9 +2770,9 @@ public func FfiConverterTypePublishResult_lower(_ value: PublishResult) -> RustB
  */
 public struct StreamPosition: Equatable, Hashable {
     /**
-     * Offset of the last publication seen (0: none yet).
+     * Offset of the last publication seen (0: none yet; never negative).
      */
-    public var offset: UInt64
+    public var offset: Int64
     /**
      * Identity of the stream the offset belongs to.
      */
@@ -2709,8 +2782,8 @@ public struct StreamPosition: Equatable, Hashable {
     // declare one manually.
     public init(
         /**
-         * Offset of the last publication seen (0: none yet).
-         */offset: UInt64, 
+         * Offset of the last publication seen (0: none yet; never negative).
+         */offset: Int64, 
         /**
          * Identity of the stream the offset belongs to.
          */epoch: String) {
@@ -2734,13 +2807,13 @@ public struct FfiConverterTypeStreamPosition: FfiConverterRustBuffer {
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> StreamPosition {
         return
             try StreamPosition(
-                offset: FfiConverterUInt64.read(from: &buf), 
+                offset: FfiConverterInt64.read(from: &buf), 
                 epoch: FfiConverterString.read(from: &buf)
         )
     }
 
     public static func write(_ value: StreamPosition, into buf: inout [UInt8]) {
-        FfiConverterUInt64.write(value.offset, into: &buf)
+        FfiConverterInt64.write(value.offset, into: &buf)
         FfiConverterString.write(value.epoch, into: &buf)
     }
 }
@@ -2776,7 +2849,7 @@ enum ChorusError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     case Server(
         /**
          * The error code.
-         */code: UInt16, 
+         */code: Int32, 
         /**
          * Human-readable detail.
          */reason: String, 
@@ -2889,7 +2962,7 @@ public struct FfiConverterTypeChorusError: FfiConverterRustBuffer {
 
         
         case 1: return .Server(
-            code: try FfiConverterUInt16.read(from: &buf), 
+            code: try FfiConverterInt32.read(from: &buf), 
             reason: try FfiConverterString.read(from: &buf), 
             temporary: try FfiConverterBool.read(from: &buf)
             )
@@ -2932,7 +3005,7 @@ public struct FfiConverterTypeChorusError: FfiConverterRustBuffer {
         
         case let .Server(code,reason,temporary):
             writeInt(&buf, Int32(1))
-            FfiConverterUInt16.write(code, into: &buf)
+            FfiConverterInt32.write(code, into: &buf)
             FfiConverterString.write(reason, into: &buf)
             FfiConverterBool.write(temporary, into: &buf)
             
@@ -3035,17 +3108,17 @@ public enum ClientEvent: Equatable, Hashable {
          */url: String, 
         /**
          * Consecutive failures since the client was last connected (1 first).
-         */attempt: UInt32, 
+         */attempt: Int32, 
         /**
          * Milliseconds until the next attempt; null when the failure is terminal.
-         */retryInMs: UInt64?
+         */retryInMs: Int64?
     )
     /**
      * A message sent to this user (from any node) or a broadcast.
      */
     case messageReceived(
         /**
-         * The message.
+         * Its data, sender and inbox position.
          */message: Message
     )
 
@@ -3072,7 +3145,7 @@ public struct FfiConverterTypeClientEvent: FfiConverterRustBuffer {
         case 1: return .stateChanged(state: try FfiConverterTypeConnectionState.read(from: &buf), reason: try FfiConverterOptionTypeCloseReason.read(from: &buf)
         )
         
-        case 2: return .connectionFailed(reason: try FfiConverterTypeCloseReason.read(from: &buf), url: try FfiConverterString.read(from: &buf), attempt: try FfiConverterUInt32.read(from: &buf), retryInMs: try FfiConverterOptionUInt64.read(from: &buf)
+        case 2: return .connectionFailed(reason: try FfiConverterTypeCloseReason.read(from: &buf), url: try FfiConverterString.read(from: &buf), attempt: try FfiConverterInt32.read(from: &buf), retryInMs: try FfiConverterOptionInt64.read(from: &buf)
         )
         
         case 3: return .messageReceived(message: try FfiConverterTypeMessage.read(from: &buf)
@@ -3096,8 +3169,8 @@ public struct FfiConverterTypeClientEvent: FfiConverterRustBuffer {
             writeInt(&buf, Int32(2))
             FfiConverterTypeCloseReason.write(reason, into: &buf)
             FfiConverterString.write(url, into: &buf)
-            FfiConverterUInt32.write(attempt, into: &buf)
-            FfiConverterOptionUInt64.write(retryInMs, into: &buf)
+            FfiConverterInt32.write(attempt, into: &buf)
+            FfiConverterOptionInt64.write(retryInMs, into: &buf)
             
         
         case let .messageReceived(message):
@@ -3342,10 +3415,10 @@ public enum SubscriptionEvent: Equatable, Hashable {
     case gap(
         /**
          * The first missing offset.
-         */first: UInt64, 
+         */first: Int64, 
         /**
          * The last missing offset.
-         */last: UInt64, 
+         */last: Int64, 
         /**
          * Whether every missing publication was delivered.
          */recovered: Bool
@@ -3400,7 +3473,7 @@ public struct FfiConverterTypeSubscriptionEvent: FfiConverterRustBuffer {
         case 3: return .left(member: try FfiConverterTypeMember.read(from: &buf)
         )
         
-        case 4: return .gap(first: try FfiConverterUInt64.read(from: &buf), last: try FfiConverterUInt64.read(from: &buf), recovered: try FfiConverterBool.read(from: &buf)
+        case 4: return .gap(first: try FfiConverterInt64.read(from: &buf), last: try FfiConverterInt64.read(from: &buf), recovered: try FfiConverterBool.read(from: &buf)
         )
         
         case 5: return .subscribing
@@ -3436,8 +3509,8 @@ public struct FfiConverterTypeSubscriptionEvent: FfiConverterRustBuffer {
         
         case let .gap(first,last,recovered):
             writeInt(&buf, Int32(4))
-            FfiConverterUInt64.write(first, into: &buf)
-            FfiConverterUInt64.write(last, into: &buf)
+            FfiConverterInt64.write(first, into: &buf)
+            FfiConverterInt64.write(last, into: &buf)
             FfiConverterBool.write(recovered, into: &buf)
             
         
@@ -3568,30 +3641,6 @@ fileprivate struct FfiConverterOptionInt32: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterInt32.read(from: &buf)
-        default: throw UniffiInternalError.unexpectedOptionalTag
-        }
-    }
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-fileprivate struct FfiConverterOptionUInt64: FfiConverterRustBuffer {
-    typealias SwiftType = UInt64?
-
-    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
-        guard let value = value else {
-            writeInt(&buf, Int8(0))
-            return
-        }
-        writeInt(&buf, Int8(1))
-        FfiConverterUInt64.write(value, into: &buf)
-    }
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
-        switch try readInt(&buf) as Int8 {
-        case 0: return nil
-        case 1: return try FfiConverterUInt64.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }

@@ -163,7 +163,7 @@ final class ClientTests: XCTestCase {
 
         let pubs = stream.publications()
         XCTAssertEqual(pubs.map(\.data.text), (1...60).map { #"{"n":\#($0)}"# }, "no gap, no duplicate, in order")
-        XCTAssertEqual(pubs.map(\.offset), (1...60).map { UInt64($0) })
+        XCTAssertEqual(pubs.map(\.offset), (1...60).map { Int64($0) })
         withExtendedLifetime(sub) {}
     }
 

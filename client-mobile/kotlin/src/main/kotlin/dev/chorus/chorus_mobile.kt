@@ -877,6 +877,30 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_chorus_mobile_fn_method_subscriptionlistener_on_event(`ptr`: Long,`event`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_chorus_mobile_fn_method_clientinfo_uniffi_trait_display(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_chorus_mobile_fn_method_clientinfo_uniffi_trait_eq_eq(`ptr`: RustBuffer.ByValue,`other`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
+    external fun uniffi_chorus_mobile_fn_method_clientinfo_uniffi_trait_eq_ne(`ptr`: RustBuffer.ByValue,`other`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
+    external fun uniffi_chorus_mobile_fn_method_clientinfo_uniffi_trait_hash(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_chorus_mobile_fn_method_message_uniffi_trait_display(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_chorus_mobile_fn_method_message_uniffi_trait_eq_eq(`ptr`: RustBuffer.ByValue,`other`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
+    external fun uniffi_chorus_mobile_fn_method_message_uniffi_trait_eq_ne(`ptr`: RustBuffer.ByValue,`other`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
+    external fun uniffi_chorus_mobile_fn_method_message_uniffi_trait_hash(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_chorus_mobile_fn_method_publication_uniffi_trait_display(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_chorus_mobile_fn_method_publication_uniffi_trait_eq_eq(`ptr`: RustBuffer.ByValue,`other`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
+    external fun uniffi_chorus_mobile_fn_method_publication_uniffi_trait_eq_ne(`ptr`: RustBuffer.ByValue,`other`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
+    external fun uniffi_chorus_mobile_fn_method_publication_uniffi_trait_hash(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
     external fun ffi_chorus_mobile_rustbuffer_alloc(`size`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun ffi_chorus_mobile_rustbuffer_from_bytes(`bytes`: ForeignBytes.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1282,56 +1306,6 @@ private class JavaLangRefCleanable(
     val cleanable: java.lang.ref.Cleaner.Cleanable
 ) : UniffiCleaner.Cleanable {
     override fun clean() = cleanable.clean()
-}
-
-/**
- * @suppress
- */
-public object FfiConverterUShort: FfiConverter<UShort, Short> {
-    override fun lift(value: Short): UShort {
-        return value.toUShort()
-    }
-
-    fun lift(value: Int): UShort {
-        return value.toUShort()
-    }
-
-    override fun read(buf: ByteBuffer): UShort {
-        return lift(buf.getShort())
-    }
-
-    override fun lower(value: UShort): Short {
-        return value.toShort()
-    }
-
-    override fun allocationSize(value: UShort) = 2UL
-
-    override fun write(value: UShort, buf: ByteBuffer) {
-        buf.putShort(value.toShort())
-    }
-}
-
-/**
- * @suppress
- */
-public object FfiConverterUInt: FfiConverter<UInt, Int> {
-    override fun lift(value: Int): UInt {
-        return value.toUInt()
-    }
-
-    override fun read(buf: ByteBuffer): UInt {
-        return lift(buf.getInt())
-    }
-
-    override fun lower(value: UInt): Int {
-        return value.toInt()
-    }
-
-    override fun allocationSize(value: UInt) = 4UL
-
-    override fun write(value: UInt, buf: ByteBuffer) {
-        buf.putInt(value.toInt())
-    }
 }
 
 /**
@@ -3491,6 +3465,35 @@ data class ClientInfo (
 
     
 
+    // The local Rust `Display`/`Debug` implementation.
+    override fun toString(): String {
+        return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_chorus_mobile_fn_method_clientinfo_uniffi_trait_display(FfiConverterTypeClientInfo.lower(this),
+        _status)
+}
+    )
+    }
+    // The local Rust `Eq` implementation - only `eq` is used.
+    override fun equals(other: Any?): Boolean {
+        if (other !is ClientInfo) return false
+        return FfiConverterBoolean.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_chorus_mobile_fn_method_clientinfo_uniffi_trait_eq_eq(FfiConverterTypeClientInfo.lower(this),
+        
+        FfiConverterTypeClientInfo.lower(`other`),_status)
+}
+    )
+    }
+    // The local Rust `Hash` implementation
+    override fun hashCode(): Int {
+        return FfiConverterULong.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_chorus_mobile_fn_method_clientinfo_uniffi_trait_hash(FfiConverterTypeClientInfo.lower(this),
+        _status)
+}
+    ).toInt()
+    }
     
     companion object
 }
@@ -3653,7 +3656,7 @@ data class CloseReason (
     /**
      * The code (docs/protocol.md, close codes).
      */
-    var `code`: kotlin.UShort
+    var `code`: kotlin.Int
     , 
     /**
      * Its stable name, such as `unauthorized` (`other` outside the table).
@@ -3685,7 +3688,7 @@ data class CloseReason (
 public object FfiConverterTypeCloseReason: FfiConverterRustBuffer<CloseReason> {
     override fun read(buf: ByteBuffer): CloseReason {
         return CloseReason(
-            FfiConverterUShort.read(buf),
+            FfiConverterInt.read(buf),
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
             FfiConverterBoolean.read(buf),
@@ -3693,14 +3696,14 @@ public object FfiConverterTypeCloseReason: FfiConverterRustBuffer<CloseReason> {
     }
 
     override fun allocationSize(value: CloseReason) = (
-            FfiConverterUShort.allocationSize(value.`code`) +
+            FfiConverterInt.allocationSize(value.`code`) +
             FfiConverterString.allocationSize(value.`name`) +
             FfiConverterString.allocationSize(value.`reason`) +
             FfiConverterBoolean.allocationSize(value.`reconnect`)
     )
 
     override fun write(value: CloseReason, buf: ByteBuffer) {
-            FfiConverterUShort.write(value.`code`, buf)
+            FfiConverterInt.write(value.`code`, buf)
             FfiConverterString.write(value.`name`, buf)
             FfiConverterString.write(value.`reason`, buf)
             FfiConverterBoolean.write(value.`reconnect`, buf)
@@ -3761,7 +3764,7 @@ public object FfiConverterTypeHistoryPage: FfiConverterRustBuffer<HistoryPage> {
  */
 data class Member (
     /**
-     * The channel.
+     * The channel joined or left (one listener may serve several).
      */
     var `channel`: kotlin.String
     , 
@@ -3833,6 +3836,35 @@ data class Message (
 
     
 
+    // The local Rust `Display`/`Debug` implementation.
+    override fun toString(): String {
+        return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_chorus_mobile_fn_method_message_uniffi_trait_display(FfiConverterTypeMessage.lower(this),
+        _status)
+}
+    )
+    }
+    // The local Rust `Eq` implementation - only `eq` is used.
+    override fun equals(other: Any?): Boolean {
+        if (other !is Message) return false
+        return FfiConverterBoolean.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_chorus_mobile_fn_method_message_uniffi_trait_eq_eq(FfiConverterTypeMessage.lower(this),
+        
+        FfiConverterTypeMessage.lower(`other`),_status)
+}
+    )
+    }
+    // The local Rust `Hash` implementation
+    override fun hashCode(): Int {
+        return FfiConverterULong.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_chorus_mobile_fn_method_message_uniffi_trait_hash(FfiConverterTypeMessage.lower(this),
+        _status)
+}
+    ).toInt()
+    }
     
     companion object
 }
@@ -3874,12 +3906,12 @@ data class PresenceStats (
     /**
      * Subscribed connections.
      */
-    var `clients`: kotlin.UInt
+    var `clients`: kotlin.Int
     , 
     /**
      * Distinct users among them.
      */
-    var `users`: kotlin.UInt
+    var `users`: kotlin.Int
     
 ){
     
@@ -3896,19 +3928,19 @@ data class PresenceStats (
 public object FfiConverterTypePresenceStats: FfiConverterRustBuffer<PresenceStats> {
     override fun read(buf: ByteBuffer): PresenceStats {
         return PresenceStats(
-            FfiConverterUInt.read(buf),
-            FfiConverterUInt.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterInt.read(buf),
         )
     }
 
     override fun allocationSize(value: PresenceStats) = (
-            FfiConverterUInt.allocationSize(value.`clients`) +
-            FfiConverterUInt.allocationSize(value.`users`)
+            FfiConverterInt.allocationSize(value.`clients`) +
+            FfiConverterInt.allocationSize(value.`users`)
     )
 
     override fun write(value: PresenceStats, buf: ByteBuffer) {
-            FfiConverterUInt.write(value.`clients`, buf)
-            FfiConverterUInt.write(value.`users`, buf)
+            FfiConverterInt.write(value.`clients`, buf)
+            FfiConverterInt.write(value.`users`, buf)
     }
 }
 
@@ -3919,14 +3951,14 @@ public object FfiConverterTypePresenceStats: FfiConverterRustBuffer<PresenceStat
  */
 data class Publication (
     /**
-     * The channel.
+     * The channel it was published to (one listener may serve several).
      */
     var `channel`: kotlin.String
     , 
     /**
      * Offset in the channel's stream (absent without history).
      */
-    var `offset`: kotlin.ULong?
+    var `offset`: kotlin.Long?
     , 
     /**
      * Epoch of the stream the offset belongs to.
@@ -3948,6 +3980,35 @@ data class Publication (
 
     
 
+    // The local Rust `Display`/`Debug` implementation.
+    override fun toString(): String {
+        return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_chorus_mobile_fn_method_publication_uniffi_trait_display(FfiConverterTypePublication.lower(this),
+        _status)
+}
+    )
+    }
+    // The local Rust `Eq` implementation - only `eq` is used.
+    override fun equals(other: Any?): Boolean {
+        if (other !is Publication) return false
+        return FfiConverterBoolean.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_chorus_mobile_fn_method_publication_uniffi_trait_eq_eq(FfiConverterTypePublication.lower(this),
+        
+        FfiConverterTypePublication.lower(`other`),_status)
+}
+    )
+    }
+    // The local Rust `Hash` implementation
+    override fun hashCode(): Int {
+        return FfiConverterULong.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_chorus_mobile_fn_method_publication_uniffi_trait_hash(FfiConverterTypePublication.lower(this),
+        _status)
+}
+    ).toInt()
+    }
     
     companion object
 }
@@ -3959,7 +4020,7 @@ public object FfiConverterTypePublication: FfiConverterRustBuffer<Publication> {
     override fun read(buf: ByteBuffer): Publication {
         return Publication(
             FfiConverterString.read(buf),
-            FfiConverterOptionalULong.read(buf),
+            FfiConverterOptionalLong.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterByteArray.read(buf),
             FfiConverterOptionalTypeClientInfo.read(buf),
@@ -3968,7 +4029,7 @@ public object FfiConverterTypePublication: FfiConverterRustBuffer<Publication> {
 
     override fun allocationSize(value: Publication) = (
             FfiConverterString.allocationSize(value.`channel`) +
-            FfiConverterOptionalULong.allocationSize(value.`offset`) +
+            FfiConverterOptionalLong.allocationSize(value.`offset`) +
             FfiConverterOptionalString.allocationSize(value.`epoch`) +
             FfiConverterByteArray.allocationSize(value.`data`) +
             FfiConverterOptionalTypeClientInfo.allocationSize(value.`info`)
@@ -3976,7 +4037,7 @@ public object FfiConverterTypePublication: FfiConverterRustBuffer<Publication> {
 
     override fun write(value: Publication, buf: ByteBuffer) {
             FfiConverterString.write(value.`channel`, buf)
-            FfiConverterOptionalULong.write(value.`offset`, buf)
+            FfiConverterOptionalLong.write(value.`offset`, buf)
             FfiConverterOptionalString.write(value.`epoch`, buf)
             FfiConverterByteArray.write(value.`data`, buf)
             FfiConverterOptionalTypeClientInfo.write(value.`info`, buf)
@@ -4037,9 +4098,9 @@ public object FfiConverterTypePublishResult: FfiConverterRustBuffer<PublishResul
  */
 data class StreamPosition (
     /**
-     * Offset of the last publication seen (0: none yet).
+     * Offset of the last publication seen (0: none yet; never negative).
      */
-    var `offset`: kotlin.ULong
+    var `offset`: kotlin.Long
     , 
     /**
      * Identity of the stream the offset belongs to.
@@ -4061,18 +4122,18 @@ data class StreamPosition (
 public object FfiConverterTypeStreamPosition: FfiConverterRustBuffer<StreamPosition> {
     override fun read(buf: ByteBuffer): StreamPosition {
         return StreamPosition(
-            FfiConverterULong.read(buf),
+            FfiConverterLong.read(buf),
             FfiConverterString.read(buf),
         )
     }
 
     override fun allocationSize(value: StreamPosition) = (
-            FfiConverterULong.allocationSize(value.`offset`) +
+            FfiConverterLong.allocationSize(value.`offset`) +
             FfiConverterString.allocationSize(value.`epoch`)
     )
 
     override fun write(value: StreamPosition, buf: ByteBuffer) {
-            FfiConverterULong.write(value.`offset`, buf)
+            FfiConverterLong.write(value.`offset`, buf)
             FfiConverterString.write(value.`epoch`, buf)
     }
 }
@@ -4095,7 +4156,7 @@ sealed class ChorusException: kotlin.Exception() {
         /**
          * The error code.
          */
-        val `code`: kotlin.UShort, 
+        val `code`: kotlin.Int, 
         
         /**
          * Human-readable detail.
@@ -4265,7 +4326,7 @@ public object FfiConverterTypeChorusError : FfiConverterRustBuffer<ChorusExcepti
 
         return when(buf.getInt()) {
             1 -> ChorusException.Server(
-                FfiConverterUShort.read(buf),
+                FfiConverterInt.read(buf),
                 FfiConverterString.read(buf),
                 FfiConverterBoolean.read(buf),
                 )
@@ -4303,7 +4364,7 @@ public object FfiConverterTypeChorusError : FfiConverterRustBuffer<ChorusExcepti
             is ChorusException.Server -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
-                + FfiConverterUShort.allocationSize(value.`code`)
+                + FfiConverterInt.allocationSize(value.`code`)
                 + FfiConverterString.allocationSize(value.`reason`)
                 + FfiConverterBoolean.allocationSize(value.`temporary`)
             )
@@ -4362,7 +4423,7 @@ public object FfiConverterTypeChorusError : FfiConverterRustBuffer<ChorusExcepti
         when(value) {
             is ChorusException.Server -> {
                 buf.putInt(1)
-                FfiConverterUShort.write(value.`code`, buf)
+                FfiConverterInt.write(value.`code`, buf)
                 FfiConverterString.write(value.`reason`, buf)
                 FfiConverterBoolean.write(value.`temporary`, buf)
                 Unit
@@ -4463,11 +4524,11 @@ sealed class ClientEvent {
         /**
          * Consecutive failures since the client was last connected (1 first).
          */
-        val `attempt`: kotlin.UInt, 
+        val `attempt`: kotlin.Int, 
         /**
          * Milliseconds until the next attempt; null when the failure is terminal.
          */
-        val `retryInMs`: kotlin.ULong?) : ClientEvent()
+        val `retryInMs`: kotlin.Long?) : ClientEvent()
         
     {
         
@@ -4480,7 +4541,7 @@ sealed class ClientEvent {
      */
     data class MessageReceived(
         /**
-         * The message.
+         * Its data, sender and inbox position.
          */
         val `message`: dev.chorus.Message) : ClientEvent()
         
@@ -4513,8 +4574,8 @@ public object FfiConverterTypeClientEvent : FfiConverterRustBuffer<ClientEvent>{
             2 -> ClientEvent.ConnectionFailed(
                 FfiConverterTypeCloseReason.read(buf),
                 FfiConverterString.read(buf),
-                FfiConverterUInt.read(buf),
-                FfiConverterOptionalULong.read(buf),
+                FfiConverterInt.read(buf),
+                FfiConverterOptionalLong.read(buf),
                 )
             3 -> ClientEvent.MessageReceived(
                 FfiConverterTypeMessage.read(buf),
@@ -4538,8 +4599,8 @@ public object FfiConverterTypeClientEvent : FfiConverterRustBuffer<ClientEvent>{
                 4UL
                 + FfiConverterTypeCloseReason.allocationSize(value.`reason`)
                 + FfiConverterString.allocationSize(value.`url`)
-                + FfiConverterUInt.allocationSize(value.`attempt`)
-                + FfiConverterOptionalULong.allocationSize(value.`retryInMs`)
+                + FfiConverterInt.allocationSize(value.`attempt`)
+                + FfiConverterOptionalLong.allocationSize(value.`retryInMs`)
             )
         }
         is ClientEvent.MessageReceived -> {
@@ -4563,8 +4624,8 @@ public object FfiConverterTypeClientEvent : FfiConverterRustBuffer<ClientEvent>{
                 buf.putInt(2)
                 FfiConverterTypeCloseReason.write(value.`reason`, buf)
                 FfiConverterString.write(value.`url`, buf)
-                FfiConverterUInt.write(value.`attempt`, buf)
-                FfiConverterOptionalULong.write(value.`retryInMs`, buf)
+                FfiConverterInt.write(value.`attempt`, buf)
+                FfiConverterOptionalLong.write(value.`retryInMs`, buf)
                 Unit
             }
             is ClientEvent.MessageReceived -> {
@@ -4736,11 +4797,11 @@ sealed class SubscriptionEvent {
         /**
          * The first missing offset.
          */
-        val `first`: kotlin.ULong, 
+        val `first`: kotlin.Long, 
         /**
          * The last missing offset.
          */
-        val `last`: kotlin.ULong, 
+        val `last`: kotlin.Long, 
         /**
          * Whether every missing publication was delivered.
          */
@@ -4814,8 +4875,8 @@ public object FfiConverterTypeSubscriptionEvent : FfiConverterRustBuffer<Subscri
                 FfiConverterTypeMember.read(buf),
                 )
             4 -> SubscriptionEvent.Gap(
-                FfiConverterULong.read(buf),
-                FfiConverterULong.read(buf),
+                FfiConverterLong.read(buf),
+                FfiConverterLong.read(buf),
                 FfiConverterBoolean.read(buf),
                 )
             5 -> SubscriptionEvent.Subscribing
@@ -4855,8 +4916,8 @@ public object FfiConverterTypeSubscriptionEvent : FfiConverterRustBuffer<Subscri
             // Add the size for the Int that specifies the variant plus the size needed for all fields
             (
                 4UL
-                + FfiConverterULong.allocationSize(value.`first`)
-                + FfiConverterULong.allocationSize(value.`last`)
+                + FfiConverterLong.allocationSize(value.`first`)
+                + FfiConverterLong.allocationSize(value.`last`)
                 + FfiConverterBoolean.allocationSize(value.`recovered`)
             )
         }
@@ -4901,8 +4962,8 @@ public object FfiConverterTypeSubscriptionEvent : FfiConverterRustBuffer<Subscri
             }
             is SubscriptionEvent.Gap -> {
                 buf.putInt(4)
-                FfiConverterULong.write(value.`first`, buf)
-                FfiConverterULong.write(value.`last`, buf)
+                FfiConverterLong.write(value.`first`, buf)
+                FfiConverterLong.write(value.`last`, buf)
                 FfiConverterBoolean.write(value.`recovered`, buf)
                 Unit
             }
@@ -4997,38 +5058,6 @@ public object FfiConverterOptionalInt: FfiConverterRustBuffer<kotlin.Int?> {
         } else {
             buf.put(1)
             FfiConverterInt.write(value, buf)
-        }
-    }
-}
-
-
-
-
-/**
- * @suppress
- */
-public object FfiConverterOptionalULong: FfiConverterRustBuffer<kotlin.ULong?> {
-    override fun read(buf: ByteBuffer): kotlin.ULong? {
-        if (buf.get().toInt() == 0) {
-            return null
-        }
-        return FfiConverterULong.read(buf)
-    }
-
-    override fun allocationSize(value: kotlin.ULong?): ULong {
-        if (value == null) {
-            return 1UL
-        } else {
-            return 1UL + FfiConverterULong.allocationSize(value)
-        }
-    }
-
-    override fun write(value: kotlin.ULong?, buf: ByteBuffer) {
-        if (value == null) {
-            buf.put(0)
-        } else {
-            buf.put(1)
-            FfiConverterULong.write(value, buf)
         }
     }
 }
