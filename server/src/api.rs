@@ -257,8 +257,8 @@ struct RevokeBody {
 /// Revokes one token (`jti`) or a user's tokens issued before `before`
 /// (default: now), on every node.
 async fn revoke(State(node): State<Arc<Node>>, Json(req): Json<RevokeBody>) -> ApiResult<Empty> {
-    use crate::revocation::{Revocation, Revoked, unix_now};
-    let now = unix_now();
+    use crate::revocation::{Revocation, Revoked};
+    let now = crate::clock::unix_secs();
     let revoked = match (req.jti, req.user) {
         (Some(jti), None) if !jti.is_empty() => Revoked::Token { jti },
         (None, Some(user)) if !user.is_empty() => Revoked::User {

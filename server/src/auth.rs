@@ -680,8 +680,6 @@ pub mod mint {
 
 #[cfg(test)]
 mod tests {
-    use std::time::{SystemTime, UNIX_EPOCH};
-
     use jsonwebtoken::{EncodingKey, Header};
     use serde_json::json;
 
@@ -697,10 +695,7 @@ mod tests {
     const EC_P384_PUBLIC: &str = include_str!("../tests/auth_keys/ec_p384_public.pem");
 
     fn now() -> u64 {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs()
+        crate::clock::unix_secs()
     }
 
     fn all_keys() -> AuthConfig {

@@ -1,7 +1,7 @@
 //! What each command does, on a connection's own task.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use chorus_protocol::message::*;
 use chorus_protocol::{Channel, CloseCode, ErrorCode, Payload, Push, ReplyBody, Request};
@@ -57,18 +57,12 @@ fn err(code: ErrorCode, message: impl Into<String>) -> Error {
     Error::new(code, message)
 }
 
-fn unix_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
 /// Milliseconds until the token expires (told to the client, which refreshes
 /// before then), and the instant the server closes the connection: the expiry
 /// plus the verifier's clock-skew leeway, so a token accepted within the leeway
 /// still has time to be refreshed.
 fn expiry(claims: &Claims, leeway_secs: u64) -> (Option<u64>, Option<Instant>) {
-    match claims.expires_in_ms(unix_ms()) {
+    match claims.expires_in_ms(crate::clock::unix_ms()) {
         Some(ms) => {
             let close_in = Duration::from_millis(ms) + Duration::from_secs(leeway_secs);
             (Some(ms), Some(Instant::now() + close_in))

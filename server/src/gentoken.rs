@@ -136,7 +136,7 @@ mod tests {
     const SECRET: &str = "0123456789abcdef0123456789abcdef-test-only";
 
     fn now() -> u64 {
-        crate::revocation::unix_now()
+        crate::clock::unix_secs()
     }
 
     fn request() -> TokenRequest {

@@ -6,9 +6,8 @@ use std::fmt::Write as _;
 pub fn random_u64() -> u64 {
     let mut bytes = [0u8; 8];
     if getrandom::fill(&mut bytes).is_err() {
-        return std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos().into());
+        // No OS randomness: the sub-second part of the time will do for jitter.
+        return (crate::clock::unix_nanos() % 1_000_000_000) as u64;
     }
     u64::from_le_bytes(bytes)
 }
@@ -18,9 +17,7 @@ pub fn random_hex(n: usize) -> String {
     let mut buf = vec![0u8; n];
     if getrandom::fill(&mut buf).is_err() {
         // No OS randomness: fall back to time, still unique enough per process.
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
+        let nanos = crate::clock::unix_nanos();
         for (i, b) in buf.iter_mut().enumerate() {
             *b = (nanos >> ((i % 16) * 8)) as u8;
         }

@@ -12,12 +12,14 @@
 //! command does), [`hub`] (local membership and delivery), [`broker`] (moving
 //! messages between nodes), [`history`] (streams), [`auth`] and [`permissions`],
 //! [`hooks`] (embedder decisions), [`outgoing`] (shared encoded frames), [`rate`],
-//! [`admin`] (the dashboard at `/admin`).
+//! [`admin`] (the dashboard at `/admin`), [`clock`] (wall-clock time for tokens
+//! and last-seen).
 
 pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod broker;
+pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod dev;

@@ -106,7 +106,7 @@ fn token(cli: &Cli, args: &TokenArgs) -> ExitCode {
         info: args.info.clone(),
         jti: args.jti.clone(),
     };
-    let now = chorus_server::revocation::unix_now();
+    let now = chorus_server::clock::unix_secs();
     match chorus_server::gentoken::mint(&config, dev_secret.as_deref(), &request, now) {
         Ok(token) => {
             println!("{token}");
@@ -247,7 +247,7 @@ fn log_demo_token(config: &Config, addr: SocketAddr) {
         ttl: std::time::Duration::from_secs(24 * 3600),
         ..Default::default()
     };
-    let now = chorus_server::revocation::unix_now();
+    let now = chorus_server::clock::unix_secs();
     if let Ok(token) = chorus_server::gentoken::mint(config, None, &request, now) {
         let port = addr.port();
         tracing::info!(

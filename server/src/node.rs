@@ -362,7 +362,7 @@ impl Node {
             .clients
             == 0
         {
-            let now = crate::status::unix_ms();
+            let now = crate::clock::unix_ms();
             self.broker
                 .set_last_seen(info.user.as_str().into(), now)
                 .await?;

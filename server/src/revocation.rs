@@ -4,16 +4,8 @@
 //! matching token; it is kept until the tokens it covers would have expired.
 
 use std::collections::HashMap;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
-
-/// Seconds since the Unix epoch.
-pub fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
 
 /// What is revoked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

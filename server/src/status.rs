@@ -11,7 +11,6 @@
 //! reply's `data`.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use chorus_protocol::Payload;
 use serde::Serialize;
@@ -29,13 +28,6 @@ pub fn key(user: &str) -> String {
 /// The user whose status key `key` is, if it is one.
 pub fn user_of(key: &str) -> Option<&str> {
     key.strip_prefix(PREFIX)
-}
-
-/// Milliseconds since the Unix epoch.
-pub fn unix_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// A user's status.

@@ -18,11 +18,12 @@ use super::{
     BoxFuture, BrokerError, Cluster, Freshness, PresenceStats, PresenceStore, PubSub, PublishArgs,
     PublishOutcome, Users,
 };
+use crate::clock::unix_secs;
 use crate::history::{HistoryOptions, HistoryPage, HistoryQuery, Stream};
 use crate::hub::Hub;
 use crate::idempotency::Remembered;
 use crate::ids::random_hex;
-use crate::revocation::{Revocation, RevocationList, TokenId, unix_now};
+use crate::revocation::{Revocation, RevocationList, TokenId};
 use budget::{Budget, MESSAGE_OVERHEAD};
 
 /// The in-memory broker.
@@ -362,7 +363,7 @@ impl Users for MemoryBroker {
 
     fn revoke(&self, revocation: Revocation) -> BoxFuture<'_, Result<(), BrokerError>> {
         Box::pin(async move {
-            lock(&self.revocations).add(&revocation, unix_now());
+            lock(&self.revocations).add(&revocation, unix_secs());
             self.hub.close_revoked(&revocation);
             Ok(())
         })
@@ -373,7 +374,7 @@ impl Users for MemoryBroker {
         user: Arc<str>,
         token: TokenId,
     ) -> BoxFuture<'_, Result<bool, BrokerError>> {
-        Box::pin(async move { Ok(lock(&self.revocations).is_revoked(&user, &token, unix_now())) })
+        Box::pin(async move { Ok(lock(&self.revocations).is_revoked(&user, &token, unix_secs())) })
     }
 }
 

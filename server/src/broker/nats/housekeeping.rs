@@ -89,7 +89,7 @@ impl NatsBroker {
                 return;
             }
         }
-        let now = crate::status::unix_ms();
+        let now = crate::clock::unix_ms();
         if let Err(e) = self.set_last_seen(user.into(), now).await {
             tracing::warn!(error = %e, user, "could not record last seen");
         }

@@ -14,8 +14,9 @@ use super::delivery::{self, Target};
 use super::wire::Control;
 use super::{NatsBroker, Task, direct, err};
 use crate::broker::{BoxFuture, BrokerError, Users};
+use crate::clock::unix_secs;
 use crate::history::HistoryOptions;
-use crate::revocation::{Revocation, Revoked, TokenId, unix_now};
+use crate::revocation::{Revocation, Revoked, TokenId};
 
 impl Users for NatsBroker {
     fn user_interest(&self, user: Arc<str>) -> BoxFuture<'_, Result<(), BrokerError>> {
@@ -155,7 +156,7 @@ impl Users for NatsBroker {
                 Revoked::Token { jti } => self.names.revoked_token(jti),
                 Revoked::User { user, .. } => self.names.revoked_user(user),
             };
-            let ttl = revocation.until.saturating_sub(unix_now()).max(1);
+            let ttl = revocation.until.saturating_sub(unix_secs()).max(1);
             let value = serde_json::to_vec(&revocation).map_err(|e| BrokerError(e.to_string()))?;
             let publish = PublishMessage::build()
                 .payload(value.into())
@@ -187,7 +188,7 @@ impl Users for NatsBroker {
                 self.timeout,
             )
             .await?;
-            let now = unix_now();
+            let now = unix_secs();
             Ok(batch
                 .messages
                 .iter()
