@@ -38,6 +38,29 @@ fn admitted(
     Ok(())
 }
 
+/// Whether a channel grant from a token admits `channel`.
+///
+/// A grant is an exact channel name, `*` (every channel), or a prefix ending in
+/// `*` (e.g. `chat:*`, `chat:room-*`). Nothing else is a wildcard.
+///
+/// * The trailing `*` matches any suffix, so `chat:*` admits every channel that
+///   starts with `chat:` (the whole `chat` namespace) but not `chat` or
+///   `chatter:x`. The prefix is a plain string prefix: `chat*` also admits
+///   `chatter:x`, so end a namespace grant with `:*`.
+/// * Only the last character can be a wildcard: `a*b` and `a.b` are literal
+///   names, as are `.`, `>` and any other character (no regex, no NATS syntax),
+///   because channel names may legitimately contain them.
+/// * Matching is byte-exact (case-sensitive); an empty grant admits nothing.
+pub fn grant_matches(grant: &str, channel: &str) -> bool {
+    if grant.is_empty() {
+        return false;
+    }
+    match grant.strip_suffix('*') {
+        Some(prefix) => channel.starts_with(prefix),
+        None => grant == channel,
+    }
+}
+
 /// May `who` subscribe (also: read presence and history)?
 pub fn may_subscribe(
     ns: &NamespaceConfig,
@@ -81,6 +104,56 @@ mod tests {
 
     fn ch(s: &str) -> Channel {
         Channel::parse(s).unwrap()
+    }
+
+    #[test]
+    fn grant_matching_table() {
+        let table: &[(&str, &str, bool)] = &[
+            // Exact names.
+            ("chat:lobby", "chat:lobby", true),
+            ("chat:lobby", "chat:lobby2", false),
+            ("chat:lobby", "chat:Lobby", false),
+            ("lobby", "lobby", true),
+            // Everything.
+            ("*", "chat:lobby", true),
+            ("*", "lobby", true),
+            ("*", "dm:x#alice,bob", true),
+            // Namespace prefix.
+            ("chat:*", "chat:lobby", true),
+            ("chat:*", "chat:a:b", true),
+            ("chat:*", "chat", false),
+            ("chat:*", "chatter:x", false),
+            ("chat:*", "news:chat:x", false),
+            // Name prefix.
+            ("chat:room-*", "chat:room-1", true),
+            ("chat:room-*", "chat:room-", true),
+            ("chat:room-*", "chat:room", false),
+            ("chat:room-*", "chat:lobby", false),
+            // A bare prefix does not respect namespace boundaries.
+            ("chat*", "chatter:x", true),
+            // Only a trailing `*` is a wildcard; everything else is literal.
+            ("a.b", "a.b", true),
+            ("a.b", "axb", false),
+            ("a*b", "axb", false),
+            ("a*b", "a*b", true),
+            ("chat:>", "chat:x", false),
+            ("chat:>", "chat:>", true),
+            ("chat:.*", "chat:x", false),
+            ("chat:.*", "chat:.x", true),
+            ("**", "*x", true),
+            ("**", "x", false),
+            ("chat:?", "chat:x", false),
+            // The empty grant admits nothing.
+            ("", "", false),
+            ("", "x", false),
+        ];
+        for &(grant, channel, expected) in table {
+            assert_eq!(
+                grant_matches(grant, channel),
+                expected,
+                "grant {grant:?} vs channel {channel:?}"
+            );
+        }
     }
 
     #[test]
