@@ -28,9 +28,11 @@
 
 mod backoff;
 mod config;
+mod connection;
 mod event;
 mod inbox;
 mod machine;
+mod requests;
 mod subscription;
 
 pub use backoff::{Backoff, BackoffConfig, Rng};

@@ -9,7 +9,8 @@
 
 use super::backoff::Backoff;
 use super::event::*;
-use super::machine::{ClientMachine, PendingKind, Phase};
+use super::machine::{ClientMachine, Phase};
+use super::requests::PendingKind;
 use crate::channel::Channel;
 use crate::codes::ErrorCode;
 use crate::frame::{ReplyBody, Request};
