@@ -1,4 +1,7 @@
 //! Frames a decoder must reject, with the rejection it must report.
+//!
+//! One file on purpose, though long: it is a table of vectors read top to
+//! bottom, and splitting it would only scatter the table.
 
 use chorus_protocol::message::{Empty, PublishRequest};
 use chorus_protocol::{ClientFrame, Codec, Command, Payload, Request};

@@ -1,4 +1,7 @@
 //! The valid vectors: every command, reply, push and payload form.
+//!
+//! One file on purpose, though long: it is a table of vectors read top to
+//! bottom, and splitting it would only scatter the table.
 
 use chorus_protocol::message::*;
 use chorus_protocol::{
