@@ -205,11 +205,11 @@ async fn channels(State(node): State<Arc<Node>>) -> Json<Channels> {
     })
 }
 
-async fn stats(State(node): State<Arc<Node>>) -> Json<crate::handle::Stats> {
+async fn stats(State(node): State<Arc<Node>>) -> Json<crate::broker::NodeCounts> {
     Json(handle(node).stats())
 }
 
-async fn info(State(node): State<Arc<Node>>) -> Json<crate::handle::Info> {
+async fn info(State(node): State<Arc<Node>>) -> Json<crate::broker::NodeInfo> {
     Json(handle(node).info())
 }
 

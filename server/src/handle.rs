@@ -7,36 +7,9 @@ use chorus_protocol::message::*;
 use chorus_protocol::{Channel, CloseCode, ErrorCode, Payload};
 use serde::Serialize;
 
+use crate::broker::{NodeCounts, NodeInfo, NodeStatus};
 use crate::config::NamespaceConfig;
 use crate::node::Node;
-
-/// Node-level counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Stats {
-    /// Authenticated connections on this node.
-    pub connections: usize,
-    /// Distinct users connected to this node.
-    pub users: usize,
-    /// Subscriptions (connection x channel) on this node.
-    pub subscriptions: usize,
-    /// Channels with subscribers on this node.
-    pub channels: usize,
-}
-
-/// Identity of the node.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Info {
-    /// Random per start.
-    pub node: String,
-    /// Server version.
-    pub version: String,
-    /// Milliseconds since start.
-    pub uptime_ms: u64,
-    /// `memory` or `nats`.
-    pub broker: String,
-    /// Whether the node is draining.
-    pub draining: bool,
-}
 
 /// A channel with its local member count.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -154,20 +127,13 @@ impl Handle {
     }
 
     /// Live nodes of the cluster (this node alone on the memory broker).
-    pub async fn nodes(&self) -> Result<Vec<crate::broker::NodeStatus>, Error> {
-        let node = &self.node;
-        let me = crate::broker::NodeStatus::of(
-            &node.id,
-            node.started,
-            node.broker_kind(),
-            node.draining(),
-            &node.hub,
-        );
+    pub async fn nodes(&self) -> Result<Vec<NodeStatus>, Error> {
+        let me = self.status();
         // This node's own entry is given fresh; others' are as last refreshed.
-        let mut nodes = node.broker.nodes().await?.unwrap_or_default();
-        nodes.retain(|n| n.node != me.node);
+        let mut nodes = self.node.broker.nodes().await?.unwrap_or_default();
+        nodes.retain(|n| n.info.node != me.info.node);
         nodes.push(me);
-        nodes.sort_by(|a, b| a.node.cmp(&b.node));
+        nodes.sort_by(|a, b| a.info.node.cmp(&b.info.node));
         Ok(nodes)
     }
 
@@ -203,25 +169,24 @@ impl Handle {
     }
 
     /// This node's counts.
-    pub fn stats(&self) -> Stats {
-        let hub = &self.node.hub;
-        let channels = hub.channels();
-        Stats {
-            connections: hub.connections(),
-            users: hub.users(),
-            subscriptions: channels.iter().map(|(_, n)| n).sum(),
-            channels: channels.len(),
-        }
+    pub fn stats(&self) -> NodeCounts {
+        NodeCounts::of(&self.node.hub)
     }
 
-    /// This node's identity.
-    pub fn info(&self) -> Info {
-        Info {
-            node: self.node.id.to_string(),
-            version: env!("CARGO_PKG_VERSION").to_owned(),
-            uptime_ms: self.node.started.elapsed().as_millis() as u64,
-            broker: self.node.broker_kind().to_owned(),
-            draining: self.node.draining(),
-        }
+    /// This node's identity: the same fields as its `/api/nodes` entry.
+    pub fn info(&self) -> NodeInfo {
+        self.status().info
+    }
+
+    /// This node's registry entry, fresh.
+    fn status(&self) -> NodeStatus {
+        let node = &self.node;
+        NodeStatus::of(
+            &node.id,
+            node.started,
+            node.broker_kind(),
+            node.draining(),
+            &node.hub,
+        )
     }
 }

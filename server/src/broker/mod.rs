@@ -90,43 +90,71 @@ pub struct PresenceStats {
     pub users: u32,
 }
 
-/// One node as `/api/nodes` lists it (and the cluster registry stores it).
+/// What a node is: `/api/info`, and the first half of every `/api/nodes` entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NodeStatus {
-    /// Node id (random per start).
+pub struct NodeInfo {
+    /// Node id, random per start: a restarted node is a new node.
     pub node: String,
-    /// Server version.
+    /// The `chorus` version it runs (mixed versions during a rolling upgrade).
     pub version: String,
-    /// Milliseconds since start.
+    /// Milliseconds since it started.
     pub uptime_ms: u64,
-    /// `memory` or `nats`.
+    /// `memory` (one process) or `nats` (a cluster).
     pub broker: String,
-    /// Whether the node is shutting down.
+    /// True while it drains for shutdown: load balancers should stop sending to it.
     pub draining: bool,
-    /// Authenticated connections.
+}
+
+/// What a node holds: `/api/stats`, and the second half of every `/api/nodes` entry.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeCounts {
+    /// Authenticated connections on the node.
     pub connections: usize,
-    /// Distinct users connected.
+    /// Distinct users among them.
     pub users: usize,
-    /// Subscriptions (connection x channel).
+    /// Subscriptions (connection x channel) on the node.
     pub subscriptions: usize,
-    /// Channels with local subscribers.
+    /// Channels with at least one subscriber on the node.
     pub channels: usize,
 }
 
-impl NodeStatus {
-    /// The status of a node from its hub's counts.
-    pub fn of(node: &str, started: Instant, broker: &str, draining: bool, hub: &Hub) -> Self {
+impl NodeCounts {
+    /// The counts of a node's hub now.
+    pub fn of(hub: &Hub) -> Self {
         let channels = hub.channels();
-        NodeStatus {
-            node: node.to_owned(),
-            version: env!("CARGO_PKG_VERSION").to_owned(),
-            uptime_ms: started.elapsed().as_millis() as u64,
-            broker: broker.to_owned(),
-            draining,
+        NodeCounts {
             connections: hub.connections(),
             users: hub.users(),
             subscriptions: channels.iter().map(|(_, n)| n).sum(),
             channels: channels.len(),
+        }
+    }
+}
+
+/// One node as `/api/nodes` lists it and the cluster registry stores it: its
+/// info and counts side by side (one flat JSON object).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeStatus {
+    /// Who the node is.
+    #[serde(flatten)]
+    pub info: NodeInfo,
+    /// What it holds, as of its last heartbeat.
+    #[serde(flatten)]
+    pub counts: NodeCounts,
+}
+
+impl NodeStatus {
+    /// The status of a node from its identity and its hub's counts.
+    pub fn of(node: &str, started: Instant, broker: &str, draining: bool, hub: &Hub) -> Self {
+        NodeStatus {
+            info: NodeInfo {
+                node: node.to_owned(),
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+                uptime_ms: started.elapsed().as_millis() as u64,
+                broker: broker.to_owned(),
+                draining,
+            },
+            counts: NodeCounts::of(hub),
         }
     }
 }

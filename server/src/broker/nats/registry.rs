@@ -76,7 +76,7 @@ impl Registry {
     /// Reads every live entry, sorted by node id.
     pub async fn read(&self) -> Result<Vec<NodeStatus>, BrokerError> {
         let mut nodes: Vec<NodeStatus> = self.read_map().await?.into_values().collect();
-        nodes.sort_by(|a, b| a.node.cmp(&b.node));
+        nodes.sort_by(|a, b| a.info.node.cmp(&b.info.node));
         Ok(nodes)
     }
 
@@ -92,7 +92,7 @@ impl Registry {
         for stored in batch.messages.iter().filter(|s| !s.is_tombstone()) {
             match serde_json::from_slice::<NodeStatus>(&stored.message.payload) {
                 Ok(status) => {
-                    live.insert(status.node.clone(), status);
+                    live.insert(status.info.node.clone(), status);
                 }
                 Err(e) => {
                     tracing::warn!(subject = %stored.subject, error = %e, "bad registry entry")
