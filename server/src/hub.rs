@@ -10,7 +10,7 @@ use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 
 use prometheus_client::metrics::counter::Counter;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use chorus_protocol::CloseCode;
 use tokio::sync::{Notify, mpsc};
@@ -20,6 +20,7 @@ use chorus_protocol::message::{Membership, Message, Publication};
 
 use crate::outgoing::{Item, Outgoing};
 use crate::revocation::{Revocation, TokenId};
+use crate::sync::lock;
 
 /// A connection id, unique across the cluster (node id + counter).
 pub type ClientId = Arc<str>;
@@ -38,9 +39,7 @@ impl KillSwitch {
     pub fn fire(&self, code: CloseCode, reason: &str) {
         if !self.fired.swap(true, Ordering::AcqRel) {
             self.code.store(code.0, Ordering::Release);
-            if let Ok(mut r) = self.reason.lock() {
-                reason.clone_into(&mut r);
-            }
+            reason.clone_into(&mut lock(&self.reason));
             self.notify.notify_one();
         }
     }
@@ -50,7 +49,7 @@ impl KillSwitch {
         loop {
             let notified = self.notify.notified();
             if self.fired.load(Ordering::Acquire) {
-                let reason = self.reason.lock().map(|r| r.clone()).unwrap_or_default();
+                let reason = lock(&self.reason).clone();
                 return (CloseCode(self.code.load(Ordering::Acquire)), reason);
             }
             notified.await;
@@ -165,12 +164,6 @@ pub enum RegisterError {
     NodeFull,
     /// The user holds too many connections.
     UserFull,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic while holding one of these locks leaves plain maps behind, which
-    // stay consistent; keep serving instead of cascading the panic.
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Default for Hub {

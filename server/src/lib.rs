@@ -45,6 +45,7 @@ pub mod server;
 pub mod session;
 pub mod stall;
 pub mod status;
+pub(crate) mod sync;
 pub mod tls;
 
 /// The protocol crate, re-exported so embedders use the same version.

@@ -34,6 +34,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tower::ServiceExt as _;
 
 use crate::node::Node;
+use crate::sync::lock;
 
 /// What one connection holds of the node's caps, for as long as it lives
 /// (moved into the WebSocket session on upgrade).
@@ -48,10 +49,7 @@ pub struct Ticket {
 impl Ticket {
     /// The connection authenticated: it no longer counts as pending.
     pub fn authenticated(&self) {
-        self.pending
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
+        lock(&self.pending).take();
     }
 }
 
@@ -72,7 +70,7 @@ pub struct Addresses {
 impl Addresses {
     /// Counts one more connection from `ip`, unless it has `max` already.
     fn admit(&self, ip: IpAddr, max: usize) -> bool {
-        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        let mut counts = lock(&self.counts);
         let n = counts.entry(ip).or_default();
         if *n >= max {
             return false;
@@ -82,7 +80,7 @@ impl Addresses {
     }
 
     fn release(&self, ip: IpAddr) {
-        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        let mut counts = lock(&self.counts);
         if let Some(n) = counts.get_mut(&ip) {
             *n -= 1;
             if *n == 0 {

@@ -16,6 +16,7 @@ use crate::hooks::Hooks;
 use crate::hub::{ClientId, Hub};
 use crate::metrics::Metrics;
 pub use crate::reload::ReloadError;
+use crate::sync::{read, write};
 
 /// The shared state of one node.
 pub struct Node {
@@ -58,20 +59,16 @@ impl std::fmt::Debug for Node {
 /// Produces the configuration again (file, environment, flags), for reloads.
 pub type ReloadSource = Arc<dyn Fn() -> Result<Config, ConfigError> + Send + Sync>;
 
-fn read<T: ?Sized>(lock: &RwLock<Arc<T>>) -> Arc<T> {
-    lock.read().unwrap_or_else(|p| p.into_inner()).clone()
-}
-
 impl Node {
     /// The configuration in force. Hold the returned `Arc` for a consistent
     /// view; a reload replaces the configuration, not what was handed out.
     pub fn config(&self) -> Arc<Config> {
-        read(&self.config)
+        read(&self.config).clone()
     }
 
     /// The token verifier in force.
     pub fn verifier(&self) -> Arc<Verifier> {
-        read(&self.verifier)
+        read(&self.verifier).clone()
     }
 
     /// Replaces namespaces, limits and secrets without dropping connections.
@@ -86,8 +83,8 @@ impl Node {
         self.tls.reload(&new.tls)?;
         let new = Arc::new(new);
         self.broker.reconfigure(new.clone()).await?;
-        *self.verifier.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(verifier);
-        *self.config.write().unwrap_or_else(|p| p.into_inner()) = new;
+        *write(&self.verifier) = Arc::new(verifier);
+        *write(&self.config) = new;
         tracing::info!("configuration reloaded");
         Ok(())
     }

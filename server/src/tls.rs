@@ -13,6 +13,8 @@ use serde::Deserialize;
 use thiserror::Error;
 use tokio_rustls::TlsAcceptor;
 
+use crate::sync::{read, write};
+
 /// `[tls]`: both files, or neither (plain HTTP).
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
@@ -101,15 +103,12 @@ impl Tls {
     /// Reads the files again (a reload); the old acceptor stays on failure.
     pub fn reload(&self, config: &TlsConfig) -> Result<(), TlsError> {
         let acceptor = acceptor(config)?;
-        *self.acceptor.write().unwrap_or_else(|p| p.into_inner()) = acceptor;
+        *write(&self.acceptor) = acceptor;
         Ok(())
     }
 
     /// The acceptor for new connections; `None` for plain HTTP.
     pub fn current(&self) -> Option<TlsAcceptor> {
-        self.acceptor
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        read(&self.acceptor).clone()
     }
 }

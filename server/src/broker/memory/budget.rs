@@ -8,6 +8,8 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::sync::lock;
+
 /// What a stored message costs beyond its data (offsets, epoch, sender info).
 pub const MESSAGE_OVERHEAD: usize = 128;
 
@@ -45,7 +47,7 @@ impl Budget {
     /// stay within the bound.
     pub fn charge(&self, key: Arc<str>, offset: u64, bytes: usize) -> Vec<(Arc<str>, u64)> {
         let max = self.max.load(Ordering::Relaxed);
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut state = lock(&self.state);
         state.used += bytes;
         state.order.push_back((key, offset, bytes));
         let mut forget = Vec::new();
@@ -62,7 +64,7 @@ impl Budget {
     /// Bytes counted now.
     #[cfg(test)]
     fn used(&self) -> usize {
-        self.state.lock().unwrap_or_else(|p| p.into_inner()).used
+        lock(&self.state).used
     }
 }
 

@@ -8,7 +8,7 @@
 mod budget;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chorus_protocol::CloseCode;
@@ -24,6 +24,7 @@ use crate::hub::Hub;
 use crate::idempotency::Remembered;
 use crate::ids::random_hex;
 use crate::revocation::{Revocation, RevocationList, TokenId};
+use crate::sync::lock;
 use budget::{Budget, MESSAGE_OVERHEAD};
 
 /// The in-memory broker.
@@ -48,10 +49,6 @@ const MAX_LAST_SEEN: usize = 100_000;
 
 /// A channel's members by connection id.
 type Members = HashMap<Arc<str>, ClientInfo>;
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 impl MemoryBroker {
     /// A broker delivering into `hub`.

@@ -21,6 +21,7 @@ use super::{IDEMPOTENCY_BUCKET_BYTES, LAST_SEEN_KEPT, NatsBroker, Task, setup};
 use crate::broker::BrokerError;
 use crate::config::{ClusterStorage, Config};
 use crate::hub::Hub;
+use crate::sync::lock;
 
 impl NatsBroker {
     /// Connects to NATS, creates the stream and buckets (or checks they match),
@@ -209,7 +210,7 @@ impl NatsBroker {
                 broker.recheck_revocations().await;
             }
         })));
-        *self.background.lock().unwrap_or_else(|p| p.into_inner()) = tasks;
+        *lock(&self.background) = tasks;
         Ok(())
     }
 }

@@ -18,6 +18,7 @@ use super::wire;
 use crate::config::Config;
 use crate::history::{HistoryOptions, HistoryQuery};
 use crate::hub::Hub;
+use crate::sync::{read, write};
 
 /// What listener tasks need to deliver into this node.
 #[derive(Debug)]
@@ -136,15 +137,12 @@ impl Delivery {
 
     /// The configuration as of the last reload.
     pub(super) fn config(&self) -> Arc<Config> {
-        self.config
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        read(&self.config).clone()
     }
 
     /// Applies a reloaded configuration.
     pub(super) fn set_config(&self, config: Arc<Config>) {
-        *self.config.write().unwrap_or_else(|p| p.into_inner()) = config;
+        *write(&self.config) = config;
     }
 
     /// History bounds of a stream, as configured now.

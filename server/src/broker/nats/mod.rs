@@ -48,6 +48,7 @@ use self::registry::Registry;
 use self::wire::Control;
 use super::{BoxFuture, BrokerError, Cluster, Freshness, NodeStatus, PresenceStats, PresenceStore};
 use crate::config::Config;
+use crate::sync::lock;
 
 /// Bytes the idempotency bucket may hold (about 1.5 million keys).
 pub(super) const IDEMPOTENCY_BUCKET_BYTES: i64 = 256 << 20;
@@ -197,10 +198,7 @@ impl Cluster for NatsBroker {
     fn shutdown(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
             self.draining.store(true, Ordering::Relaxed);
-            self.background
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .clear();
+            lock(&self.background).clear();
             self.registry.leave().await;
             self.presence.clear().await;
             self.channels.lock().await.clear();

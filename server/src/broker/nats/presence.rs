@@ -18,7 +18,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_nats::Client;
@@ -30,6 +30,7 @@ use serde_json::json;
 use super::direct;
 use super::names::Names;
 use crate::broker::{BrokerError, Freshness, PresenceStats};
+use crate::sync::lock;
 
 /// Node entries read per presence query (one per node holding members).
 const MAX_NODES: usize = 1_024;
@@ -58,10 +59,6 @@ pub struct Presence {
     local: Mutex<HashMap<Arc<str>, Local>>,
     /// The stream sequence of this node's last acknowledged write.
     written_seq: AtomicU64,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn encode(members: &[ClientInfo]) -> Result<bytes::Bytes, BrokerError> {

@@ -4,7 +4,7 @@
 //! means its node died (or left), which the broker turns into leave events.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_nats::Client;
@@ -14,6 +14,7 @@ use serde_json::json;
 use super::direct;
 use super::names::Names;
 use crate::broker::{BrokerError, NodeStatus};
+use crate::sync::lock;
 
 /// Registry entries read at once.
 const MAX_NODES: usize = 1_024;
@@ -36,10 +37,6 @@ pub struct Registry {
     /// How long a dead node is remembered (its presence entries expire by then).
     remember: Duration,
     state: Mutex<State>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Registry {

@@ -43,6 +43,7 @@ use crate::broker::nats::wire;
 use crate::broker::{BrokerError, PublishOutcome};
 use crate::history::HistoryOptions;
 use crate::ids::random_hex;
+use crate::sync::lock;
 
 /// Most publishes committed at once (JetStream allows 1000 per batch).
 pub(super) const MAX_BATCH: usize = 100;
@@ -318,10 +319,6 @@ impl HistoryStore {
             pauses.wait(deadline).await;
         }
     }
-}
-
-fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 #[cfg(test)]

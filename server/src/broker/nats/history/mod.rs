@@ -37,6 +37,7 @@ use super::wire;
 use crate::broker::BrokerError;
 use crate::config::{ClusterStorage, Config};
 use crate::history::HistoryOptions;
+use crate::sync::lock;
 
 /// Channels whose last stored publication this node remembers.
 const MAX_HEADS: usize = 10_000;
@@ -194,14 +195,12 @@ impl HistoryStore {
         let Some(wanted) = stream_config(&self.names, config) else {
             return Ok(());
         };
-        *self.config.lock().unwrap_or_else(|p| p.into_inner()) = Some(wanted);
+        *lock(&self.config) = Some(wanted);
         self.create_stream().await
     }
 
     fn stream_config(&self) -> Result<stream::Config, BrokerError> {
-        self.config
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+        lock(&self.config)
             .clone()
             .ok_or_else(|| BrokerError("no namespace keeps history".into()))
     }
@@ -236,7 +235,7 @@ impl HistoryStore {
     }
 
     fn slot(&self, channel: &Arc<str>) -> HeadSlot {
-        let mut heads = self.heads.lock().unwrap_or_else(|p| p.into_inner());
+        let mut heads = lock(&self.heads);
         if heads.len() >= MAX_HEADS && !heads.contains_key(channel) {
             heads.retain(|_, slot| Arc::strong_count(slot) > 1);
         }
