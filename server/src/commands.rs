@@ -201,6 +201,7 @@ impl Session {
         }
         if !user.is_empty() {
             if let Err(e) = node.broker.user_interest(user.clone()).await {
+                tracing::warn!(error = %e, %user, "could not listen for a user's messages");
                 node.hub.unregister(&client, &user);
                 return refuse(Error::from(e));
             }
@@ -228,6 +229,7 @@ impl Session {
             let info = self.authed().map(|a| a.info.clone());
             if let Ok(info) = info {
                 if let Err(e) = node.status_join(&info).await {
+                    tracing::warn!(error = %e, %user, "could not count a connection as online");
                     return refuse(Error::from(e));
                 }
             }
@@ -297,7 +299,10 @@ impl Session {
                 node.broker
                     .presence_stats(key.clone(), Freshness::OwnWrites)
                     .await
-                    .map_err(Error::from)?
+                    .map_err(|e| {
+                        tracing::warn!(error = %e, %channel, "could not count a channel's members");
+                        Error::from(e)
+                    })?
                     .clients as usize
             } else {
                 node.hub.channel_members(&key)
@@ -320,7 +325,10 @@ impl Session {
             }
         }
 
-        node.join_channel(&key, &handle).await?;
+        node.join_channel(&key, &handle).await.map_err(|e| {
+            tracing::warn!(error = %e, %channel, "could not listen to a channel");
+            Error::from(e)
+        })?;
         self.subs.insert(key.clone(), SubState::default());
         let mut result = SubscribeResult {
             data,
@@ -336,6 +344,7 @@ impl Session {
             let page = match node.broker.history(key.clone(), opts, query).await {
                 Ok(page) => page,
                 Err(e) => {
+                    tracing::warn!(error = %e, %channel, "could not read a channel's position");
                     self.leave(&key).await;
                     return Err(Error::from(e));
                 }
@@ -354,17 +363,20 @@ impl Session {
             node.broker
                 .presence_add(key.clone(), info.clone())
                 .await
-                .map_err(Error::from)?;
+                .map_err(|e| {
+                    tracing::warn!(error = %e, %channel, "could not add a presence entry");
+                    Error::from(e)
+                })?;
         }
         if ns.join_leave {
             let event = Membership {
                 channel: key.to_string(),
                 info,
             };
-            node.broker
-                .membership(true, event)
-                .await
-                .map_err(Error::from)?;
+            node.broker.membership(true, event).await.map_err(|e| {
+                tracing::warn!(error = %e, %channel, "could not publish a join event");
+                Error::from(e)
+            })?;
         }
         Ok(result)
     }
@@ -470,7 +482,10 @@ impl Session {
             ..Default::default()
         };
         let node = self.node.clone();
-        node.broker.broadcast(message).await.map_err(Error::from)
+        node.broker.broadcast(message).await.map_err(|e| {
+            tracing::warn!(error = %e, "could not broadcast");
+            Error::from(e)
+        })
     }
 
     async fn presence(&mut self, req: ChannelRequest) -> Result<PresenceResult, Error> {
@@ -577,7 +592,10 @@ async fn check_not_revoked(node: &Node, claims: &Claims) -> Result<(), Outcome> 
             CloseCode::TOKEN_REVOKED,
             "token revoked",
         )),
-        Err(e) => Err(Outcome::refused_connect(Error::from(e))),
+        Err(e) => {
+            tracing::warn!(error = %e, user = %claims.sub, "could not check a token's revocation");
+            Err(Outcome::refused_connect(Error::from(e)))
+        }
     }
 }
 

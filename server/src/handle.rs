@@ -80,11 +80,10 @@ impl Handle {
             broadcast: true,
             ..Default::default()
         };
-        self.node
-            .broker
-            .broadcast(message)
-            .await
-            .map_err(Error::from)
+        self.node.broker.broadcast(message).await.map_err(|e| {
+            tracing::warn!(error = %e, "could not broadcast");
+            Error::from(e)
+        })
     }
 
     /// Closes every connection of a user, on every node.
@@ -98,7 +97,10 @@ impl Handle {
             .broker
             .close_user(user.into(), code, reason.to_owned())
             .await
-            .map_err(Error::from)
+            .map_err(|e| {
+                tracing::warn!(error = %e, user, "could not disconnect a user");
+                Error::from(e)
+            })
     }
 
     /// Closes one connection, on whichever node it is (nothing happens for an
@@ -113,24 +115,35 @@ impl Handle {
             .broker
             .close_client(client.into(), code, reason.to_owned())
             .await
-            .map_err(Error::from)
+            .map_err(|e| {
+                tracing::warn!(error = %e, client, "could not disconnect a client");
+                Error::from(e)
+            })
     }
 
     /// Revokes tokens: their connections close with 4505 on every node, and
     /// they are refused at connect and refresh until `revocation.until`.
     pub async fn revoke(&self, revocation: crate::revocation::Revocation) -> Result<(), Error> {
-        self.node
-            .broker
-            .revoke(revocation)
-            .await
-            .map_err(Error::from)
+        self.node.broker.revoke(revocation).await.map_err(|e| {
+            tracing::warn!(error = %e, "could not revoke tokens");
+            Error::from(e)
+        })
     }
 
     /// Live nodes of the cluster (this node alone on the memory broker).
     pub async fn nodes(&self) -> Result<Vec<NodeStatus>, Error> {
         let me = self.status();
         // This node's own entry is given fresh; others' are as last refreshed.
-        let mut nodes = self.node.broker.nodes().await?.unwrap_or_default();
+        let mut nodes = self
+            .node
+            .broker
+            .nodes()
+            .await
+            .map_err(|e| {
+                tracing::warn!(error = %e, "could not read the node registry");
+                Error::from(e)
+            })?
+            .unwrap_or_default();
         nodes.retain(|n| n.info.node != me.info.node);
         nodes.push(me);
         nodes.sort_by(|a, b| a.info.node.cmp(&b.info.node));

@@ -177,7 +177,11 @@ impl Node {
                 idempotency_key,
                 history: ns.history(),
             })
-            .await?;
+            .await
+            .map_err(|e| {
+                tracing::warn!(error = %e, %channel, "could not publish");
+                chorus_protocol::message::Error::from(e)
+            })?;
         Ok(chorus_protocol::message::PublishResult {
             position: outcome.position,
             duplicate: outcome.duplicate,
@@ -234,7 +238,11 @@ impl Node {
         let clients = self
             .broker
             .presence(channel.as_str().into(), Freshness::Latest)
-            .await?;
+            .await
+            .map_err(|e| {
+                tracing::warn!(error = %e, %channel, "could not read presence");
+                chorus_protocol::message::Error::from(e)
+            })?;
         Ok(chorus_protocol::message::PresenceResult { clients })
     }
 
@@ -247,7 +255,11 @@ impl Node {
         let s = self
             .broker
             .presence_stats(channel.as_str().into(), Freshness::Latest)
-            .await?;
+            .await
+            .map_err(|e| {
+                tracing::warn!(error = %e, %channel, "could not read presence stats");
+                chorus_protocol::message::Error::from(e)
+            })?;
         Ok(chorus_protocol::message::PresenceStatsResult {
             clients: s.clients,
             users: s.users,
@@ -277,7 +289,11 @@ impl Node {
         let page = self
             .broker
             .history(channel.as_str().into(), opts, query)
-            .await?;
+            .await
+            .map_err(|e| {
+                tracing::warn!(error = %e, %channel, "could not read history");
+                Error::from(e)
+            })?;
         Ok(chorus_protocol::message::HistoryResult {
             position: page.position,
             publications: page.publications,
@@ -298,19 +314,26 @@ impl Node {
         if inbox.is_some() && sender == Sender::Client && !config.users.client_inbox_for_unseen {
             // A client cannot make the node keep messages for user ids that
             // never connected: they reach whoever is online, nothing more.
-            if !self.seen(user).await? {
+            let seen = self.seen(user).await.map_err(|e| {
+                tracing::warn!(error = %e, user, "could not tell whether the user was ever online");
+                chorus_protocol::message::Error::from(e)
+            })?;
+            if !seen {
                 inbox = None;
             }
         }
         self.broker
             .send_to_user(user.into(), message, inbox)
             .await
-            .map_err(Into::into)
+            .map_err(|e| {
+                tracing::warn!(error = %e, user, "could not send to a user");
+                chorus_protocol::message::Error::from(e)
+            })
     }
 
     /// Whether `user` is online anywhere now or was online once (has a
     /// last-seen time).
-    async fn seen(&self, user: &str) -> Result<bool, chorus_protocol::message::Error> {
+    async fn seen(&self, user: &str) -> Result<bool, crate::broker::BrokerError> {
         let last = self.broker.last_seen(vec![user.to_owned()]).await?;
         if last.first().is_some_and(Option::is_some) {
             return Ok(true);
@@ -386,13 +409,18 @@ impl Node {
         &self,
         users: Vec<String>,
     ) -> Result<Vec<crate::status::UserStatus>, chorus_protocol::message::Error> {
-        let seen = self.broker.last_seen(users.clone()).await?;
+        let failed = |e: crate::broker::BrokerError| {
+            tracing::warn!(error = %e, "could not read the online status of users");
+            chorus_protocol::message::Error::from(e)
+        };
+        let seen = self.broker.last_seen(users.clone()).await.map_err(failed)?;
         let mut out = Vec::with_capacity(users.len());
         for (user, last_seen_ms) in users.into_iter().zip(seen) {
             let stats = self
                 .broker
                 .presence_stats(crate::status::key(&user).into(), Freshness::Latest)
-                .await?;
+                .await
+                .map_err(failed)?;
             let online = stats.clients > 0;
             out.push(crate::status::UserStatus {
                 user,
@@ -422,7 +450,11 @@ impl Node {
         let page = self
             .broker
             .history(crate::inbox::key(user).into(), opts, query)
-            .await?;
+            .await
+            .map_err(|e| {
+                tracing::warn!(error = %e, user, "could not read the inbox");
+                chorus_protocol::message::Error::from(e)
+            })?;
         Ok(Some(chorus_protocol::message::InboxResult {
             position: page.position,
             recovered: page.recovered,

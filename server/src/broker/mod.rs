@@ -8,8 +8,11 @@
 //! hands the publication to the [`Hub`] as plain data, and the hub alone
 //! builds the queue items and shared frames its connections write.
 
+mod error;
 pub mod memory;
 pub mod nats;
+
+pub use error::{BrokerError, Source};
 
 use std::future::Future;
 use std::pin::Pin;
@@ -19,29 +22,12 @@ use std::time::Instant;
 use chorus_protocol::Payload;
 use chorus_protocol::message::{ClientInfo, Membership, Message, StreamPosition};
 use serde::{Deserialize, Serialize};
-use thiserror::Error;
 
 use crate::history::{HistoryOptions, HistoryPage, HistoryQuery};
 use crate::hub::Hub;
 
 /// A boxed future, so that brokers can be used as trait objects.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// A broker failure (the client gets error 100, temporary).
-#[derive(Debug, Clone, Error)]
-#[error("broker: {0}")]
-pub struct BrokerError(pub String);
-
-impl From<BrokerError> for chorus_protocol::message::Error {
-    /// Clients see a temporary internal error; the detail goes to the log only.
-    fn from(e: BrokerError) -> Self {
-        tracing::warn!(error = %e, "broker failure");
-        chorus_protocol::message::Error::new(
-            chorus_protocol::ErrorCode::INTERNAL,
-            "temporary failure, retry",
-        )
-    }
-}
 
 /// A publish as the broker sees it.
 #[derive(Debug, Clone)]

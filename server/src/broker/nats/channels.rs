@@ -10,7 +10,7 @@ use chorus_protocol::Push;
 use chorus_protocol::message::{Membership, Publication};
 
 use super::delivery::{self, Target};
-use super::{NatsBroker, Task, err};
+use super::{NatsBroker, Task};
 use crate::broker::{BoxFuture, BrokerError, PubSub, PublishArgs, PublishOutcome};
 use crate::history::{HistoryOptions, HistoryPage, HistoryQuery};
 
@@ -41,7 +41,7 @@ impl PubSub for NatsBroker {
                             duplicate: true,
                         });
                     }
-                    Err(e) => return Err(err("idempotency")(e.to_string())),
+                    Err(e) => return Err(BrokerError::storage("idempotency", e)),
                 }
             }
             self.publish_push(self.names.channel(&args.channel), Push::Publication(p))

@@ -38,7 +38,7 @@ impl NatsBroker {
             .iter()
             .map(|u| u.parse::<ServerAddr>())
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| BrokerError(format!("NATS URL: {e}")))?;
+            .map_err(|e| BrokerError::config("NATS URL", e))?;
         let (connections, _) = watch::channel(0u64);
         let events = connections.clone();
         let mut options = ConnectOptions::new();
@@ -64,7 +64,9 @@ impl NatsBroker {
             })
             .connect(addrs)
             .await
-            .map_err(|e| BrokerError(format!("connect to NATS {:?}: {e}", config.nats)))?;
+            .map_err(|e| {
+                BrokerError::unavailable(format!("connect to NATS {:?}", config.nats), e)
+            })?;
         let js = jetstream::ContextBuilder::new()
             .timeout(timeout)
             .build(client.clone());

@@ -70,7 +70,7 @@ pub async fn batch(
     let mut replies = client
         .subscribe(inbox.clone())
         .await
-        .map_err(|e| BrokerError(format!("direct get: {e}")))?;
+        .map_err(|e| BrokerError::unavailable("direct get", e))?;
     let send = || async {
         client
             .publish_with_reply(
@@ -79,7 +79,7 @@ pub async fn batch(
                 request.to_string().into(),
             )
             .await
-            .map_err(|e| BrokerError(format!("direct get: {e}")))
+            .map_err(|e| BrokerError::unavailable("direct get", e))
     };
     send().await?;
     let mut out = Vec::new();
@@ -87,13 +87,19 @@ pub async fn batch(
     loop {
         let message = match tokio::time::timeout_at(deadline, replies.next()).await {
             Ok(Some(m)) => m,
-            Ok(None) => return Err(BrokerError("direct get: connection closed".into())),
-            Err(_) => return Err(BrokerError("direct get: timed out".into())),
+            Ok(None) => {
+                return Err(BrokerError::unavailable("direct get", "connection closed"));
+            }
+            Err(_) => return Err(BrokerError::Timeout("direct get: timed out".into())),
         };
         match message.status.map(|s| s.as_u16()) {
             None => match Stored::from_message(message) {
                 Some(stored) => out.push(stored),
-                None => return Err(BrokerError("direct get: reply without sequence".into())),
+                None => {
+                    return Err(BrokerError::Inconsistent(
+                        "direct get: reply without sequence".into(),
+                    ));
+                }
             },
             Some(204) => {
                 return Ok(Batch {
@@ -116,10 +122,8 @@ pub async fn batch(
                 send().await?;
             }
             Some(code) => {
-                return Err(BrokerError(format!(
-                    "direct get: status {code} {}",
-                    message.description.unwrap_or_default()
-                )));
+                let status = format!("status {code} {}", message.description.unwrap_or_default());
+                return Err(BrokerError::storage("direct get", status));
             }
         }
     }
@@ -152,7 +156,7 @@ pub async fn batch_at_least(
             return Ok(answer);
         }
         if tokio::time::Instant::now() + RETRY_PAUSE >= deadline {
-            return Err(BrokerError(format!(
+            return Err(BrokerError::Timeout(format!(
                 "direct get: no replica of {stream} has reached sequence {floor} (at {reached})"
             )));
         }

@@ -89,10 +89,6 @@ pub struct NatsBroker {
     background: Mutex<Vec<Task>>,
 }
 
-fn err(what: &str) -> impl Fn(String) -> BrokerError + '_ {
-    move |e| BrokerError(format!("{what}: {e}"))
-}
-
 impl NatsBroker {
     fn status(&self) -> NodeStatus {
         NodeStatus::of(
@@ -109,13 +105,13 @@ impl NatsBroker {
             .client
             .subscribe(subject)
             .await
-            .map_err(|e| err("subscribe")(e.to_string()))?;
+            .map_err(|e| BrokerError::unavailable("subscribe", e))?;
         // The server has the subscription once the flush returns: nothing
         // published after this call is missed.
         tokio::time::timeout(self.timeout, self.client.flush())
             .await
-            .map_err(|_| BrokerError("subscribe: NATS did not answer".into()))?
-            .map_err(|e| err("subscribe")(e.to_string()))?;
+            .map_err(|_| BrokerError::Timeout("subscribe: NATS did not answer".into()))?
+            .map_err(|e| BrokerError::unavailable("subscribe", e))?;
         Ok(sub)
     }
 
@@ -124,15 +120,15 @@ impl NatsBroker {
         self.client
             .publish(subject, bytes)
             .await
-            .map_err(|e| err("publish")(e.to_string()))
+            .map_err(|e| BrokerError::unavailable("publish", e))
     }
 
     async fn control(&self, c: Control) -> Result<(), BrokerError> {
-        let bytes = serde_json::to_vec(&c).map_err(|e| BrokerError(e.to_string()))?;
+        let bytes = serde_json::to_vec(&c).map_err(|e| BrokerError::encode("control", e))?;
         self.client
             .publish(self.names.control(), bytes.into())
             .await
-            .map_err(|e| err("control")(e.to_string()))
+            .map_err(|e| BrokerError::unavailable("control", e))
     }
 }
 

@@ -64,7 +64,7 @@ pub struct Presence {
 fn encode(members: &[ClientInfo]) -> Result<bytes::Bytes, BrokerError> {
     rmp_serde::to_vec_named(members)
         .map(Into::into)
-        .map_err(|e| BrokerError(format!("presence encode: {e}")))
+        .map_err(|e| BrokerError::encode("presence encode", e))
 }
 
 fn decode(bytes: &[u8]) -> Option<Vec<ClientInfo>> {
@@ -183,7 +183,7 @@ impl Presence {
             .kv
             .put(&key, encode(members)?)
             .await
-            .map_err(|e| BrokerError(format!("presence put: {e}")))?;
+            .map_err(|e| BrokerError::storage("presence put", e))?;
         self.written_seq.fetch_max(sequence, Ordering::Relaxed);
         Ok(())
     }
@@ -200,7 +200,7 @@ impl Presence {
                     .stream
                     .get_info()
                     .await
-                    .map_err(|e| BrokerError(format!("presence stream info: {e}")))?;
+                    .map_err(|e| BrokerError::storage("presence stream info", e))?;
                 own.max(info.state.last_sequence)
             }
         })

@@ -62,11 +62,12 @@ impl Registry {
 
     /// Writes this node's entry.
     pub async fn beat(&self, status: &NodeStatus) -> Result<(), BrokerError> {
-        let value = serde_json::to_vec(status).map_err(|e| BrokerError(e.to_string()))?;
+        let value =
+            serde_json::to_vec(status).map_err(|e| BrokerError::encode("registry entry", e))?;
         self.kv
             .put(&*self.node, value.into())
             .await
-            .map_err(|e| BrokerError(format!("registry put: {e}")))?;
+            .map_err(|e| BrokerError::storage("registry put", e))?;
         Ok(())
     }
 

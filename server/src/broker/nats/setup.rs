@@ -40,7 +40,7 @@ fn storage_hint() -> String {
 /// fails at once, saying what to change.
 pub async fn retrying<T, E, F, Fut>(what: &str, mut step: F) -> Result<T, BrokerError>
 where
-    E: Display,
+    E: Display + Into<Box<dyn std::error::Error + Send + Sync>>,
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
@@ -50,14 +50,14 @@ where
         match step().await {
             Ok(value) => return Ok(value),
             Err(e) if e.to_string().contains(INSUFFICIENT_STORAGE) => {
-                return Err(BrokerError(format!("{what}: {e}: {}", storage_hint())));
+                return Err(BrokerError::insufficient_storage(what, e, storage_hint()));
             }
             Err(e) if Instant::now() + pause < deadline => {
                 tracing::warn!(what, error = %e, retry_in_ms = pause.as_millis() as u64, "JetStream setup failed; retrying");
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(MAX_PAUSE);
             }
-            Err(e) => return Err(BrokerError(format!("{what}: {e}"))),
+            Err(e) => return Err(BrokerError::storage(what, e)),
         }
     }
 }
@@ -92,7 +92,11 @@ mod tests {
         })
         .await;
         let e = result.expect_err("gives up");
-        assert_eq!(e.0, "presence bucket: insufficient resources");
+        assert!(matches!(e, BrokerError::Storage { .. }), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "broker: presence bucket: insufficient resources"
+        );
         assert!(started.elapsed() <= RETRY_FOR, "{:?}", started.elapsed());
         assert!(tries.load(Ordering::SeqCst) > 5);
     }
@@ -107,6 +111,10 @@ mod tests {
         .await;
         let e = result.expect_err("fails");
         assert_eq!(tries.load(Ordering::SeqCst), 1);
-        assert!(e.0.contains("cluster.history_max_bytes"), "{}", e.0);
+        assert!(
+            matches!(e, BrokerError::InsufficientStorage { .. }),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("cluster.history_max_bytes"), "{e}");
     }
 }

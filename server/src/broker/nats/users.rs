@@ -12,7 +12,7 @@ use chorus_protocol::{CloseCode, Push};
 
 use super::delivery::{self, Target};
 use super::wire::Control;
-use super::{NatsBroker, Task, direct, err};
+use super::{NatsBroker, Task, direct};
 use crate::broker::{BoxFuture, BrokerError, Users};
 use crate::clock::unix_secs;
 use crate::history::HistoryOptions;
@@ -146,7 +146,7 @@ impl Users for NatsBroker {
                 )
                 .await
                 .map(drop)
-                .map_err(|e| err("last seen")(e.to_string()))
+                .map_err(|e| BrokerError::storage("last seen", e))
         })
     }
 
@@ -157,16 +157,17 @@ impl Users for NatsBroker {
                 Revoked::User { user, .. } => self.names.revoked_user(user),
             };
             let ttl = revocation.until.saturating_sub(unix_secs()).max(1);
-            let value = serde_json::to_vec(&revocation).map_err(|e| BrokerError(e.to_string()))?;
+            let value =
+                serde_json::to_vec(&revocation).map_err(|e| BrokerError::encode("revoke", e))?;
             let publish = PublishMessage::build()
                 .payload(value.into())
                 .ttl(Duration::from_secs(ttl));
             self.js
                 .send_publish(subject, publish)
                 .await
-                .map_err(|e| err("revoke")(e.to_string()))?
+                .map_err(|e| BrokerError::storage("revoke", e))?
                 .await
-                .map_err(|e| err("revoke")(e.to_string()))?;
+                .map_err(|e| BrokerError::storage("revoke", e))?;
             self.control(Control::Revoke(revocation)).await
         })
     }

@@ -13,7 +13,7 @@ pub fn encode_push(push: Push) -> Result<(Bytes, ServerFrame), BrokerError> {
     let frame = ServerFrame::Push(push);
     let bytes = Codec::MessagePack
         .encode_server(&frame)
-        .map_err(|e| BrokerError(format!("encode: {e}")))?;
+        .map_err(|e| BrokerError::encode("encode", e))?;
     Ok((bytes.into(), frame))
 }
 

@@ -160,7 +160,7 @@ impl HistoryStore {
             tokio::select! {
                 biased;
                 outcome = &mut answer => {
-                    return outcome.unwrap_or_else(|_| Err(BrokerError("history publish abandoned".into())));
+                    return outcome.unwrap_or_else(|_| Err(BrokerError::Internal("history publish abandoned".into())));
                 }
                 head = writer.head.clone().lock_owned() => {
                     let batch: Vec<Waiting> = {
@@ -215,7 +215,7 @@ impl HistoryStore {
         let mut pauses = Pauses::new();
         loop {
             if Instant::now() >= w.deadline {
-                return Err(BrokerError(format!(
+                return Err(BrokerError::Timeout(format!(
                     "history publish to {channel}: not stored within {:?}",
                     self.publish_timeout
                 )));
@@ -278,7 +278,7 @@ impl HistoryStore {
                     }
                     Answer::NoLeader => self.no_leader(&mut pauses, w.deadline).await,
                     Answer::NotAsBatch | Answer::Refused => {
-                        return Err(BrokerError(format!("history publish: {e}")));
+                        return Err(BrokerError::storage("history publish", e));
                     }
                 },
             }

@@ -130,7 +130,7 @@ impl HistoryStore {
                     Answer::NoLeader => self.no_leader(&mut pauses, deadline).await,
                     Answer::Unknown | Answer::NotAsBatch => return Err(batch),
                     Answer::Refused => {
-                        let error = BrokerError(format!("history publish: {e}"));
+                        let error = BrokerError::storage("history publish", e);
                         for w in batch {
                             w.answer(Err(error.clone()));
                         }

@@ -202,7 +202,7 @@ impl HistoryStore {
     fn stream_config(&self) -> Result<stream::Config, BrokerError> {
         lock(&self.config)
             .clone()
-            .ok_or_else(|| BrokerError("no namespace keeps history".into()))
+            .ok_or_else(|| BrokerError::Internal("no namespace keeps history".into()))
     }
 
     async fn create_stream(&self) -> Result<(), BrokerError> {
@@ -211,7 +211,7 @@ impl HistoryStore {
         self.js
             .create_or_update_stream(config)
             .await
-            .map_err(|e| BrokerError(format!("history stream {name}: {e}")))?;
+            .map_err(|e| BrokerError::storage(format!("history stream {name}"), e))?;
         Ok(())
     }
 
@@ -247,7 +247,7 @@ impl HistoryStore {
 fn decode(sequence: u64, payload: &[u8]) -> Result<Publication, BrokerError> {
     match wire::decode_push(payload) {
         Some(Push::Publication(p)) => Ok(p),
-        _ => Err(BrokerError(format!(
+        _ => Err(BrokerError::Inconsistent(format!(
             "stored message {sequence} is not a publication"
         ))),
     }

@@ -71,10 +71,12 @@ impl HistoryStore {
         let stored = self
             .ask_leader(deadline, |s| s.raw_message_builder().sequence(sequence))
             .await?
-            .ok_or_else(|| BrokerError(format!("{channel}: stored message {sequence} is gone")))?;
+            .ok_or_else(|| {
+                BrokerError::Inconsistent(format!("{channel}: stored message {sequence} is gone"))
+            })?;
         let p = decode(stored.sequence, &stored.payload)?;
         head_of(stored.sequence, &p).ok_or_else(|| {
-            BrokerError(format!(
+            BrokerError::Inconsistent(format!(
                 "{channel}: stored message {sequence} has no offset"
             ))
         })
@@ -96,7 +98,7 @@ impl HistoryStore {
             .leader
             .get_stream_no_info(self.stream_name())
             .await
-            .map_err(|e| BrokerError(format!("history stream: {e}")))?;
+            .map_err(|e| BrokerError::storage("history stream", e))?;
         let mut pauses = Pauses::new();
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -114,7 +116,7 @@ impl HistoryStore {
                 Err(_) => "timed out".to_owned(),
             };
             if Instant::now() >= deadline {
-                return Err(BrokerError(format!(
+                return Err(BrokerError::Timeout(format!(
                     "history: the stream leader did not answer ({error})"
                 )));
             }
@@ -210,7 +212,7 @@ impl HistoryStore {
             match self.probe(channel, head, from, deadline).await? {
                 Some(found) if found.sequence <= head.sequence => return Ok(found),
                 _ if Instant::now() >= deadline => {
-                    return Err(BrokerError(format!(
+                    return Err(BrokerError::Timeout(format!(
                         "history: no replica has reached sequence {} of {channel}",
                         head.sequence
                     )));
@@ -323,7 +325,7 @@ impl HistoryStore {
             }
             // The batch ended before the head: this replica lags behind it.
             if Instant::now() >= deadline {
-                return Err(BrokerError(format!(
+                return Err(BrokerError::Timeout(format!(
                     "history: no replica has reached sequence {} of {channel}",
                     head.sequence
                 )));
