@@ -345,7 +345,7 @@ impl Session {
                 Ok(page) => page,
                 Err(e) => {
                     tracing::warn!(error = %e, %channel, "could not read a channel's position");
-                    self.leave(&key).await;
+                    self.abandon(&key, false).await;
                     return Err(Error::from(e));
                 }
             };
@@ -360,25 +360,43 @@ impl Session {
             result.position = Some(page.position);
         }
         if ns.presence {
-            node.broker
-                .presence_add(key.clone(), info.clone())
-                .await
-                .map_err(|e| {
-                    tracing::warn!(error = %e, %channel, "could not add a presence entry");
-                    Error::from(e)
-                })?;
+            if let Err(e) = node.broker.presence_add(key.clone(), info.clone()).await {
+                tracing::warn!(error = %e, %channel, "could not add a presence entry");
+                self.abandon(&key, false).await;
+                return Err(Error::from(e));
+            }
         }
         if ns.join_leave {
             let event = Membership {
                 channel: key.to_string(),
                 info,
             };
-            node.broker.membership(true, event).await.map_err(|e| {
+            if let Err(e) = node.broker.membership(true, event).await {
                 tracing::warn!(error = %e, %channel, "could not publish a join event");
-                Error::from(e)
-            })?;
+                self.abandon(&key, ns.presence).await;
+                return Err(Error::from(e));
+            }
         }
         Ok(result)
+    }
+
+    /// Undoes a subscribe that failed part way, after the connection joined
+    /// the channel: the client is told it failed, so nothing of it may stay
+    /// (a retry would otherwise be refused as a double subscribe, and the
+    /// connection would receive a channel it was told it is not on). No leave
+    /// event: the join was never announced. `present`: the presence entry was
+    /// added and is removed again.
+    async fn abandon(&mut self, channel: &Arc<str>, present: bool) {
+        self.subs.remove(channel);
+        let Some(auth) = &self.auth else { return };
+        let node = self.node.clone();
+        let client = auth.client.clone();
+        node.leave_channel(channel, &client).await;
+        if present {
+            if let Err(e) = node.broker.presence_remove(channel.clone(), client).await {
+                tracing::warn!(error = %e, %channel, "could not remove a presence entry");
+            }
+        }
     }
 
     async fn unsubscribe(&mut self, req: ChannelRequest) -> Result<(), Error> {

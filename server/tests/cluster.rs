@@ -10,7 +10,7 @@ use std::time::Duration;
 use chorus_protocol::message::{
     ChannelRequest, PublishRequest, SendRequest, StreamPosition, SubscribeRequest,
 };
-use chorus_protocol::{Codec, Payload, Push, ReplyBody, Request};
+use chorus_protocol::{Codec, ErrorCode, Payload, Push, ReplyBody, Request};
 use chorus_server::Config;
 use chorus_server::broker::nats::names::Names;
 use chorus_server::config::NamespaceConfig;
@@ -402,6 +402,70 @@ async fn presence_across_nodes_and_after_a_node_is_killed() {
     let nodes = get_json(a.addr, "/api/nodes").await;
     assert_eq!(nodes["nodes"].as_array().unwrap().len(), 1, "{nodes}");
     assert_usable(&mut alice).await;
+}
+
+/// Sends a signal (`STOP`, `CONT`) to a process.
+fn signal(pid: u32, name: &str) {
+    let status = std::process::Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(pid.to_string())
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill -{name} {pid}");
+}
+
+/// A subscribe that fails part way (here: its presence entry cannot be
+/// written while the NATS server is stopped) leaves nothing behind: the
+/// retry succeeds instead of being refused as a double subscribe, and the
+/// channel lists the member once.
+#[tokio::test]
+async fn a_subscribe_that_fails_part_way_leaves_nothing_behind() {
+    let nats = NatsServer::start().await;
+    let mut config = cluster_config(vec![nats.url()]);
+    config.cluster.request_timeout_ms = 1_000;
+    config.namespaces.insert(
+        "room".into(),
+        NamespaceConfig {
+            history_size: 0,
+            presence: true,
+            ..Default::default()
+        },
+    );
+    let a = TestServer::start(config).await;
+    // Alice keeps the node listening to the channel, so Bob's join needs no
+    // NATS round trip; his presence write does.
+    let mut alice = a.user(Codec::Json, "alice").await;
+    expect_ok(alice.request(subscribe_req("room:x")).await);
+    let mut bob = a.user(Codec::Json, "bob").await;
+
+    let pid = nats.pid().expect("nats-server runs");
+    signal(pid, "STOP");
+    let refused = bob.request(subscribe_req("room:x")).await;
+    signal(pid, "CONT");
+    let e = refused.expect_err("no presence write succeeds while NATS is stopped");
+    assert!(e.temporary, "a broker failure is temporary: {e:?}");
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        match bob.request(subscribe_req("room:x")).await {
+            Ok(_) => break,
+            Err(e) => {
+                assert_ne!(
+                    e.code,
+                    ErrorCode::ALREADY_SUBSCRIBED,
+                    "the failed subscribe stayed"
+                );
+                assert!(e.temporary, "{e:?}");
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "NATS did not come back: {e:?}"
+                );
+                // Retrying at once would only meet the same outage.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+    assert_eq!(presence_users(&mut alice, "room:x").await, ["alice", "bob"]);
 }
 
 #[tokio::test]
