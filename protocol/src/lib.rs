@@ -6,6 +6,8 @@
 //!   pushes without ids) and the fields of every operation;
 //! * [`codec`]: one set of types, two codecs (`chorus.v1.json`, `chorus.v1.msgpack`);
 //! * [`payload`]: application data that survives both codecs unchanged;
+//! * [`cursor`]: a reader's place in a stream, and the rule that delivers it
+//!   exactly once and in order;
 //! * [`codes`]: the table of error codes and close codes;
 //! * [`channel`] and [`subject`]: the channel-name grammar and its injective
 //!   encoding into NATS subject tokens;
@@ -19,6 +21,7 @@ pub mod channel;
 pub mod client;
 pub mod codec;
 pub mod codes;
+pub mod cursor;
 pub mod frame;
 pub mod message;
 mod msgpack_tree;

@@ -253,7 +253,7 @@ impl Session {
             }
         };
         if let Some(page) = &inbox {
-            self.inbox_last = Some((page.position.offset, page.position.epoch.as_str().into()));
+            self.inbox_last.set(page.position.clone());
         }
         let result = ConnectResult {
             client: client.to_string(),
@@ -351,7 +351,7 @@ impl Session {
             };
             let recovered = req.since.is_some() && page.recovered;
             if let Some(sub) = self.subs.get_mut(&key) {
-                sub.last = Some((page.position.offset, page.position.epoch.as_str().into()));
+                sub.last.set(page.position.clone());
             }
             result.recovered = recovered;
             if recovered {

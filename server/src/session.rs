@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use chorus_protocol::cursor::{Advance, Cursor};
 use chorus_protocol::message::{ClientInfo, Disconnect, Empty, Error, StreamPosition};
 use chorus_protocol::{ClientFrame, CloseCode, Codec, Command, Push, Reply, ServerFrame};
 use futures_util::SinkExt;
@@ -71,8 +72,8 @@ pub(crate) struct Authed {
 /// What this connection has delivered on a channel.
 #[derive(Debug, Default)]
 pub(crate) struct SubState {
-    /// Offset and epoch of the last publication written (history channels).
-    pub(crate) last: Option<(u64, Arc<str>)>,
+    /// Position of the last publication written (history channels).
+    pub(crate) last: Cursor,
 }
 
 /// Offsets missing from a channel's live publications on this connection.
@@ -118,7 +119,7 @@ pub(crate) struct Session {
     pub(crate) auth: Option<Authed>,
     pub(crate) subs: HashMap<Arc<str>, SubState>,
     /// Position of the last inbox message delivered (replayed or live).
-    pub(crate) inbox_last: Option<(u64, Arc<str>)>,
+    pub(crate) inbox_last: Cursor,
     pub(crate) rx: Option<mpsc::Receiver<Item>>,
     /// The connection's place in the node's caps ([`crate::listener`]).
     pub(crate) ticket: Option<Arc<Ticket>>,
@@ -143,7 +144,7 @@ pub async fn run(
         kill: Arc::new(KillSwitch::default()),
         auth: None,
         subs: HashMap::new(),
-        inbox_last: None,
+        inbox_last: Cursor::default(),
         rx: None,
         ticket,
         rate_strikes: 0,
@@ -386,15 +387,14 @@ impl Session {
         else {
             return None;
         };
-        let (last, last_epoch) = self.subs.get(channel)?.last.clone()?;
-        (last_epoch == *epoch && *offset > last + 1).then(|| Gap {
-            channel: channel.clone(),
-            after: StreamPosition {
-                offset: last,
-                epoch: epoch.to_string(),
-            },
-            next: *offset,
-        })
+        match self.subs.get(channel)?.last.check(*offset, epoch) {
+            Advance::Gap { after } => Some(Gap {
+                channel: channel.clone(),
+                after,
+                next: *offset,
+            }),
+            Advance::Next | Advance::Duplicate => None,
+        }
     }
 
     /// The publications of a gap, read from history, as queue items; empty
@@ -466,25 +466,18 @@ impl Session {
             Route::Publication { channel, position } => {
                 let sub = self.subs.get_mut(channel)?;
                 if let Some((offset, epoch)) = position {
-                    match &mut sub.last {
-                        Some((last, last_epoch)) if last_epoch == epoch => {
-                            if offset <= last {
-                                return None;
-                            }
-                            *last = *offset;
-                        }
-                        other => *other = Some((*offset, epoch.clone())),
+                    if sub.last.advance(*offset, epoch) == Advance::Duplicate {
+                        return None;
                     }
                 }
                 tally.oldest.get_or_insert(item.created);
             }
-            Route::Inbox { position } => {
-                if let Some((last, last_epoch)) = &self.inbox_last {
-                    if *last_epoch == position.1 && position.0 <= *last {
-                        return None;
-                    }
+            Route::Inbox {
+                position: (offset, epoch),
+            } => {
+                if self.inbox_last.advance(*offset, epoch) == Advance::Duplicate {
+                    return None;
                 }
-                self.inbox_last = Some(position.clone());
             }
             Route::Push { channel } => {
                 if channel.as_ref().is_some_and(|c| !self.subs.contains_key(c)) {

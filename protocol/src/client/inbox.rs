@@ -2,6 +2,7 @@
 //! the user it delivered, sent with every `connect` so the server replays what
 //! arrived meanwhile, and used to deliver each inbox message once, in order.
 
+use crate::cursor::{Advance, Cursor};
 use crate::message::{InboxResult, Message, StreamPosition};
 
 use super::event::{Event, Recovery};
@@ -9,41 +10,29 @@ use super::event::{Event, Recovery};
 /// This device's inbox position.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Inbox {
-    position: Option<StreamPosition>,
+    position: Cursor,
 }
 
 impl Inbox {
     /// Starts from a position the application persisted (or from nothing).
     pub(super) fn new(position: Option<StreamPosition>) -> Self {
-        Inbox { position }
+        Inbox {
+            position: Cursor::new(position),
+        }
     }
 
     /// The position to send in `connect`.
     pub(super) fn position(&self) -> Option<&StreamPosition> {
-        self.position.as_ref()
+        self.position.last()
     }
 
     /// Whether `m` is new (advancing the position); messages without an inbox
     /// position (broadcasts, servers without inboxes) always are.
     pub(super) fn accept(&mut self, m: &Message) -> bool {
-        let (Some(offset), Some(epoch)) = (m.offset, m.epoch.as_ref()) else {
+        let (Some(offset), Some(epoch)) = (m.offset, m.epoch.as_deref()) else {
             return true;
         };
-        match &mut self.position {
-            Some(pos) if pos.epoch == *epoch => {
-                if offset <= pos.offset {
-                    return false;
-                }
-                pos.offset = offset;
-            }
-            _ => {
-                self.position = Some(StreamPosition {
-                    offset,
-                    epoch: epoch.clone(),
-                })
-            }
-        }
-        true
+        self.position.advance(offset, epoch) != Advance::Duplicate
     }
 
     /// The events for a connect reply's inbox part: the replayed messages in
@@ -63,12 +52,10 @@ impl Inbox {
                 }
             }
         }
-        let behind = self
-            .position
-            .as_ref()
-            .is_none_or(|p| p.epoch != result.position.epoch || p.offset < result.position.offset);
-        if recovery != Recovery::Recovered && behind {
-            self.position = Some(result.position);
+        if recovery != Recovery::Recovered {
+            // The inbox's top, unless this device is there already.
+            let top = &result.position;
+            self.position.advance(top.offset, &top.epoch);
         }
         events.push(Event::Inbox(recovery));
         events

@@ -13,6 +13,7 @@ use super::machine::{ClientMachine, Phase};
 use super::requests::PendingKind;
 use crate::channel::Channel;
 use crate::codes::ErrorCode;
+use crate::cursor::{Advance, Cursor};
 use crate::frame::{ReplyBody, Request};
 use crate::message::{
     ChannelRequest, ConnectSub, Error, HistoryRequest, HistoryResult, Publication, StreamPosition,
@@ -35,7 +36,7 @@ pub struct SubscribeOptions {
 pub(super) struct Subscription {
     pub(super) state: SubscriptionState,
     /// The last position delivered to the application.
-    position: Option<StreamPosition>,
+    position: Cursor,
     data: Option<Payload>,
     /// Wire id of the subscribe (or connect) command awaiting its reply.
     pub(super) in_flight: Option<u64>,
@@ -70,48 +71,26 @@ struct Repair {
     attempts: u32,
 }
 
-/// How a publication fits what a subscription has delivered.
-enum Fit {
-    /// The next one (or the first, or a new epoch, or no offset): deliver it.
-    Next,
-    /// Delivered already: drop it.
-    Seen,
-    /// Offsets were skipped since `after`.
-    Gap(StreamPosition),
-}
-
 impl Subscription {
     fn request(&self, channel: &str) -> SubscribeRequest {
         SubscribeRequest {
             channel: channel.to_owned(),
-            since: self.position.clone(),
+            since: self.position.last().cloned(),
             data: self.data.clone(),
         }
     }
 
-    /// How `p` fits; for [`Fit::Next`] the position advances to it.
-    fn fit(&mut self, p: &Publication) -> Fit {
-        let (Some(offset), Some(epoch)) = (p.offset, p.epoch.as_ref()) else {
-            return Fit::Next; // a channel without history: nothing to order by
+    /// How `p` fits what was delivered; for [`Advance::Next`] the position
+    /// advances to it (a gap is repaired before it moves).
+    fn fit(&mut self, p: &Publication) -> Advance {
+        let (Some(offset), Some(epoch)) = (p.offset, p.epoch.as_deref()) else {
+            return Advance::Next; // a channel without history: nothing to order by
         };
-        match &mut self.position {
-            Some(pos) if pos.epoch == *epoch => {
-                if offset <= pos.offset {
-                    return Fit::Seen;
-                }
-                if offset > pos.offset + 1 {
-                    return Fit::Gap(pos.clone());
-                }
-                pos.offset = offset;
-            }
-            _ => {
-                self.position = Some(StreamPosition {
-                    offset,
-                    epoch: epoch.clone(),
-                })
-            }
+        let fit = self.position.check(offset, epoch);
+        if fit == Advance::Next {
+            self.position.advance(offset, epoch);
         }
-        Fit::Next
+        fit
     }
 
     /// Resets what belongs to one connection (the transport is gone).
@@ -153,7 +132,7 @@ impl ClientMachine {
         }
         let sub = Subscription {
             state: SubscriptionState::Subscribing,
-            position: options.since,
+            position: Cursor::new(options.since),
             data: options.data,
             in_flight: None,
             recovering: false,
@@ -208,7 +187,7 @@ impl ClientMachine {
     pub fn positions(&self) -> impl Iterator<Item = (&str, &StreamPosition)> {
         self.subs
             .iter()
-            .filter_map(|(ch, s)| s.position.as_ref().map(|p| (ch.as_str(), p)))
+            .filter_map(|(ch, s)| s.position.last().map(|p| (ch.as_str(), p)))
     }
 
     pub(super) fn is_subscribed(&self, channel: &str) -> bool {
@@ -222,7 +201,7 @@ impl ClientMachine {
             .iter_mut()
             .filter(|(_, s)| s.state == SubscriptionState::Subscribing)
             .map(|(ch, s)| {
-                s.recovering = s.position.is_some();
+                s.recovering = s.position.last().is_some();
                 s.request(ch)
             })
             .collect()
@@ -247,7 +226,7 @@ impl ClientMachine {
         let Some(sub) = self.subs.get_mut(channel) else {
             return;
         };
-        sub.recovering = sub.position.is_some();
+        sub.recovering = sub.position.last().is_some();
         let request = Request::Subscribe(sub.request(channel));
         let deadline = now + self.config.request_timeout_ms;
         let id = self.send_command(
@@ -359,7 +338,7 @@ impl ClientMachine {
             (true, false) => Recovery::Unrecoverable,
         };
         if recovery != Recovery::Recovered {
-            sub.position = result.position.clone();
+            sub.position = Cursor::new(result.position.clone());
         }
         sub.backoff.reset();
         sub.state = SubscriptionState::Subscribed;
@@ -421,9 +400,9 @@ impl ClientMachine {
             return;
         }
         match sub.fit(&p) {
-            Fit::Next => self.emit(Event::Publication(p)),
-            Fit::Seen => {}
-            Fit::Gap(after) => {
+            Advance::Next => self.emit(Event::Publication(p)),
+            Advance::Duplicate => {}
+            Advance::Gap { after } => {
                 sub.repair = Some(Repair {
                     after,
                     next: p.offset.unwrap_or_default(),
@@ -511,9 +490,10 @@ impl ClientMachine {
             }
         }
         recovered &= reached + 1 == repair.next;
-        if let Some(pos) = sub.position.as_mut() {
-            pos.offset = repair.next - 1;
-        }
+        sub.position.set(StreamPosition {
+            offset: repair.next - 1,
+            epoch: repair.after.epoch.clone(),
+        });
         let held = std::mem::take(&mut sub.buffer);
         for p in delivered {
             self.emit(Event::Publication(p));

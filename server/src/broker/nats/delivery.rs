@@ -9,7 +9,8 @@ use std::sync::Arc;
 use async_nats::Subscriber;
 use bytes::Bytes;
 use chorus_protocol::Push;
-use chorus_protocol::message::{Publication, StreamPosition};
+use chorus_protocol::cursor::{Advance, Cursor};
+use chorus_protocol::message::StreamPosition;
 use futures_util::StreamExt;
 use tokio::sync::watch;
 
@@ -92,37 +93,34 @@ pub(super) async fn listen_stream(
     mut sub: Subscriber,
     mut connections: watch::Receiver<u64>,
 ) {
-    let mut last: Option<StreamPosition> = None;
+    let mut last = Cursor::default();
     loop {
         tokio::select! {
             message = sub.next() => {
                 let Some(message) = message else { break };
                 let Some(push) = wire::decode_push(&message.payload) else { continue };
                 if let (Push::Publication(p), Some(opts)) = (&push, delivery.history_of(&key)) {
-                    if let Some(position) = position_of(p) {
-                        if !delivery.catch_up(&key, &target, opts, &mut last, Some(&position)).await {
-                            continue;
+                    if let (Some(offset), Some(epoch)) = (p.offset, p.epoch.as_deref()) {
+                        match last.check(offset, epoch) {
+                            Advance::Duplicate => continue,
+                            Advance::Gap { after } => {
+                                delivery.catch_up(&key, &target, opts, &mut last, after, Some(offset)).await;
+                            }
+                            Advance::Next => {}
                         }
-                        last = Some(position);
+                        last.advance(offset, epoch);
                     }
                 }
                 deliver(&delivery.hub, &target, push, Some(message.payload));
             }
             changed = connections.changed() => {
                 if changed.is_err() { break }
-                if let Some(opts) = delivery.history_of(&key) {
-                    delivery.catch_up(&key, &target, opts, &mut last, None).await;
+                if let (Some(opts), Some(after)) = (delivery.history_of(&key), last.last().cloned()) {
+                    delivery.catch_up(&key, &target, opts, &mut last, after, None).await;
                 }
             }
         }
     }
-}
-
-fn position_of(p: &Publication) -> Option<StreamPosition> {
-    Some(StreamPosition {
-        offset: p.offset?,
-        epoch: p.epoch.clone()?,
-    })
 }
 
 impl Delivery {
@@ -149,34 +147,21 @@ impl Delivery {
     fn history_of(&self, key: &str) -> Option<HistoryOptions> {
         self.config().history_of(key)
     }
-    /// Before delivering the publication at `next` (or, with `None`, after a
-    /// reconnect), delivers what history holds between `last` and it. Returns
-    /// false when `next` was already delivered.
+    /// Before delivering the publication at offset `next` (or, with `None`,
+    /// after a reconnect), delivers what history holds after `after` (and
+    /// before it), advancing `last` over what it delivers.
     async fn catch_up(
         &self,
         channel: &Arc<str>,
         target: &Target,
         opts: HistoryOptions,
-        last: &mut Option<StreamPosition>,
-        next: Option<&StreamPosition>,
-    ) -> bool {
-        let Some(seen) = last.clone() else {
-            return true;
-        };
-        if let Some(next) = next {
-            if next.epoch != seen.epoch {
-                return true;
-            }
-            if next.offset <= seen.offset {
-                return false;
-            }
-            if next.offset == seen.offset + 1 {
-                return true;
-            }
-        }
+        last: &mut Cursor,
+        after: StreamPosition,
+        next: Option<u64>,
+    ) {
         let store = &self.history;
         let query = HistoryQuery {
-            since: Some(seen.clone()),
+            since: Some(after),
             limit: None,
             reverse: false,
         };
@@ -184,22 +169,21 @@ impl Delivery {
             Ok(page) => page,
             Err(e) => {
                 tracing::warn!(error = %e, %channel, "could not read back missed publications");
-                return true;
+                return;
             }
         };
         if !page.recovered {
             tracing::warn!(%channel, "publications missed during a NATS outage are no longer stored");
         }
         for p in page.publications {
-            let Some(position) = position_of(&p) else {
+            let (Some(offset), Some(epoch)) = (p.offset, p.epoch.as_deref()) else {
                 continue;
             };
-            if next.is_some_and(|n| position.offset >= n.offset) {
+            if next.is_some_and(|n| offset >= n) {
                 break;
             }
-            *last = Some(position);
+            last.advance(offset, epoch);
             deliver(&self.hub, target, Push::Publication(p), None);
         }
-        true
     }
 }
