@@ -341,7 +341,8 @@ impl Session {
                 limit: req.since.is_none().then_some(0),
                 reverse: false,
             };
-            let page = match node.broker.history(key.clone(), opts, query).await {
+            let stream = crate::stream_key::StreamKey::Channel(key.clone());
+            let page = match node.broker.history(stream, opts, query).await {
                 Ok(page) => page,
                 Err(e) => {
                     tracing::warn!(error = %e, %channel, "could not read a channel's position");

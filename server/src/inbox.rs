@@ -5,25 +5,16 @@
 //! `connect` and gets what it missed, in order and once; live messages carry
 //! their inbox position so that replay and live delivery never overlap.
 //!
-//! An inbox is stored under a key no channel name can take (channel names
-//! cannot hold control characters), so brokers keep it with channel streams.
+//! An inbox is stored under a key no channel name can take
+//! ([`StreamKey::Inbox`]), so brokers keep it with channel streams.
+
+use std::sync::Arc;
 
 use chorus_protocol::message::{Message, Publication};
 
 use crate::config::Config;
 use crate::history::HistoryOptions;
-
-const PREFIX: &str = "\u{1}inbox\u{1}";
-
-/// The stream key of a user's inbox.
-pub fn key(user: &str) -> String {
-    format!("{PREFIX}{user}")
-}
-
-/// The user whose inbox `key` is, if it is an inbox key.
-pub fn user_of(key: &str) -> Option<&str> {
-    key.strip_prefix(PREFIX)
-}
+use crate::stream_key::StreamKey;
 
 /// The inbox bounds, when inboxes are on.
 pub fn options(config: &Config) -> Option<HistoryOptions> {
@@ -35,9 +26,9 @@ pub fn options(config: &Config) -> Option<HistoryOptions> {
 }
 
 /// A message as its inbox stores it.
-pub fn to_stored(user: &str, m: Message) -> Publication {
+pub fn to_stored(user: &Arc<str>, m: Message) -> Publication {
     Publication {
-        channel: key(user),
+        channel: StreamKey::Inbox(user.clone()).stored().to_string(),
         offset: m.offset,
         epoch: m.epoch,
         data: m.data,
@@ -53,18 +44,5 @@ pub fn to_message(p: Publication) -> Message {
         broadcast: false,
         offset: p.offset,
         epoch: p.epoch,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keys_are_no_channel_names() {
-        let k = key("alice");
-        assert!(chorus_protocol::Channel::parse(&k).is_err());
-        assert_eq!(user_of(&k), Some("alice"));
-        assert_eq!(user_of("chat:alice"), None);
     }
 }

@@ -10,7 +10,8 @@
 //! running one), [`http`]
 //! (routes), [`session`] (one connection's loop) and [`commands`] (what each
 //! command does), [`hub`] (local membership and delivery), [`broker`] (moving
-//! messages between nodes), [`history`] (streams), [`auth`] and [`permissions`],
+//! messages between nodes), [`history`] (streams) and [`stream_key`] (what
+//! brokers keep them under), [`auth`] and [`permissions`],
 //! [`hooks`] (embedder decisions), [`outgoing`] (shared encoded frames), [`rate`],
 //! [`admin`] (the dashboard at `/admin`), [`clock`] (wall-clock time for tokens
 //! and last-seen).
@@ -45,6 +46,7 @@ pub mod server;
 pub mod session;
 pub mod stall;
 pub mod status;
+pub mod stream_key;
 pub(crate) mod sync;
 pub mod tls;
 

@@ -16,6 +16,7 @@ use crate::hooks::Hooks;
 use crate::hub::{ClientId, Hub};
 use crate::metrics::Metrics;
 pub use crate::reload::ReloadError;
+use crate::stream_key::StreamKey;
 use crate::sync::{read, write};
 
 /// The shared state of one node.
@@ -288,7 +289,7 @@ impl Node {
         };
         let page = self
             .broker
-            .history(channel.as_str().into(), opts, query)
+            .history(StreamKey::Channel(channel.as_str().into()), opts, query)
             .await
             .map_err(|e| {
                 tracing::warn!(error = %e, %channel, "could not read history");
@@ -340,7 +341,7 @@ impl Node {
         }
         let stats = self
             .broker
-            .presence_stats(crate::status::key(user).into(), Freshness::Latest)
+            .presence_stats(StreamKey::Status(user.into()).stored(), Freshness::Latest)
             .await?;
         Ok(stats.clients > 0)
     }
@@ -351,7 +352,7 @@ impl Node {
         &self,
         info: &chorus_protocol::message::ClientInfo,
     ) -> Result<(), crate::broker::BrokerError> {
-        let key: Arc<str> = crate::status::key(&info.user).into();
+        let key = StreamKey::Status(info.user.as_str().into()).stored();
         self.broker.presence_add(key.clone(), info.clone()).await?;
         if self
             .broker
@@ -371,7 +372,7 @@ impl Node {
         &self,
         info: &chorus_protocol::message::ClientInfo,
     ) -> Result<(), crate::broker::BrokerError> {
-        let key: Arc<str> = crate::status::key(&info.user).into();
+        let key = StreamKey::Status(info.user.as_str().into()).stored();
         self.broker
             .presence_remove(key.clone(), info.client.as_str().into())
             .await?;
@@ -418,7 +419,10 @@ impl Node {
         for (user, last_seen_ms) in users.into_iter().zip(seen) {
             let stats = self
                 .broker
-                .presence_stats(crate::status::key(&user).into(), Freshness::Latest)
+                .presence_stats(
+                    StreamKey::Status(user.as_str().into()).stored(),
+                    Freshness::Latest,
+                )
                 .await
                 .map_err(failed)?;
             let online = stats.clients > 0;
@@ -449,7 +453,7 @@ impl Node {
         };
         let page = self
             .broker
-            .history(crate::inbox::key(user).into(), opts, query)
+            .history(StreamKey::Inbox(user.into()), opts, query)
             .await
             .map_err(|e| {
                 tracing::warn!(error = %e, user, "could not read the inbox");

@@ -166,7 +166,7 @@ fn spawn_history_sweeper(node: &Arc<Node>, broker: Arc<MemoryBroker>) {
         loop {
             tick.tick().await;
             let Some(node) = weak.upgrade() else { break };
-            broker.sweep(|channel| node.config().history_of(channel));
+            broker.sweep(|key| node.config().history_of(key));
         }
     });
 }

@@ -25,6 +25,7 @@ use crate::listener::Ticket;
 use crate::node::Node;
 use crate::outgoing::{Item, Outgoing, Route, encode};
 use crate::rate::TokenBucket;
+use crate::stream_key::StreamKey;
 
 /// Most queued frames written before one flush.
 const WRITE_BATCH: usize = 64;
@@ -402,7 +403,8 @@ impl Session {
     /// connection's writes for one history read, which is what in-order
     /// delivery costs.
     async fn fill(&self, gap: Gap) -> Vec<Item> {
-        let Some(opts) = self.node.config().history_of(&gap.channel) else {
+        let stream = StreamKey::Channel(gap.channel.clone());
+        let Some(opts) = self.node.config().history_of(&stream) else {
             return Vec::new();
         };
         let query = HistoryQuery {
@@ -410,12 +412,7 @@ impl Session {
             limit: Some((gap.next - gap.after.offset - 1) as usize),
             reverse: false,
         };
-        let page = match self
-            .node
-            .broker
-            .history(gap.channel.clone(), opts, query)
-            .await
-        {
+        let page = match self.node.broker.history(stream, opts, query).await {
             Ok(page) => page,
             Err(e) => {
                 tracing::warn!(error = %e, channel = %gap.channel, "could not fill a gap in live publications");

@@ -1,8 +1,9 @@
 //! Online status: a user is online while they hold at least one connection on
 //! any node. Each connection of an authenticated user is a member of the
-//! user's status key in presence (see [`crate::broker::PresenceStore::presence_add`]),
-//! so status follows presence across nodes, including the expiry of a killed
-//! node's members. The moment a user goes offline is kept as `last_seen_ms`.
+//! user's status key in presence ([`crate::stream_key::StreamKey::Status`];
+//! see [`crate::broker::PresenceStore::presence_add`]), so status follows
+//! presence across nodes, including the expiry of a killed node's members.
+//! The moment a user goes offline is kept as `last_seen_ms`.
 //!
 //! With `users.status_namespace` set (say `status`), every transition is
 //! published to the channel `status:<user>` as `{"user", "online",
@@ -17,18 +18,6 @@ use serde::Serialize;
 
 use crate::broker::PublishArgs;
 use crate::config::Config;
-
-const PREFIX: &str = "\u{1}status\u{1}";
-
-/// The presence key holding a user's connections.
-pub fn key(user: &str) -> String {
-    format!("{PREFIX}{user}")
-}
-
-/// The user whose status key `key` is, if it is one.
-pub fn user_of(key: &str) -> Option<&str> {
-    key.strip_prefix(PREFIX)
-}
 
 /// A user's status.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -83,9 +72,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keys_and_channels() {
-        assert!(chorus_protocol::Channel::parse(&key("bob")).is_err());
-        assert_eq!(user_of(&key("bob")), Some("bob"));
+    fn channels_and_payloads() {
         let mut config = Config::default();
         assert_eq!(channel(&config, "bob"), None, "events are off by default");
         config.users.status_namespace = Some("status".into());

@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::history::{HistoryOptions, HistoryPage, HistoryQuery};
 use crate::hub::Hub;
+use crate::stream_key::StreamKey;
 
 /// A boxed future, so that brokers can be used as trait objects.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -159,10 +160,11 @@ pub trait PubSub: Send + Sync + 'static {
     /// in offset order per channel.
     fn publish(&self, args: PublishArgs) -> BoxFuture<'_, Result<PublishOutcome, BrokerError>>;
 
-    /// Reads history; with `query.since`, also says whether recovery is complete.
+    /// Reads a stream's history (a channel's or a user's inbox); with
+    /// `query.since`, also says whether recovery is complete.
     fn history(
         &self,
-        channel: Arc<str>,
+        stream: StreamKey,
         opts: HistoryOptions,
         query: HistoryQuery,
     ) -> BoxFuture<'_, Result<HistoryPage, BrokerError>>;

@@ -193,11 +193,15 @@ impl Config {
 
     /// History bounds of a stream: a channel's (from its namespace) or a
     /// user's inbox, if it keeps history.
-    pub fn history_of(&self, key: &str) -> Option<HistoryOptions> {
-        if crate::inbox::user_of(key).is_some() {
-            return crate::inbox::options(self);
+    pub fn history_of(&self, key: &crate::stream_key::StreamKey) -> Option<HistoryOptions> {
+        use crate::stream_key::StreamKey;
+        match key {
+            StreamKey::Channel(channel) => self
+                .namespace_of(channel)
+                .and_then(NamespaceConfig::history),
+            StreamKey::Inbox(_) => crate::inbox::options(self),
+            StreamKey::Status(_) => None,
         }
-        self.namespace_of(key).and_then(NamespaceConfig::history)
     }
 
     /// Whether any namespace admits connections without a token.

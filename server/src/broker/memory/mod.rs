@@ -24,6 +24,7 @@ use crate::hub::Hub;
 use crate::idempotency::Remembered;
 use crate::ids::random_hex;
 use crate::revocation::{Revocation, RevocationList, TokenId};
+use crate::stream_key::StreamKey;
 use crate::sync::lock;
 use budget::{Budget, MESSAGE_OVERHEAD};
 
@@ -80,7 +81,7 @@ impl MemoryBroker {
             let stream = lock(&self.streams).get(&key).cloned();
             if let Some(stream) = stream {
                 if lock(&stream).evict_through(offset) {
-                    let counter = if crate::inbox::user_of(&key).is_some() {
+                    let counter = if matches!(StreamKey::parse(&key), StreamKey::Inbox(_)) {
                         &self.hub.stats.inbox_evictions
                     } else {
                         &self.hub.stats.history_evictions
@@ -108,11 +109,11 @@ impl MemoryBroker {
     /// Drops streams that retain nothing (their next publish starts a new
     /// epoch) and idempotency keys past their window. Called periodically so
     /// that memory stays bounded by live channels and recent keys.
-    pub fn sweep(&self, opts_for: impl Fn(&str) -> Option<HistoryOptions>) {
+    pub fn sweep(&self, opts_for: impl Fn(&StreamKey) -> Option<HistoryOptions>) {
         let now = Instant::now();
         lock(&self.idempotency).sweep(now, self.idempotency_window());
-        lock(&self.streams).retain(|channel, stream| {
-            let Some(opts) = opts_for(channel) else {
+        lock(&self.streams).retain(|key, stream| {
+            let Some(opts) = opts_for(&StreamKey::parse(key)) else {
                 return false;
             };
             // Keep streams someone may still recover from.
@@ -166,12 +167,12 @@ impl PubSub for MemoryBroker {
 
     fn history(
         &self,
-        channel: Arc<str>,
+        stream: StreamKey,
         opts: HistoryOptions,
         query: HistoryQuery,
     ) -> BoxFuture<'_, Result<HistoryPage, BrokerError>> {
         Box::pin(async move {
-            let stream = self.stream(&channel);
+            let stream = self.stream(&stream.stored());
             let page = lock(&stream).read(&query, Instant::now(), opts);
             Ok(page)
         })
@@ -279,7 +280,7 @@ impl Users for MemoryBroker {
                 return Ok(());
             };
             // Stamped and delivered under the inbox's lock: devices see offsets in order.
-            let key: Arc<str> = crate::inbox::key(&user).into();
+            let key = StreamKey::Inbox(user.clone()).stored();
             let stream = self.stream(&key);
             let mut stream = lock(&stream);
             let bytes = message.data.len() + MESSAGE_OVERHEAD;

@@ -13,6 +13,7 @@ use super::delivery::{self, Target};
 use super::{NatsBroker, Task};
 use crate::broker::{BoxFuture, BrokerError, PubSub, PublishArgs, PublishOutcome};
 use crate::history::{HistoryOptions, HistoryPage, HistoryQuery};
+use crate::stream_key::StreamKey;
 
 impl PubSub for NatsBroker {
     fn publish(&self, args: PublishArgs) -> BoxFuture<'_, Result<PublishOutcome, BrokerError>> {
@@ -52,11 +53,14 @@ impl PubSub for NatsBroker {
 
     fn history(
         &self,
-        channel: Arc<str>,
+        stream: StreamKey,
         opts: HistoryOptions,
         query: HistoryQuery,
     ) -> BoxFuture<'_, Result<HistoryPage, BrokerError>> {
-        Box::pin(async move { self.delivery.history.read(&channel, opts, &query).await })
+        Box::pin(async move {
+            let stream = stream.stored();
+            self.delivery.history.read(&stream, opts, &query).await
+        })
     }
 
     fn channel_interest(&self, channel: Arc<str>) -> BoxFuture<'_, Result<(), BrokerError>> {
@@ -68,7 +72,7 @@ impl PubSub for NatsBroker {
                     let sub = self.subscribe(self.names.channel(&channel)).await?;
                     let task = tokio::spawn(delivery::listen_stream(
                         self.delivery.clone(),
-                        channel.clone(),
+                        StreamKey::Channel(channel.clone()),
                         Target::Channel(channel.clone()),
                         sub,
                         self.connections.subscribe(),

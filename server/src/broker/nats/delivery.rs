@@ -19,6 +19,7 @@ use super::wire;
 use crate::config::Config;
 use crate::history::{HistoryOptions, HistoryQuery};
 use crate::hub::Hub;
+use crate::stream_key::StreamKey;
 use crate::sync::{read, write};
 
 /// What listener tasks need to deliver into this node.
@@ -83,23 +84,24 @@ pub(super) async fn listen(mut sub: Subscriber, hub: Arc<Hub>, target: Target) {
     }
 }
 
-/// Delivers a stream's live traffic (a channel's, or a user's inbox, stored
-/// under `key`) to `target` in offset order, reading back from history what
-/// a NATS reconnect made it miss.
+/// Delivers a stream's live traffic (a channel's, or a user's inbox) to
+/// `target` in offset order, reading back from history what a NATS
+/// reconnect made it miss.
 pub(super) async fn listen_stream(
     delivery: Arc<Delivery>,
-    key: Arc<str>,
+    stream: StreamKey,
     target: Target,
     mut sub: Subscriber,
     mut connections: watch::Receiver<u64>,
 ) {
+    let key = stream.stored();
     let mut last = Cursor::default();
     loop {
         tokio::select! {
             message = sub.next() => {
                 let Some(message) = message else { break };
                 let Some(push) = wire::decode_push(&message.payload) else { continue };
-                if let (Push::Publication(p), Some(opts)) = (&push, delivery.history_of(&key)) {
+                if let (Push::Publication(p), Some(opts)) = (&push, delivery.history_of(&stream)) {
                     if let (Some(offset), Some(epoch)) = (p.offset, p.epoch.as_deref()) {
                         match last.check(offset, epoch) {
                             Advance::Duplicate => continue,
@@ -115,7 +117,7 @@ pub(super) async fn listen_stream(
             }
             changed = connections.changed() => {
                 if changed.is_err() { break }
-                if let (Some(opts), Some(after)) = (delivery.history_of(&key), last.last().cloned()) {
+                if let (Some(opts), Some(after)) = (delivery.history_of(&stream), last.last().cloned()) {
                     delivery.catch_up(&key, &target, opts, &mut last, after, None).await;
                 }
             }
@@ -144,7 +146,7 @@ impl Delivery {
     }
 
     /// History bounds of a stream, as configured now.
-    fn history_of(&self, key: &str) -> Option<HistoryOptions> {
+    fn history_of(&self, key: &StreamKey) -> Option<HistoryOptions> {
         self.config().history_of(key)
     }
     /// Before delivering the publication at offset `next` (or, with `None`,

@@ -5,6 +5,7 @@
 use super::NatsBroker;
 use crate::broker::{Freshness, PubSub, Users};
 use crate::config::Config;
+use crate::stream_key::StreamKey;
 use chorus_protocol::CloseCode;
 use chorus_protocol::message::Membership;
 
@@ -58,9 +59,9 @@ impl NatsBroker {
         let config = self.delivery.config();
         let hub = &self.delivery.hub;
         for (key, members) in entries {
-            if let Some(user) = crate::status::user_of(&key) {
+            if let StreamKey::Status(user) = StreamKey::parse(&key) {
                 if self.registry.leads() {
-                    self.announce_offline(&config, &key, user).await;
+                    self.announce_offline(&config, &key, &user).await;
                 }
                 continue;
             }

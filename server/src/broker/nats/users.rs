@@ -17,6 +17,7 @@ use crate::broker::{BoxFuture, BrokerError, Users};
 use crate::clock::unix_secs;
 use crate::history::HistoryOptions;
 use crate::revocation::{Revocation, Revoked, TokenId};
+use crate::stream_key::StreamKey;
 
 impl Users for NatsBroker {
     fn user_interest(&self, user: Arc<str>) -> BoxFuture<'_, Result<(), BrokerError>> {
@@ -28,8 +29,10 @@ impl Users for NatsBroker {
                     // Messages without inbox on the user's subject, and the
                     // user's inbox as its stream republishes it.
                     let direct = self.subscribe(self.names.user(&user)).await?;
-                    let inbox_key: Arc<str> = crate::inbox::key(&user).into();
-                    let inbox = self.subscribe(self.names.channel(&inbox_key)).await?;
+                    let inbox_key = StreamKey::Inbox(user.clone());
+                    let inbox = self
+                        .subscribe(self.names.channel(&inbox_key.stored()))
+                        .await?;
                     let direct = tokio::spawn(delivery::listen(
                         direct,
                         self.delivery.hub.clone(),
@@ -65,7 +68,7 @@ impl Users for NatsBroker {
                     .publish_push(self.names.user(&user), Push::Message(message))
                     .await;
             };
-            let key: Arc<str> = crate::inbox::key(&user).into();
+            let key = StreamKey::Inbox(user.clone()).stored();
             let stored = crate::inbox::to_stored(&user, message);
             self.delivery
                 .history
