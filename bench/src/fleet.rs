@@ -41,7 +41,7 @@ pub struct Publisher {
     pub channel: Arc<str>,
 }
 
-/// Running clients.
+/// The clients [`Fleet::open`] started, each in its own task until [`Fleet::shutdown`].
 #[derive(Debug)]
 pub struct Fleet {
     stop: watch::Sender<bool>,

@@ -65,13 +65,13 @@ impl Counts {
 pub struct Latency {
     /// Samples behind the percentiles.
     pub samples: u64,
-    /// Median.
+    /// Median: half the samples were at most this.
     pub p50: f64,
     /// 99th percentile.
     pub p99: f64,
     /// 99.9th percentile.
     pub p999: f64,
-    /// Largest sample.
+    /// Largest sample (60 s at most: longer latencies saturate).
     pub max: f64,
 }
 
@@ -82,7 +82,7 @@ impl Default for Recorder {
 }
 
 impl Recorder {
-    /// An empty recorder.
+    /// A recorder with no samples and every counter at zero.
     pub fn new() -> Recorder {
         let shards = (0..SHARDS)
             .map(|_| {
@@ -152,7 +152,7 @@ impl Recorder {
             .clone()
     }
 
-    /// The counters now.
+    /// A snapshot of the counters, to subtract with [`Counts::since`] after a phase.
     pub fn counts(&self) -> Counts {
         Counts {
             deliveries: self.deliveries.load(Ordering::Acquire),

@@ -47,7 +47,7 @@ impl Figure {
 pub struct Report {
     /// Where and with what the run happened (machine, versions, options).
     pub environment: BTreeMap<String, String>,
-    /// The figures.
+    /// One per measured quantity, with a value for each target measured.
     pub figures: Vec<Figure>,
     /// Remarks: sizes adjusted to the machine, targets skipped, series.
     pub notes: Vec<String>,

@@ -76,7 +76,7 @@ impl ClientBuilder {
         Ok(self)
     }
 
-    /// A static token.
+    /// A JWT sent in every `connect` and never refreshed: once it expires the client closes.
     pub fn token(mut self, token: impl Into<String>) -> Self {
         self.config.token = Some(token.into());
         self

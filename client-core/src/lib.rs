@@ -58,11 +58,11 @@ use driver::Cmd;
 /// Which part of a channel's history to read.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HistoryQuery {
-    /// At most this many publications.
+    /// At most this many publications; 0 reads only the current position.
     pub limit: u32,
     /// Only after (or, reversed, before) this position.
     pub since: Option<StreamPosition>,
-    /// Newest first.
+    /// Read backwards: the newest `limit` (or those before `since`), newest first.
     pub reverse: bool,
 }
 

@@ -27,7 +27,7 @@ pub enum SubEvent {
     },
     /// Someone joined (namespaces with join/leave events).
     Join(Membership),
-    /// Someone left.
+    /// Someone left: unsubscribed or disconnected (same namespaces as `Join`).
     Leave(Membership),
     /// The connection dropped; the subscription is being re-established.
     Subscribing,
@@ -63,7 +63,7 @@ impl Subscription {
         }
     }
 
-    /// The channel.
+    /// The channel name, as passed to `subscribe`.
     pub fn channel(&self) -> &str {
         &self.channel
     }

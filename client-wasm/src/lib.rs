@@ -2,10 +2,10 @@
 //!
 //! A [`WasmClient`] owns the protocol crate's [`ClientMachine`] and performs its
 //! actions with what the JavaScript host provides: a WebSocket
-//! ([`transport`]), one `setTimeout` timer, `performance.now` and
-//! `crypto.getRandomValues` ([`host`]). Every decision (reconnects, backoff,
+//! (module `transport`), one `setTimeout` timer, `performance.now` and
+//! `crypto.getRandomValues` (module `host`). Every decision (reconnects, backoff,
 //! recovery, timeouts) is the machine's; this crate only converts values
-//! ([`convert`]) and forwards them. The npm package `@chorus/client` wraps it
+//! (module `convert`) and forwards them. The npm package `@chorus/client` wraps it
 //! in an idiomatic TypeScript API.
 //!
 //! Events reach JavaScript through one callback, in the order the machine

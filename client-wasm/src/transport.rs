@@ -9,7 +9,7 @@ use web_sys::{BinaryType, CloseEvent, MessageEvent, WebSocket};
 /// What the socket reports, tagged by the generation of the transport it came
 /// from so that events of an abandoned socket are ignored.
 pub enum SocketEvent {
-    /// The handshake completed.
+    /// The WebSocket upgrade succeeded (`open`): the machine sends `connect` next.
     Open,
     /// One message (text frames as their UTF-8 bytes).
     Message(Vec<u8>),

@@ -34,7 +34,7 @@ pub enum ChannelError {
     /// The namespace part breaks its grammar.
     #[error("namespace {namespace:?} must be 1 to {MAX_NAMESPACE_LEN} of A-Z a-z 0-9 _ -")]
     BadNamespace {
-        /// The offending namespace.
+        /// Everything before the first `:`, as written (may be empty, as in `:x`).
         namespace: String,
     },
     /// Nothing follows the `namespace:` prefix.
@@ -43,9 +43,9 @@ pub enum ChannelError {
     /// A whitespace or control character.
     #[error("character {ch:?} at byte {at} is not allowed in a channel name")]
     ForbiddenChar {
-        /// The character.
+        /// The first whitespace or control character found.
         ch: char,
-        /// Its byte offset.
+        /// Where `ch` starts, in bytes from the start of the channel name.
         at: usize,
     },
     /// A user-limited channel lists an empty user id (`a#`, `a#x,,y`).

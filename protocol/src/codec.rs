@@ -25,7 +25,7 @@ pub const MSGPACK_SUBPROTOCOL: &str = "chorus.v1.msgpack";
 /// Deepest nesting a MessagePack frame may have (JSON's parser stops at 128).
 const MAX_DEPTH: usize = 128;
 
-/// A wire codec.
+/// A wire codec, chosen by the WebSocket subprotocol the server echoed at the upgrade.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Codec {
     /// JSON in text frames.
@@ -48,7 +48,7 @@ pub enum DecodeError {
     UnknownOp {
         /// The command id, when it could be read.
         id: Option<u64>,
-        /// The unknown operation name.
+        /// A top-level key that is neither `id`, `pong` nor a command key, as written.
         op: String,
     },
     /// A map whose operation is known (or absent) but whose fields are wrong: wrong
@@ -58,7 +58,7 @@ pub enum DecodeError {
     Invalid {
         /// The command id, when it could be read.
         id: Option<u64>,
-        /// What was wrong.
+        /// The decoder's explanation, which a server sends as the reply's message.
         message: String,
     },
 }

@@ -147,7 +147,7 @@ pub enum ClientFrame {
 pub struct Command {
     /// Non-zero id chosen by the client, echoed by the reply.
     pub id: u64,
-    /// What is asked.
+    /// The operation and its body (the op key on the wire).
     pub request: Request,
 }
 
@@ -163,7 +163,7 @@ pub enum ServerFrame {
 /// The answer to one command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
-    /// The command's id.
+    /// The id of the command it answers; a client ignores ids it is not waiting for.
     pub id: u64,
     /// The result, or a typed error.
     pub result: Result<ReplyBody, Error>,

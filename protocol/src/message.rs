@@ -57,7 +57,7 @@ pub struct ClientInfo {
 pub struct Error {
     /// Code from [`crate::codes::ERROR_CODES`] or an application code (1000..=1999).
     pub code: ErrorCode,
-    /// Human-readable detail.
+    /// Human-readable detail; not stable, so match on `code`, never on this.
     pub message: String,
     /// Whether retrying can help.
     #[serde(default, skip_serializing_if = "is_false")]
@@ -137,16 +137,16 @@ pub struct SubscribeRequest {
 /// `unsubscribe`, `presence`, `presence_stats`: a command that names one channel.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChannelRequest {
-    /// The channel name.
+    /// The channel to leave or ask about ([`crate::channel`] grammar; else error 107).
     pub channel: String,
 }
 
 /// `publish`: send data to every subscriber of a channel.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PublishRequest {
-    /// The channel name.
+    /// The channel to publish to ([`crate::channel`] grammar; else error 107).
     pub channel: String,
-    /// The application data.
+    /// Opaque bytes for every subscriber; over the server's payload limit: error 113.
     pub data: Payload,
     /// A key that makes the publish idempotent: a second publish with the same key
     /// to the same channel within the server's window is acknowledged but not delivered.
@@ -157,23 +157,24 @@ pub struct PublishRequest {
 /// `send`: deliver data to every connection of one user, on any node.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SendRequest {
-    /// The recipient's user id.
+    /// The recipient's user id (not empty; [`crate::user`] grammar).
     pub user: String,
-    /// The application data.
+    /// Opaque bytes, pushed unchanged as a `message` to each of the user's connections.
     pub data: Payload,
 }
 
 /// `broadcast`: deliver data to every connection on every node (permission-gated).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BroadcastRequest {
-    /// The application data.
+    /// Opaque bytes, pushed as a `message` (`broadcast` true) to every connection,
+    /// the sender's included.
     pub data: Payload,
 }
 
 /// `history`: read a page of a channel's stream.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryRequest {
-    /// The channel name.
+    /// The channel to read; its namespace must keep history (else error 108).
     pub channel: String,
     /// Maximum number of publications (0 or absent: only the current position).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -181,7 +182,7 @@ pub struct HistoryRequest {
     /// Start after this position instead of at the oldest (or newest, if `reverse`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since: Option<StreamPosition>,
-    /// Newest first.
+    /// Read backwards: the newest `limit` (or those before `since`), newest first.
     #[serde(default, skip_serializing_if = "is_false")]
     pub reverse: bool,
 }
@@ -189,7 +190,7 @@ pub struct HistoryRequest {
 /// `refresh`: replace the connection's token before it expires.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RefreshRequest {
-    /// The new JWT.
+    /// The new JWT; its `sub` must be the connection's user (else error 101).
     pub token: String,
 }
 
@@ -198,7 +199,7 @@ pub struct RefreshRequest {
 pub struct RpcRequest {
     /// Application-defined method name.
     pub method: String,
-    /// Application data.
+    /// Opaque argument for the hook; empty bytes when absent.
     #[serde(default)]
     pub data: Payload,
 }
@@ -208,7 +209,7 @@ pub struct RpcRequest {
 /// Reply to `connect`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConnectResult {
-    /// This connection's id.
+    /// This connection's id, unique across the cluster; a reconnect gets a new one.
     pub client: String,
     /// The authenticated user id (`""` when anonymous).
     pub user: String,
@@ -255,7 +256,7 @@ pub struct InboxResult {
 /// Outcome of one subscription made as part of `connect`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConnectSub {
-    /// The channel name.
+    /// The channel of the command's `subs` entry this outcome answers.
     pub channel: String,
     /// The subscription, on success.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -319,7 +320,8 @@ pub struct PresenceStatsResult {
 pub struct HistoryResult {
     /// The stream's current position.
     pub position: StreamPosition,
-    /// The requested page.
+    /// The page, in offset order (newest first with `reverse`); empty with
+    /// `limit` 0 or when `since` names another epoch.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub publications: Vec<Publication>,
 }
@@ -353,7 +355,7 @@ pub struct Publication {
     /// Epoch of the stream the offset belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub epoch: Option<String>,
-    /// The application data.
+    /// Opaque bytes exactly as published, whatever codec the publisher used.
     pub data: Payload,
     /// The publisher, when it was a client (absent for server API publishes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -363,7 +365,7 @@ pub struct Publication {
 /// A connection joined or left a channel (namespaces with join/leave events on).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Membership {
-    /// The channel.
+    /// The channel joined or left; pushed only to its subscribers.
     pub channel: String,
     /// Who joined or left.
     pub info: ClientInfo,
@@ -372,9 +374,9 @@ pub struct Membership {
 /// A message to this user (`send`) or to everyone (`broadcast`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
-    /// The application data.
+    /// Opaque bytes exactly as sent, whatever codec the sender used.
     pub data: Payload,
-    /// The sender, when it was a client.
+    /// The sender, when it was a client (absent when the server API sent it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<ClientInfo>,
     /// True for a broadcast to every connection, false for a message to this user.
@@ -394,19 +396,19 @@ pub struct Message {
 pub struct Disconnect {
     /// The close code (see [`crate::codes::CLOSE_CODES`]).
     pub code: CloseCode,
-    /// Human-readable reason.
+    /// Human-readable reason, possibly empty: for logs, not for matching.
     pub reason: String,
-    /// Whether the client should reconnect.
+    /// Whether the client should reconnect: false for terminal codes (4500..=4999).
     pub reconnect: bool,
 }
 
 /// The server ended a subscription (permission revoked, channel closed, ...).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Unsubscribed {
-    /// The channel.
+    /// The channel whose subscription ended; the client must not resubscribe on its own.
     pub channel: String,
     /// Why, as an error code.
     pub code: ErrorCode,
-    /// Human-readable reason.
+    /// Human-readable reason: for logs, not for matching (use `code`).
     pub reason: String,
 }

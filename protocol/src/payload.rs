@@ -44,7 +44,7 @@ impl Payload {
         serde_json::to_vec(value).map(Self::new)
     }
 
-    /// The raw bytes.
+    /// The bytes as the application gave them (never base64, whatever the codec).
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
     }

@@ -16,7 +16,7 @@ pub const MAX_USER_ID_LEN: usize = 128;
 /// Why a user id was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum UserIdError {
-    /// Empty.
+    /// The empty string: `""` is the anonymous user, never a recipient or a `sub`.
     #[error("user id is empty")]
     Empty,
     /// Longer than [`MAX_USER_ID_LEN`] bytes.
@@ -28,9 +28,9 @@ pub enum UserIdError {
     /// A whitespace, control, `,` or `#` character.
     #[error("character {ch:?} at byte {at} is not allowed in a user id")]
     ForbiddenChar {
-        /// The character.
+        /// The first refused character found.
         ch: char,
-        /// Its byte offset.
+        /// Where `ch` starts, in bytes from the start of the user id.
         at: usize,
     },
 }

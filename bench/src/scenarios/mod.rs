@@ -29,7 +29,7 @@ const FD_RESERVE: u64 = 256;
 pub struct Ctx {
     /// The options of this run (already reduced for `--smoke`).
     pub opts: Options,
-    /// The server binaries.
+    /// Where the servers to start are (from the command line or environment).
     pub binaries: Binaries,
     /// Most client connections this process (and a server it starts, which
     /// inherits its open-files limit) can hold.

@@ -42,7 +42,7 @@ impl Shape {
         }
     }
 
-    /// Client connections.
+    /// Client connections in all: one per member of every room.
     pub fn connections(&self) -> usize {
         self.rooms * self.members
     }

@@ -94,9 +94,9 @@ pub enum Event {
 /// Where the server binaries are.
 #[derive(Debug, Clone)]
 pub struct Binaries {
-    /// The `chorus` binary.
+    /// Path of the `chorus` server to run (`--chorus-bin`, `BENCH_CHORUS_BIN`).
     pub chorus: PathBuf,
-    /// The `centrifugo` binary.
+    /// Path of the `centrifugo` server to run (`--centrifugo-bin`, `BENCH_CENTRIFUGO_BIN`).
     pub centrifugo: PathBuf,
 }
 
@@ -159,7 +159,7 @@ impl Node {
         })
     }
 
-    /// The process id.
+    /// The server process's id: the process [`Self::rss_kib`] and [`Self::cpu_seconds`] measure.
     pub fn pid(&self) -> u32 {
         self.pid
     }
@@ -210,9 +210,9 @@ impl Node {
 /// The running nodes of one target.
 #[derive(Debug)]
 pub struct Deployment {
-    /// The target.
+    /// Which server the nodes run, Chorus or the peer it is compared with.
     pub target: Target,
-    /// Its protocol.
+    /// How clients speak to that server: its path, subprotocol and envelope.
     pub dialect: Arc<dyn Dialect>,
     /// Its nodes, in start order.
     pub nodes: Vec<Node>,

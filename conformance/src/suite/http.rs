@@ -22,7 +22,7 @@ pub enum HttpError {
     /// Connecting, writing or reading failed.
     #[error("API request to {url} failed: {source}")]
     Io {
-        /// The request URL.
+        /// The URL requested: the base URL with the API path appended.
         url: String,
         /// The I/O error.
         source: std::io::Error,
@@ -30,13 +30,13 @@ pub enum HttpError {
     /// No complete response in time.
     #[error("no API response from {url} within {} s", HTTP_TIMEOUT.as_secs())]
     Timeout {
-        /// The request URL.
+        /// The URL requested: the base URL with the API path appended.
         url: String,
     },
     /// The response is not HTTP/1.x as this client reads it.
     #[error("unreadable API response from {url}: {why}")]
     Response {
-        /// The request URL.
+        /// The URL requested: the base URL with the API path appended.
         url: String,
         /// What is wrong with it.
         why: String,
@@ -46,7 +46,7 @@ pub enum HttpError {
 /// An HTTP response: status and body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
-    /// The status code.
+    /// The HTTP status (200 on success; docs/api.md maps error codes to the others).
     pub status: u16,
     /// The body, decoded from chunked transfer encoding if needed.
     pub body: String,

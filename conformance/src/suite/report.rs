@@ -27,7 +27,7 @@ pub struct ScenarioResult {
     /// `json` or `msgpack`; absent for codec-independent scenarios.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub codec: Option<String>,
-    /// The result.
+    /// Pass, fail or skip; [`Self::reason`] says why for the last two.
     pub status: Status,
     /// Why it failed or was skipped; absent on a pass.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -19,7 +19,7 @@ pub enum TokenError {
     /// Neither `--hmac-secret` nor `--token-cmd` was given.
     #[error("no token source: pass --hmac-secret or --token-cmd")]
     NoSource,
-    /// Signing failed.
+    /// HS256 signing with the `--hmac-secret` failed; holds the library's message.
     #[error("cannot sign a token: {0}")]
     Sign(String),
     /// The claims could not be serialised for the command.
@@ -31,10 +31,10 @@ pub enum TokenError {
     /// The command ran too long.
     #[error("--token-cmd did not finish within {} s", TOKEN_CMD_TIMEOUT.as_secs())]
     Timeout,
-    /// The command failed.
+    /// The command exited with a failure status.
     #[error("--token-cmd failed ({status}): {stderr}")]
     Failed {
-        /// Its exit status.
+        /// The status as the OS reports it (`exit status: 1`, or the signal).
         status: String,
         /// What it printed on standard error (trimmed).
         stderr: String,
@@ -48,7 +48,7 @@ pub enum TokenError {
 /// (docs/configuration.md, "Tokens: the claims the server reads").
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Claims {
-    /// The user id.
+    /// The user id the connection gets; the server refuses a token without one.
     pub sub: String,
     /// Expiry, seconds since the Unix epoch.
     pub exp: u64,

@@ -40,7 +40,7 @@ impl Rng {
 pub struct BackoffConfig {
     /// The cap of the first retry's delay; each further failure doubles the cap.
     pub min_ms: u64,
-    /// The largest cap.
+    /// The cap stops doubling here: no delay is ever longer than this.
     pub max_ms: u64,
 }
 

@@ -17,9 +17,9 @@ pub enum ConfigError {
     /// The minimum reconnect delay is above the maximum.
     #[error("the minimum reconnect delay ({min_ms} ms) exceeds the maximum ({max_ms} ms)")]
     Backoff {
-        /// The minimum given.
+        /// [`BackoffConfig::min_ms`] as configured.
         min_ms: u64,
-        /// The maximum given.
+        /// [`BackoffConfig::max_ms`] as configured, smaller than `min_ms`.
         max_ms: u64,
     },
     /// A timeout of zero, which would fail every attempt or request at once.
@@ -50,7 +50,7 @@ pub struct ClientConfig {
     pub name: String,
     /// Client library version sent in `connect`.
     pub version: String,
-    /// Reconnect delays.
+    /// Bounds of the jittered delay before each reconnect (and subscription retry).
     pub backoff: BackoffConfig,
     /// How long a request may wait for its reply (also bounds queued requests).
     pub request_timeout_ms: u64,

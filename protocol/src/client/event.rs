@@ -12,7 +12,7 @@ pub type Millis = u64;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RequestId(pub u64);
 
-/// Connection states.
+/// Where the client stands with the server (docs/protocol.md 10.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ConnectionState {
     /// Not connected and not trying: initially, and after `disconnect`.
@@ -38,14 +38,14 @@ impl ConnectionState {
     }
 }
 
-/// Subscription states.
+/// Where one subscription stands (docs/protocol.md 10.5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SubscriptionState {
     /// Not subscribed (the subscription no longer exists in the machine).
     Unsubscribed,
     /// Waiting for the server to confirm (also while reconnecting).
     Subscribing,
-    /// Publications flow.
+    /// Confirmed by the server: its publications, joins and leaves are delivered.
     Subscribed,
 }
 
@@ -128,7 +128,7 @@ pub enum Event {
     /// The connection state changed. `reason` explains a move away from `Connected`
     /// or into `Closed`.
     State {
-        /// The new state.
+        /// The state entered; never the one the client was already in.
         state: ConnectionState,
         /// Why, when the connection was lost or refused.
         reason: Option<CloseReason>,
@@ -140,7 +140,7 @@ pub enum Event {
     Failure(Failure),
     /// A subscription is (again) waiting for the server.
     Subscribing {
-        /// The channel.
+        /// The subscription's channel, as the application passed it to `subscribe`.
         channel: String,
     },
     /// A new subscription is live for the first time: emitted once per
@@ -149,23 +149,23 @@ pub enum Event {
     /// SDKs settle their "subscribed" promise on it; a refusal is
     /// `Unsubscribed` with `Refused` instead.
     Ready {
-        /// The channel.
+        /// The subscription's channel, as the application passed it to `subscribe`.
         channel: String,
     },
     /// A subscription is live. Recovered publications were emitted just before.
     Subscribed {
-        /// The channel.
+        /// The subscription's channel, as the application passed it to `subscribe`.
         channel: String,
         /// What the resubscribe recovered.
         recovery: Recovery,
         /// Data from the server's `on_subscribe` hook.
         data: Option<Payload>,
     },
-    /// A subscription ended.
+    /// A subscription ended: the machine forgets it and never resubscribes it.
     Unsubscribed {
-        /// The channel.
+        /// The subscription's channel, as the application passed it to `subscribe`.
         channel: String,
-        /// Why.
+        /// Whether the application, the server or a terminal refusal ended it.
         reason: UnsubscribeReason,
     },
     /// A publication, delivered once and in offset order per channel.
@@ -177,7 +177,7 @@ pub enum Event {
     /// without, they are no longer stored and are lost to this client (reload
     /// state by other means). Delivery goes on after the gap either way.
     Gap {
-        /// The channel.
+        /// The subscription's channel, as the application passed it to `subscribe`.
         channel: String,
         /// The first missing offset.
         first: u64,
@@ -199,9 +199,9 @@ pub enum Event {
     Inbox(Recovery),
     /// The answer to an application request.
     Reply {
-        /// The request it answers.
+        /// The id [`super::ClientMachine::request`] returned for the request.
         request: RequestId,
-        /// Its result.
+        /// The reply body, or the server's error or a local one (200 `timeout`, ...).
         result: Result<ReplyBody, Error>,
     },
     /// The server sent something this client cannot use; it was ignored.
@@ -216,12 +216,12 @@ pub enum Action {
     OpenTransport {
         /// One of [`super::ClientConfig::urls`], chosen by the machine.
         url: String,
-        /// The subprotocol to request.
+        /// The subprotocol to offer: `chorus.v1.json` or `chorus.v1.msgpack`, by the codec.
         subprotocol: &'static str,
     },
     /// Send one WebSocket message.
     Send {
-        /// The encoded frame.
+        /// One frame, encoded with the connection's codec: send it as is.
         bytes: Vec<u8>,
         /// Binary message (MessagePack) or text (JSON).
         binary: bool,
@@ -231,7 +231,7 @@ pub enum Action {
     CloseTransport(CloseReason),
     /// Call `handle_timeout` at this time (replaces any earlier request).
     ArmTimer {
-        /// When.
+        /// The deadline, on the clock whose `now` the driver passes in.
         at: Millis,
     },
     /// Ask the application for a token, then call `set_token` or `token_failed`.

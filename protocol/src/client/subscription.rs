@@ -67,7 +67,7 @@ struct Repair {
     in_flight: Option<u64>,
     /// When to ask again after a failed attempt.
     retry_at: Option<Millis>,
-    /// Attempts made.
+    /// History reads sent for this gap so far; it is given up at [`REPAIR_ATTEMPTS`].
     attempts: u32,
 }
 

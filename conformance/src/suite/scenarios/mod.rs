@@ -31,7 +31,7 @@ mod users;
 
 pub use kit::Checked;
 
-/// A scenario function.
+/// The body of a scenario: runs against the target with one codec; `Ok(())` is a pass.
 pub type ScenarioFn = for<'a> fn(&'a Context, Codec) -> BoxFuture<'a, Checked>;
 
 /// A scenario defined by a function and its metadata.
@@ -47,7 +47,7 @@ pub struct Def {
     pub codecs: Codecs,
     /// See [`Scenario::needs`].
     pub needs: Needs,
-    /// The check itself.
+    /// Called once per codec the scenario runs with ([`Scenario::codecs`]).
     pub run: ScenarioFn,
 }
 
