@@ -12,9 +12,10 @@ pub enum ChorusError {
     /// application code 1000..=1999), the detail, and whether retrying can help.
     #[error("server error {code}: {reason}")]
     Server {
-        /// The error code.
+        /// 100..=199 from the protocol's table (103: permission denied, ...), or an
+        /// application's 1000..=1999.
         code: i32,
-        /// Human-readable detail.
+        /// The server's message: for people, not stable enough to match on (use `code`).
         reason: String,
         /// Whether retrying can help.
         temporary: bool,
@@ -53,7 +54,7 @@ pub enum ChorusError {
     /// The SDK's runtime is gone or could not start (the process is ending).
     #[error("the SDK runtime failed: {reason}")]
     Runtime {
-        /// What failed.
+        /// The error text of the runtime or of the stopped client task, for logs.
         reason: String,
     },
     /// A root certificate given in the options is not a PEM certificate.

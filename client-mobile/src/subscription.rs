@@ -27,7 +27,7 @@ pub struct Subscription {
 
 #[uniffi::export]
 impl Subscription {
-    /// The channel.
+    /// The channel name, as passed to `subscribe`.
     pub fn channel(&self) -> String {
         self.channel.clone()
     }

@@ -90,7 +90,7 @@ pub struct CloseReason {
 pub enum ClientEvent {
     /// The state changed; `reason` says why when it moved away from connected.
     StateChanged {
-        /// The new state.
+        /// The state entered; never the one the client was already in.
         state: ConnectionState,
         /// The close code that caused it, if any.
         reason: Option<CloseReason>,
@@ -146,9 +146,9 @@ pub struct Publication {
     pub offset: Option<i64>,
     /// Epoch of the stream the offset belongs to.
     pub epoch: Option<String>,
-    /// The application data.
+    /// The payload, byte for byte as published, whatever codec the publisher used.
     pub data: Vec<u8>,
-    /// The publisher, when it was a client.
+    /// The publisher, when it was a client (null for server API publishes).
     pub info: Option<ClientInfo>,
 }
 
@@ -165,11 +165,11 @@ pub struct Member {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, uniffi::Record)]
 #[uniffi::export(Display, Eq, Hash)]
 pub struct Message {
-    /// The application data.
+    /// The payload, byte for byte as sent, whatever codec the sender used.
     pub data: Vec<u8>,
-    /// The sender, when it was a client.
+    /// The sender, when it was a client (null when the server API sent it).
     pub from: Option<ClientInfo>,
-    /// True for a broadcast.
+    /// True for a broadcast to every connection, false for a message to this user.
     pub broadcast: bool,
     /// The message's position in the user's inbox (servers that keep inboxes):
     /// save it and pass it as `inbox_since` to replay what a restarted app missed.
@@ -192,17 +192,17 @@ pub enum Recovery {
 pub enum SubscriptionEvent {
     /// A publication, delivered once and in offset order.
     Published {
-        /// The publication.
+        /// Its data, channel, stream position and publisher.
         publication: Publication,
     },
     /// Someone joined (namespaces with join/leave events).
     Joined {
-        /// Who.
+        /// The connection that joined, and the channel.
         member: Member,
     },
-    /// Someone left.
+    /// Someone left: unsubscribed or disconnected (same namespaces as `Joined`).
     Left {
-        /// Who.
+        /// The connection that left, and the channel.
         member: Member,
     },
     /// Live publications skipped the offsets `first..=last`; the client read
@@ -219,7 +219,7 @@ pub enum SubscriptionEvent {
     Subscribing,
     /// The subscription is live (again), with how recovery went.
     Subscribed {
-        /// The outcome.
+        /// Whether missed publications were replayed, lost, or never asked for.
         recovery: Recovery,
     },
     /// The subscription ended: by `unsubscribe` (no error), or by the server.
@@ -241,7 +241,7 @@ pub struct PublishResult {
 /// Member counts of a channel.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct PresenceStats {
-    /// Subscribed connections.
+    /// Connections subscribed to the channel, on every node.
     pub clients: i32,
     /// Distinct users among them.
     pub users: i32,

@@ -1289,7 +1289,7 @@ public func FfiConverterTypeClientListener_lower(_ value: ClientListener) -> UIn
 public protocol SubscriptionProtocol: AnyObject, Sendable {
     
     /**
-     * The channel.
+     * The channel name, as passed to `subscribe`.
      */
     func channel()  -> String
     
@@ -1358,7 +1358,7 @@ open class Subscription: SubscriptionProtocol, @unchecked Sendable {
 
     
     /**
-     * The channel.
+     * The channel name, as passed to `subscribe`.
      */
 open func channel() -> String  {
     return try!  FfiConverterString.lift(try! rustCall() {
@@ -2372,15 +2372,15 @@ public func FfiConverterTypeMember_lower(_ value: Member) -> RustBuffer {
  */
 public struct Message: Equatable, Hashable, CustomStringConvertible {
     /**
-     * The application data.
+     * The payload, byte for byte as sent, whatever codec the sender used.
      */
     public var data: Data
     /**
-     * The sender, when it was a client.
+     * The sender, when it was a client (null when the server API sent it).
      */
     public var from: ClientInfo?
     /**
-     * True for a broadcast.
+     * True for a broadcast to every connection, false for a message to this user.
      */
     public var broadcast: Bool
     /**
@@ -2393,13 +2393,13 @@ public struct Message: Equatable, Hashable, CustomStringConvertible {
     // declare one manually.
     public init(
         /**
-         * The application data.
+         * The payload, byte for byte as sent, whatever codec the sender used.
          */data: Data, 
         /**
-         * The sender, when it was a client.
+         * The sender, when it was a client (null when the server API sent it).
          */from: ClientInfo?, 
         /**
-         * True for a broadcast.
+         * True for a broadcast to every connection, false for a message to this user.
          */broadcast: Bool, 
         /**
          * The message's position in the user's inbox (servers that keep inboxes):
@@ -2498,7 +2498,7 @@ public func FfiConverterTypeMessage_lower(_ value: Message) -> RustBuffer {
  */
 public struct PresenceStats: Equatable, Hashable {
     /**
-     * Subscribed connections.
+     * Connections subscribed to the channel, on every node.
      */
     public var clients: Int32
     /**
@@ -2510,7 +2510,7 @@ public struct PresenceStats: Equatable, Hashable {
     // declare one manually.
     public init(
         /**
-         * Subscribed connections.
+         * Connections subscribed to the channel, on every node.
          */clients: Int32, 
         /**
          * Distinct users among them.
@@ -2579,11 +2579,11 @@ public struct Publication: Equatable, Hashable, CustomStringConvertible {
      */
     public var epoch: String?
     /**
-     * The application data.
+     * The payload, byte for byte as published, whatever codec the publisher used.
      */
     public var data: Data
     /**
-     * The publisher, when it was a client.
+     * The publisher, when it was a client (null for server API publishes).
      */
     public var info: ClientInfo?
 
@@ -2600,10 +2600,10 @@ public struct Publication: Equatable, Hashable, CustomStringConvertible {
          * Epoch of the stream the offset belongs to.
          */epoch: String?, 
         /**
-         * The application data.
+         * The payload, byte for byte as published, whatever codec the publisher used.
          */data: Data, 
         /**
-         * The publisher, when it was a client.
+         * The publisher, when it was a client (null for server API publishes).
          */info: ClientInfo?) {
         self.channel = channel
         self.offset = offset
@@ -2848,10 +2848,11 @@ enum ChorusError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
      */
     case Server(
         /**
-         * The error code.
+         * 100..=199 from the protocol's table (103: permission denied, ...), or an
+         * application's 1000..=1999.
          */code: Int32, 
         /**
-         * Human-readable detail.
+         * The server's message: for people, not stable enough to match on (use `code`).
          */reason: String, 
         /**
          * Whether retrying can help.
@@ -2903,7 +2904,7 @@ enum ChorusError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
      */
     case Runtime(
         /**
-         * What failed.
+         * The error text of the runtime or of the stopped client task, for logs.
          */reason: String
     )
     /**
@@ -3088,7 +3089,7 @@ public enum ClientEvent: Equatable, Hashable {
      */
     case stateChanged(
         /**
-         * The new state.
+         * The state entered; never the one the client was already in.
          */state: ConnectionState, 
         /**
          * The close code that caused it, if any.
@@ -3389,7 +3390,7 @@ public enum SubscriptionEvent: Equatable, Hashable {
      */
     case published(
         /**
-         * The publication.
+         * Its data, channel, stream position and publisher.
          */publication: Publication
     )
     /**
@@ -3397,15 +3398,15 @@ public enum SubscriptionEvent: Equatable, Hashable {
      */
     case joined(
         /**
-         * Who.
+         * The connection that joined, and the channel.
          */member: Member
     )
     /**
-     * Someone left.
+     * Someone left: unsubscribed or disconnected (same namespaces as `Joined`).
      */
     case left(
         /**
-         * Who.
+         * The connection that left, and the channel.
          */member: Member
     )
     /**
@@ -3432,7 +3433,7 @@ public enum SubscriptionEvent: Equatable, Hashable {
      */
     case subscribed(
         /**
-         * The outcome.
+         * Whether missed publications were replayed, lost, or never asked for.
          */recovery: Recovery
     )
     /**
@@ -4072,7 +4073,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_chorus_mobile_checksum_method_tokensource_token() != 19206) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_chorus_mobile_checksum_method_subscription_channel() != 11475) {
+    if (uniffi_chorus_mobile_checksum_method_subscription_channel() != 13313) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_chorus_mobile_checksum_method_subscription_unsubscribe() != 33628) {

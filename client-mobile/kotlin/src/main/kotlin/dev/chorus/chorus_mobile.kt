@@ -1068,7 +1068,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_chorus_mobile_checksum_method_tokensource_token() and 0xFFFF) != 19206) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_chorus_mobile_checksum_method_subscription_channel() and 0xFFFF) != 11475) {
+    if ((lib.uniffi_chorus_mobile_checksum_method_subscription_channel() and 0xFFFF) != 13313) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_chorus_mobile_checksum_method_subscription_unsubscribe() and 0xFFFF) != 33628) {
@@ -2590,7 +2590,7 @@ public object FfiConverterTypeClientListener: FfiConverter<ClientListener, Long>
 public interface SubscriptionInterface {
     
     /**
-     * The channel.
+     * The channel name, as passed to `subscribe`.
      */
     fun `channel`(): kotlin.String
     
@@ -2710,7 +2710,7 @@ open class Subscription: Disposable, AutoCloseable, SubscriptionInterface
 
     
     /**
-     * The channel.
+     * The channel name, as passed to `subscribe`.
      */override fun `channel`(): kotlin.String {
             return FfiConverterString.lift(
     callWithHandle {
@@ -3811,17 +3811,17 @@ public object FfiConverterTypeMember: FfiConverterRustBuffer<Member> {
  */
 data class Message (
     /**
-     * The application data.
+     * The payload, byte for byte as sent, whatever codec the sender used.
      */
     var `data`: kotlin.ByteArray
     , 
     /**
-     * The sender, when it was a client.
+     * The sender, when it was a client (null when the server API sent it).
      */
     var `from`: ClientInfo?
     , 
     /**
-     * True for a broadcast.
+     * True for a broadcast to every connection, false for a message to this user.
      */
     var `broadcast`: kotlin.Boolean
     , 
@@ -3904,7 +3904,7 @@ public object FfiConverterTypeMessage: FfiConverterRustBuffer<Message> {
  */
 data class PresenceStats (
     /**
-     * Subscribed connections.
+     * Connections subscribed to the channel, on every node.
      */
     var `clients`: kotlin.Int
     , 
@@ -3966,12 +3966,12 @@ data class Publication (
     var `epoch`: kotlin.String?
     , 
     /**
-     * The application data.
+     * The payload, byte for byte as published, whatever codec the publisher used.
      */
     var `data`: kotlin.ByteArray
     , 
     /**
-     * The publisher, when it was a client.
+     * The publisher, when it was a client (null for server API publishes).
      */
     var `info`: ClientInfo?
     
@@ -4154,12 +4154,13 @@ sealed class ChorusException: kotlin.Exception() {
     class Server(
         
         /**
-         * The error code.
+         * 100..=199 from the protocol's table (103: permission denied, ...), or an
+         * application's 1000..=1999.
          */
         val `code`: kotlin.Int, 
         
         /**
-         * Human-readable detail.
+         * The server's message: for people, not stable enough to match on (use `code`).
          */
         val `reason`: kotlin.String, 
         
@@ -4254,7 +4255,7 @@ sealed class ChorusException: kotlin.Exception() {
     class Runtime(
         
         /**
-         * What failed.
+         * The error text of the runtime or of the stopped client task, for logs.
          */
         val `reason`: kotlin.String
         ) : ChorusException() {
@@ -4493,7 +4494,7 @@ sealed class ClientEvent {
      */
     data class StateChanged(
         /**
-         * The new state.
+         * The state entered; never the one the client was already in.
          */
         val `state`: dev.chorus.ConnectionState, 
         /**
@@ -4749,7 +4750,7 @@ sealed class SubscriptionEvent {
      */
     data class Published(
         /**
-         * The publication.
+         * Its data, channel, stream position and publisher.
          */
         val `publication`: dev.chorus.Publication) : SubscriptionEvent()
         
@@ -4764,7 +4765,7 @@ sealed class SubscriptionEvent {
      */
     data class Joined(
         /**
-         * Who.
+         * The connection that joined, and the channel.
          */
         val `member`: dev.chorus.Member) : SubscriptionEvent()
         
@@ -4775,11 +4776,11 @@ sealed class SubscriptionEvent {
     }
     
     /**
-     * Someone left.
+     * Someone left: unsubscribed or disconnected (same namespaces as `Joined`).
      */
     data class Left(
         /**
-         * Who.
+         * The connection that left, and the channel.
          */
         val `member`: dev.chorus.Member) : SubscriptionEvent()
         
@@ -4824,7 +4825,7 @@ sealed class SubscriptionEvent {
      */
     data class Subscribed(
         /**
-         * The outcome.
+         * Whether missed publications were replayed, lost, or never asked for.
          */
         val `recovery`: dev.chorus.Recovery) : SubscriptionEvent()
         
