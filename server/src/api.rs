@@ -289,7 +289,7 @@ struct StatusBody {
 
 #[derive(Serialize)]
 struct StatusReply {
-    users: Vec<crate::status::UserStatus>,
+    users: Vec<crate::online::UserStatus>,
 }
 
 /// Most users one status request may ask about.

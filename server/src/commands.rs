@@ -12,7 +12,7 @@ use crate::broker::Freshness;
 use crate::config::NamespaceConfig;
 use crate::history::HistoryQuery;
 use crate::hooks::ConnectContext;
-use crate::hub::{ConnHandle, RegisterError};
+use crate::hub::{Recipient, RegisterError};
 use crate::node::Node;
 use crate::permissions::{Principal, may_publish, may_subscribe};
 use crate::revocation::TokenId;
@@ -172,7 +172,7 @@ impl Session {
         let user: Arc<str> = user.into();
         let config = node.config();
         let limits = &config.limits;
-        let (handle, rx) = ConnHandle::new(
+        let (recipient, rx) = Recipient::new(
             client.clone(),
             user.clone(),
             limits.outbound_queue,
@@ -180,10 +180,10 @@ impl Session {
             node.hub.stats.clone(),
         );
         if let Some(claims) = &claims {
-            handle.set_token(token_id(claims));
+            recipient.set_token(token_id(claims));
         }
         match node.hub.register(
-            handle.clone(),
+            recipient.clone(),
             crate::listener::connection_cap(limits.max_connections),
             limits.max_connections_per_user,
         ) {
@@ -218,7 +218,7 @@ impl Session {
             client: client.clone(),
             user: user.clone(),
             claims,
-            handle,
+            recipient,
             expires_at,
         });
         self.rx = Some(rx);
@@ -313,19 +313,19 @@ impl Session {
         }
         let auth = self.authed()?;
         let info = auth.info.clone();
-        let handle = auth.handle.clone();
+        let recipient = auth.recipient.clone();
         let mut data = node
             .hooks
             .on_subscribe(&info, channel.as_str(), req.data.as_ref())
             .await?;
         if data.is_none() {
-            if let Some(user) = crate::status::user_of_channel(&node.config(), channel.as_str()) {
+            if let Some(user) = crate::online::user_of_channel(&node.config(), channel.as_str()) {
                 let mut status = node.user_status(vec![user.to_owned()]).await?;
                 data = status.pop().map(|s| s.payload());
             }
         }
 
-        node.join_channel(&key, &handle).await.map_err(|e| {
+        node.join_channel(&key, &recipient).await.map_err(|e| {
             tracing::warn!(error = %e, %channel, "could not listen to a channel");
             Error::from(e)
         })?;
@@ -547,7 +547,7 @@ impl Session {
             Ok(claims) if *claims.sub == *auth.user => {
                 let (expires_in_ms, expires_at) = expiry(&claims, node.config().auth.leeway_secs);
                 auth.expires_at = expires_at;
-                auth.handle.set_token(token_id(&claims));
+                auth.recipient.set_token(token_id(&claims));
                 auth.claims = Some(claims);
                 self.drop_ungranted().await;
                 Outcome::reply(Ok(ReplyBody::Refresh(RefreshResult { expires_in_ms })))
@@ -577,7 +577,8 @@ impl Session {
                 ),
             });
             if let Ok(auth) = self.authed() {
-                auth.handle.deliver(crate::outgoing::Outgoing::push(push));
+                auth.recipient
+                    .deliver(crate::outgoing::Outgoing::push(push));
             }
         }
     }

@@ -57,9 +57,10 @@ impl KillSwitch {
     }
 }
 
-/// What others hold to reach a connection.
+/// A connection as the hub and the node reach it: its ids, its outbound
+/// queue and its kill switch (named for what the hub does with it: deliver).
 #[derive(Debug, Clone)]
-pub struct ConnHandle {
+pub struct Recipient {
     /// The connection id.
     pub id: ClientId,
     /// The user id (`""` when anonymous).
@@ -71,18 +72,18 @@ pub struct ConnHandle {
     stats: Arc<HubStats>,
 }
 
-impl ConnHandle {
-    /// A handle for a new connection and the receiving end of its queue.
+impl Recipient {
+    /// The recipient for a new connection and the receiving end of its queue.
     pub fn new(
         id: ClientId,
         user: Arc<str>,
         queue: usize,
         kill: Arc<KillSwitch>,
         stats: Arc<HubStats>,
-    ) -> (ConnHandle, mpsc::Receiver<Item>) {
+    ) -> (Recipient, mpsc::Receiver<Item>) {
         let (tx, rx) = mpsc::channel(queue);
         (
-            ConnHandle {
+            Recipient {
                 id,
                 user,
                 token: Arc::default(),
@@ -144,7 +145,7 @@ pub struct HubStats {
 
 const SHARDS: usize = 16;
 
-type Members = HashMap<ClientId, ConnHandle>;
+type Members = HashMap<ClientId, Recipient>;
 
 /// Connection, user and channel membership tables of this node.
 #[derive(Debug)]
@@ -187,7 +188,7 @@ impl Hub {
     /// (0: unlimited).
     pub fn register(
         &self,
-        handle: ConnHandle,
+        recipient: Recipient,
         max_connections: usize,
         max_per_user: usize,
     ) -> Result<(), RegisterError> {
@@ -196,15 +197,15 @@ impl Hub {
             return Err(RegisterError::NodeFull);
         }
         let mut users = lock(&self.users);
-        let conns = users.entry(handle.user.clone()).or_default();
-        if max_per_user > 0 && !handle.user.is_empty() && conns.len() >= max_per_user {
+        let conns = users.entry(recipient.user.clone()).or_default();
+        if max_per_user > 0 && !recipient.user.is_empty() && conns.len() >= max_per_user {
             if conns.is_empty() {
-                users.remove(&handle.user);
+                users.remove(&recipient.user);
             }
             return Err(RegisterError::UserFull);
         }
-        conns.insert(handle.id.clone(), handle.clone());
-        clients.insert(handle.id.clone(), handle);
+        conns.insert(recipient.id.clone(), recipient.clone());
+        clients.insert(recipient.id.clone(), recipient);
         Ok(())
     }
 
@@ -224,11 +225,11 @@ impl Hub {
     /// is for the broker to find out under its own lock: every subscriber
     /// waits on [`crate::broker::PubSub::channel_interest`], first or not, so
     /// that none reads history before the channel's listener is in place.
-    pub fn subscribe(&self, channel: &Arc<str>, handle: &ConnHandle) {
+    pub fn subscribe(&self, channel: &Arc<str>, recipient: &Recipient) {
         lock(self.shard(channel))
             .entry(channel.clone())
             .or_default()
-            .insert(handle.id.clone(), handle.clone());
+            .insert(recipient.id.clone(), recipient.clone());
     }
 
     /// Removes a connection from a channel; true when it was the last local member.
@@ -323,8 +324,11 @@ impl Hub {
 
     /// Queues an item for every local connection.
     fn deliver_all(&self, item: &Item) -> usize {
-        let handles: Vec<ConnHandle> = lock(&self.clients).values().cloned().collect();
-        handles.iter().filter(|h| h.deliver(item.clone())).count()
+        let recipients: Vec<Recipient> = lock(&self.clients).values().cloned().collect();
+        recipients
+            .iter()
+            .filter(|h| h.deliver(item.clone()))
+            .count()
     }
 
     /// Closes every local connection of a user; returns how many.
@@ -345,14 +349,14 @@ impl Hub {
     }
 
     /// Every local connection.
-    pub fn handles(&self) -> Vec<ConnHandle> {
+    pub fn recipients(&self) -> Vec<Recipient> {
         lock(&self.clients).values().cloned().collect()
     }
 
     /// Closes every local connection holding a token `revocation` covers.
     pub fn close_revoked(&self, revocation: &Revocation) -> usize {
         let mut closed = 0;
-        for h in self.handles() {
+        for h in self.recipients() {
             if !h.user.is_empty() && revocation.covers(&h.user, &h.token()) {
                 h.close(CloseCode::TOKEN_REVOKED, "token revoked");
                 closed += 1;
@@ -398,9 +402,9 @@ mod tests {
         id: &str,
         user: &str,
         queue: usize,
-    ) -> (ConnHandle, mpsc::Receiver<Item>, Arc<KillSwitch>) {
+    ) -> (Recipient, mpsc::Receiver<Item>, Arc<KillSwitch>) {
         let kill = Arc::new(KillSwitch::default());
-        let (h, rx) = ConnHandle::new(
+        let (h, rx) = Recipient::new(
             id.into(),
             user.into(),
             queue,

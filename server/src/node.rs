@@ -196,11 +196,11 @@ impl Node {
     pub async fn join_channel(
         &self,
         channel: &Arc<str>,
-        handle: &crate::hub::ConnHandle,
+        recipient: &crate::hub::Recipient,
     ) -> Result<(), crate::broker::BrokerError> {
-        self.hub.subscribe(channel, handle);
+        self.hub.subscribe(channel, recipient);
         if let Err(e) = self.broker.channel_interest(channel.clone()).await {
-            self.leave_channel(channel, &handle.id).await;
+            self.leave_channel(channel, &recipient.id).await;
             return Err(e);
         }
         Ok(())
@@ -393,12 +393,12 @@ impl Node {
     }
 
     async fn publish_status(&self, user: &str, online: bool, last_seen_ms: Option<u64>) {
-        let status = crate::status::UserStatus {
+        let status = crate::online::UserStatus {
             user: user.to_owned(),
             online,
             last_seen_ms,
         };
-        if let Some(args) = crate::status::event(&self.config(), &status) {
+        if let Some(args) = crate::online::event(&self.config(), &status) {
             if let Err(e) = self.broker.publish(args).await {
                 tracing::warn!(error = %e, user, "could not publish a status event");
             }
@@ -409,7 +409,7 @@ impl Node {
     pub async fn user_status(
         &self,
         users: Vec<String>,
-    ) -> Result<Vec<crate::status::UserStatus>, chorus_protocol::message::Error> {
+    ) -> Result<Vec<crate::online::UserStatus>, chorus_protocol::message::Error> {
         let failed = |e: crate::broker::BrokerError| {
             tracing::warn!(error = %e, "could not read the online status of users");
             chorus_protocol::message::Error::from(e)
@@ -426,7 +426,7 @@ impl Node {
                 .await
                 .map_err(failed)?;
             let online = stats.clients > 0;
-            out.push(crate::status::UserStatus {
+            out.push(crate::online::UserStatus {
                 user,
                 online,
                 last_seen_ms: if online { None } else { last_seen_ms },

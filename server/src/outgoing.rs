@@ -5,9 +5,9 @@
 
 use std::sync::{Arc, OnceLock};
 
-use axum::extract::ws::{Message, Utf8Bytes};
+use axum::extract::ws::{self, Utf8Bytes};
 use bytes::Bytes;
-use chorus_protocol::message::{Membership, Message as UserMessage, Publication};
+use chorus_protocol::message::{Membership, Message, Publication};
 use chorus_protocol::{Codec, Push, ServerFrame};
 
 /// What travels through a connection's bounded outbound queue.
@@ -22,8 +22,8 @@ pub struct Outgoing {
     /// When the push entered this node (for the publish-to-write histogram).
     pub created: std::time::Instant,
     frame: ServerFrame,
-    json: OnceLock<Option<Message>>,
-    msgpack: OnceLock<Option<Message>>,
+    json: OnceLock<Option<ws::Message>>,
+    msgpack: OnceLock<Option<ws::Message>>,
 }
 
 /// What a connection checks before writing a queued push.
@@ -61,7 +61,7 @@ impl Outgoing {
             msgpack: OnceLock::new(),
         };
         if let Some(bytes) = msgpack {
-            let _ = item.msgpack.set(Some(Message::Binary(bytes)));
+            let _ = item.msgpack.set(Some(ws::Message::Binary(bytes)));
         }
         Arc::new(item)
     }
@@ -81,7 +81,7 @@ impl Outgoing {
     }
 
     /// A message to a user (or everyone); one from an inbox carries its position.
-    pub fn message(message: UserMessage, msgpack: Option<Bytes>) -> Item {
+    pub fn message(message: Message, msgpack: Option<Bytes>) -> Item {
         let position = message
             .offset
             .zip(message.epoch.as_deref().map(Arc::<str>::from));
@@ -112,7 +112,7 @@ impl Outgoing {
 
     /// The WebSocket message for `codec` (`None` only if encoding failed, which
     /// the protocol's types make impossible in practice).
-    pub fn message_for(&self, codec: Codec) -> Option<Message> {
+    pub fn message_for(&self, codec: Codec) -> Option<ws::Message> {
         let cell = match codec {
             Codec::Json => &self.json,
             Codec::MessagePack => &self.msgpack,
@@ -122,7 +122,7 @@ impl Outgoing {
 }
 
 /// Encodes one server frame as a WebSocket message of the codec's kind.
-pub fn encode(codec: Codec, frame: &ServerFrame) -> Option<Message> {
+pub fn encode(codec: Codec, frame: &ServerFrame) -> Option<ws::Message> {
     let bytes = match codec.encode_server(frame) {
         Ok(bytes) => bytes,
         Err(e) => {
@@ -131,7 +131,7 @@ pub fn encode(codec: Codec, frame: &ServerFrame) -> Option<Message> {
         }
     };
     Some(match codec {
-        Codec::Json => Message::Text(Utf8Bytes::from(String::from_utf8(bytes).ok()?)),
-        Codec::MessagePack => Message::Binary(bytes.into()),
+        Codec::Json => ws::Message::Text(Utf8Bytes::from(String::from_utf8(bytes).ok()?)),
+        Codec::MessagePack => ws::Message::Binary(bytes.into()),
     })
 }

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use axum::extract::ws::{self, CloseFrame, WebSocket};
 use chorus_protocol::cursor::{Advance, Cursor};
 use chorus_protocol::message::{ClientInfo, Disconnect, Empty, Error, StreamPosition};
 use chorus_protocol::{ClientFrame, CloseCode, Codec, Command, Push, Reply, ServerFrame};
@@ -20,7 +20,7 @@ use tokio::time::{Instant, sleep_until};
 
 use crate::auth::Claims;
 use crate::history::HistoryQuery;
-use crate::hub::{ClientId, ConnHandle, KillSwitch};
+use crate::hub::{ClientId, KillSwitch, Recipient};
 use crate::listener::Ticket;
 use crate::node::Node;
 use crate::outgoing::{Item, Outgoing, Route, encode};
@@ -43,17 +43,17 @@ struct Tally {
 
 impl Tally {
     /// The tally of a write of `msg` alone (a reply or a ping).
-    fn of(msg: &Message) -> Tally {
+    fn of(msg: &ws::Message) -> Tally {
         let mut tally = Tally::default();
         tally.count(msg);
         tally
     }
 
-    fn count(&mut self, msg: &Message) {
+    fn count(&mut self, msg: &ws::Message) {
         self.frames += 1;
         self.bytes += match msg {
-            Message::Text(t) => t.len(),
-            Message::Binary(b) => b.len(),
+            ws::Message::Text(t) => t.len(),
+            ws::Message::Binary(b) => b.len(),
             _ => 0,
         } as u64;
     }
@@ -66,7 +66,7 @@ pub(crate) struct Authed {
     pub(crate) user: Arc<str>,
     pub(crate) info: ClientInfo,
     pub(crate) claims: Option<Claims>,
-    pub(crate) handle: ConnHandle,
+    pub(crate) recipient: Recipient,
     pub(crate) expires_at: Option<Instant>,
 }
 
@@ -221,16 +221,16 @@ impl Session {
         }
     }
 
-    async fn on_message(&mut self, socket: &mut WebSocket, msg: Message) -> Flow {
+    async fn on_message(&mut self, socket: &mut WebSocket, msg: ws::Message) -> Flow {
         let max = self.node.config().limits.max_message_size;
         let bytes = match (&msg, self.codec.is_binary()) {
-            (Message::Text(t), false) => t.as_bytes(),
-            (Message::Binary(b), true) => &b[..],
-            (Message::Ping(_) | Message::Pong(_), _) => return Flow::Continue,
-            (Message::Close(_), _) => {
+            (ws::Message::Text(t), false) => t.as_bytes(),
+            (ws::Message::Binary(b), true) => &b[..],
+            (ws::Message::Ping(_) | ws::Message::Pong(_), _) => return Flow::Continue,
+            (ws::Message::Close(_), _) => {
                 return Flow::Close(CloseCode(1000), "client closed".to_owned());
             }
-            (Message::Text(_), true) | (Message::Binary(_), false) => {
+            (ws::Message::Text(_), true) | (ws::Message::Binary(_), false) => {
                 return Flow::Close(
                     CloseCode::PROTOCOL_ERROR,
                     "frame type does not match the subprotocol".to_owned(),
@@ -450,7 +450,7 @@ impl Session {
 
     /// The message to write for a queued item, or `None` to skip it (no longer
     /// subscribed, or a publication already delivered).
-    fn admit(&mut self, item: Item, tally: &mut Tally) -> Option<Message> {
+    fn admit(&mut self, item: Item, tally: &mut Tally) -> Option<ws::Message> {
         let msg = self.admit_one(item, tally)?;
         tally.count(&msg);
         Some(msg)
@@ -458,7 +458,7 @@ impl Session {
 
     /// [`Session::admit`] before counting: the message, noting in `tally`
     /// when the oldest publication of the write entered the node.
-    fn admit_one(&mut self, item: Item, tally: &mut Tally) -> Option<Message> {
+    fn admit_one(&mut self, item: Item, tally: &mut Tally) -> Option<ws::Message> {
         match &item.route {
             Route::Publication { channel, position } => {
                 let sub = self.subs.get_mut(channel)?;
@@ -509,7 +509,7 @@ impl Session {
             code: code.0,
             reason: truncate(reason, 120).into(),
         };
-        if tokio::time::timeout(grace, socket.send(Message::Close(Some(frame))))
+        if tokio::time::timeout(grace, socket.send(ws::Message::Close(Some(frame))))
             .await
             .is_err()
         {
@@ -520,7 +520,7 @@ impl Session {
         // lose the close frame.
         let _ = tokio::time::timeout(grace, async {
             while let Some(Ok(msg)) = socket.recv().await {
-                if matches!(msg, Message::Close(_)) {
+                if matches!(msg, ws::Message::Close(_)) {
                     break;
                 }
             }

@@ -1,6 +1,6 @@
 //! What brokers keep something under, per channel or per user: a channel's
 //! stream, a user's inbox stream ([`crate::inbox`]), a user's status in
-//! presence ([`crate::status`]); and the one place that turns it to and from
+//! presence ([`crate::online`]); and the one place that turns it to and from
 //! the string brokers store it under.
 //!
 //! Brokers keep all kinds side by side under one string (NATS subjects and

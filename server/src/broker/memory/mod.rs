@@ -6,6 +6,7 @@
 //! byte bound each ([`budget`]).
 
 mod budget;
+mod stream;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -19,7 +20,7 @@ use super::{
     PublishOutcome, Users,
 };
 use crate::clock::unix_secs;
-use crate::history::{HistoryOptions, HistoryPage, HistoryQuery, Stream};
+use crate::history::{HistoryOptions, HistoryPage, HistoryQuery};
 use crate::hub::Hub;
 use crate::idempotency::Remembered;
 use crate::ids::random_hex;
@@ -27,6 +28,7 @@ use crate::revocation::{Revocation, RevocationList, TokenId};
 use crate::stream_key::StreamKey;
 use crate::sync::lock;
 use budget::{Budget, MESSAGE_OVERHEAD};
+use stream::Stream;
 
 /// The in-memory broker.
 #[derive(Debug)]

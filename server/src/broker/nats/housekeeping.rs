@@ -12,12 +12,15 @@ use chorus_protocol::message::Membership;
 impl NatsBroker {
     /// Closes local connections whose token was revoked (after a reconnect).
     pub(super) async fn recheck_revocations(&self) {
-        for handle in self.delivery.hub.handles() {
-            if handle.user.is_empty() {
+        for recipient in self.delivery.hub.recipients() {
+            if recipient.user.is_empty() {
                 continue;
             }
-            match self.is_revoked(handle.user.clone(), handle.token()).await {
-                Ok(true) => handle.close(CloseCode::TOKEN_REVOKED, "token revoked"),
+            match self
+                .is_revoked(recipient.user.clone(), recipient.token())
+                .await
+            {
+                Ok(true) => recipient.close(CloseCode::TOKEN_REVOKED, "token revoked"),
                 Ok(false) => {}
                 Err(e) => {
                     tracing::warn!(error = %e, "could not check revocations after a reconnect");
@@ -94,12 +97,12 @@ impl NatsBroker {
         if let Err(e) = self.set_last_seen(user.into(), now).await {
             tracing::warn!(error = %e, user, "could not record last seen");
         }
-        let status = crate::status::UserStatus {
+        let status = crate::online::UserStatus {
             user: user.to_owned(),
             online: false,
             last_seen_ms: Some(now),
         };
-        if let Some(args) = crate::status::event(config, &status) {
+        if let Some(args) = crate::online::event(config, &status) {
             if let Err(e) = self.publish(args).await {
                 tracing::warn!(error = %e, user, "could not publish a status event");
             }
