@@ -361,7 +361,12 @@ impl Node {
             .clients
             == 1
         {
-            self.publish_status(&info.user, true, None).await;
+            let status = crate::online::UserStatus {
+                user: info.user.clone(),
+                online: true,
+                last_seen_ms: None,
+            };
+            crate::online::announce(&*self.broker, &self.config(), status).await;
         }
         Ok(())
     }
@@ -383,26 +388,9 @@ impl Node {
             .clients
             == 0
         {
-            let now = crate::clock::unix_ms();
-            self.broker
-                .set_last_seen(info.user.as_str().into(), now)
-                .await?;
-            self.publish_status(&info.user, false, Some(now)).await;
+            crate::online::record_offline(&*self.broker, &self.config(), &info.user).await?;
         }
         Ok(())
-    }
-
-    async fn publish_status(&self, user: &str, online: bool, last_seen_ms: Option<u64>) {
-        let status = crate::online::UserStatus {
-            user: user.to_owned(),
-            online,
-            last_seen_ms,
-        };
-        if let Some(args) = crate::online::event(&self.config(), &status) {
-            if let Err(e) = self.broker.publish(args).await {
-                tracing::warn!(error = %e, user, "could not publish a status event");
-            }
-        }
     }
 
     /// The online status of users, across the cluster.

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use chorus_protocol::Payload;
 use serde::Serialize;
 
-use crate::broker::PublishArgs;
+use crate::broker::{BrokerError, PubSub, PublishArgs, Users};
 use crate::config::Config;
 
 /// A user's status.
@@ -65,6 +65,36 @@ pub fn event(config: &Config, status: &UserStatus) -> Option<PublishArgs> {
         idempotency_key: None,
         history,
     })
+}
+
+/// Announces a user's status on their status channel, when status events
+/// are on. A failure is logged: the status itself is already recorded.
+pub async fn announce<B: PubSub + ?Sized>(broker: &B, config: &Config, status: UserStatus) {
+    if let Some(args) = event(config, &status) {
+        if let Err(e) = broker.publish(args).await {
+            tracing::warn!(error = %e, user = status.user, "could not publish a status event");
+        }
+    }
+}
+
+/// Records `user` offline as of now and announces it: when their last
+/// connection anywhere closed (the node) or the node holding it died (the
+/// NATS broker's housekeeping). The offline event goes out even if last seen
+/// could not be stored, whose error is returned.
+pub async fn record_offline<B: PubSub + Users + ?Sized>(
+    broker: &B,
+    config: &Config,
+    user: &str,
+) -> Result<(), BrokerError> {
+    let now = crate::clock::unix_ms();
+    let stored = broker.set_last_seen(user.into(), now).await;
+    let status = UserStatus {
+        user: user.to_owned(),
+        online: false,
+        last_seen_ms: Some(now),
+    };
+    announce(broker, config, status).await;
+    stored
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! after a reconnect.
 
 use super::NatsBroker;
-use crate::broker::{Freshness, PubSub, Users};
+use crate::broker::{Freshness, Users};
 use crate::config::Config;
 use crate::stream_key::StreamKey;
 use chorus_protocol::CloseCode;
@@ -93,19 +93,8 @@ impl NatsBroker {
                 return;
             }
         }
-        let now = crate::clock::unix_ms();
-        if let Err(e) = self.set_last_seen(user.into(), now).await {
+        if let Err(e) = crate::online::record_offline(self, config, user).await {
             tracing::warn!(error = %e, user, "could not record last seen");
-        }
-        let status = crate::online::UserStatus {
-            user: user.to_owned(),
-            online: false,
-            last_seen_ms: Some(now),
-        };
-        if let Some(args) = crate::online::event(config, &status) {
-            if let Err(e) = self.publish(args).await {
-                tracing::warn!(error = %e, user, "could not publish a status event");
-            }
         }
     }
 }
