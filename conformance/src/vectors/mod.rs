@@ -50,7 +50,8 @@ pub struct Vector {
 }
 
 impl Vector {
-    /// A vector for a client frame.
+    /// `frame` encoded in both codecs; `kind` is the command's operation, or
+    /// `pong`. Panics if the frame does not encode.
     pub fn client(name: &str, frame: &ClientFrame) -> Self {
         let kind = match frame {
             ClientFrame::Command(cmd) => cmd.request.key(),
@@ -63,7 +64,8 @@ impl Vector {
         Self::new(name, kind, Direction::Client, json, msgpack)
     }
 
-    /// A vector for a server frame.
+    /// `frame` encoded in both codecs; `kind` is the reply's operation (`error`
+    /// for an error reply) or the push key. Panics if the frame does not encode.
     pub fn server(name: &str, frame: &ServerFrame) -> Self {
         let kind = match frame {
             ServerFrame::Reply(reply) => match &reply.result {
@@ -161,7 +163,7 @@ pub struct InvalidVector {
 pub struct VectorFile<V> {
     /// What the file holds.
     pub description: String,
-    /// The vectors.
+    /// In the order they were built; names are unique across all files.
     pub vectors: Vec<V>,
 }
 
@@ -250,13 +252,13 @@ struct Builder {
 }
 
 impl Builder {
-    /// Adds a client frame.
+    /// Adds a client frame; returns its vector, for `note`.
     fn client(&mut self, name: &str, frame: ClientFrame) -> &mut Vector {
         self.vectors.push(Vector::client(name, &frame));
         self.vectors.last_mut().expect("just pushed")
     }
 
-    /// Adds a server frame.
+    /// Adds a server frame; returns its vector, for `note`.
     fn server(&mut self, name: &str, frame: ServerFrame) -> &mut Vector {
         self.vectors.push(Vector::server(name, &frame));
         self.vectors.last_mut().expect("just pushed")
@@ -282,7 +284,7 @@ impl Builder {
 }
 
 impl Vector {
-    /// Sets the notes.
+    /// Says what the vector is about, when its name does not say it all.
     fn note(&mut self, notes: &str) -> &mut Self {
         self.notes = Some(notes.to_owned());
         self

@@ -25,7 +25,8 @@ pub(super) enum Phase {
     Opening,
     /// `connect` sent, reply outstanding.
     Handshaking,
-    /// Connected.
+    /// The connect reply was accepted: commands flow, and the ping watchdog,
+    /// token refresh and subscription retries run.
     Live,
     /// Waiting to retry.
     Backoff,
@@ -72,7 +73,8 @@ pub struct ClientMachine {
 }
 
 impl ClientMachine {
-    /// A disconnected client.
+    /// A client in `disconnected`, doing nothing until [`connect`](Self::connect).
+    /// `config` is used as given: check it with [`ClientConfig::validate`] first.
     pub fn new(config: ClientConfig) -> Self {
         ClientMachine {
             rng: Rng::new(config.random_seed),
@@ -106,12 +108,14 @@ impl ClientMachine {
         }
     }
 
-    /// The settings in force.
+    /// The settings it was created with; they never change (a token from
+    /// [`set_token`](Self::set_token) is held apart).
     pub fn config(&self) -> &ClientConfig {
         &self.config
     }
 
-    /// The connection state.
+    /// The state the application sees (docs/protocol.md 10.2); every change is
+    /// also emitted as [`Event::State`].
     pub fn state(&self) -> ConnectionState {
         self.state
     }
@@ -155,7 +159,8 @@ impl ClientMachine {
 
     // ---- frame and timer inputs ----
 
-    /// A WebSocket message arrived.
+    /// A WebSocket message arrived. Ignored unless a `connect` is outstanding or
+    /// the connection is live; one that does not decode becomes [`Event::Warning`].
     pub fn handle_frame(&mut self, now: Millis, bytes: &[u8]) {
         if matches!(self.phase, Phase::Handshaking | Phase::Live) {
             match self.config.codec.decode_server(bytes) {

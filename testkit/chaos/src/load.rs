@@ -14,20 +14,20 @@ use tokio::time::Instant;
 /// A publication's identity in the payload: publisher and sequence number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PubId {
-    /// The publisher.
+    /// Index of the publisher that made it (from 0).
     pub publisher: u32,
-    /// Its count at that publisher.
+    /// Its sequence number at that publisher (from 0).
     pub n: u64,
 }
 
 /// One publication as a subscriber received it.
 #[derive(Debug, Clone)]
 pub struct Delivery {
-    /// Which publication.
+    /// Which publication, read from its payload.
     pub id: PubId,
-    /// Its offset and epoch.
+    /// The offset it was delivered with.
     pub offset: u64,
-    /// Its epoch.
+    /// The epoch of that offset: offsets compare only within one epoch.
     pub epoch: String,
     /// When it arrived.
     pub at: Instant,
@@ -36,7 +36,7 @@ pub struct Delivery {
 /// Everything one subscriber saw.
 #[derive(Debug, Default)]
 pub struct SubscriberLog {
-    /// The channel.
+    /// The channel it subscribed to, once, at start.
     pub channel: String,
     /// Publications in arrival order.
     pub deliveries: Vec<Delivery>,
@@ -53,9 +53,9 @@ pub struct SubscriberLog {
 /// One publish attempt and its outcome.
 #[derive(Debug, Clone)]
 pub struct PublishLog {
-    /// Which publication.
+    /// Which publication: the identity its payload carries.
     pub id: PubId,
-    /// Its channel.
+    /// The channel it was published to.
     pub channel: String,
     /// The acknowledged offset and epoch, or the error's stable name.
     pub outcome: Result<(u64, String), String>,
@@ -70,7 +70,8 @@ pub fn urls_from(home: usize, urls: &[String]) -> Vec<String> {
         .collect()
 }
 
-/// A client of the system, for `user`, homed at node `home`.
+/// A client that tries `urls` in order (see [`urls_from`]), with `token` and
+/// `codec`; not connected yet.
 pub fn client(urls: Vec<String>, token: String, codec: Codec) -> Client {
     Client::builder("unused")
         .urls(urls)
@@ -173,7 +174,8 @@ impl Drop for Subscriber {
 pub struct Publisher {
     /// Every attempt and its outcome.
     pub log: Arc<Mutex<Vec<PublishLog>>>,
-    /// Its client.
+    /// Its client, which the publishing task shares; dropped by
+    /// [`finish`](Self::finish).
     pub client: Client,
     task: JoinHandle<()>,
 }

@@ -20,10 +20,10 @@ struct Cli {
     /// Runs of each scenario.
     #[arg(long, default_value_t = 1)]
     runs: usize,
-    /// Subscribers.
+    /// Subscriber clients, spread over the nodes and channels.
     #[arg(long, default_value_t = 60)]
     subscribers: usize,
-    /// Publishers.
+    /// Publisher clients, spread over the nodes and channels (one channel each).
     #[arg(long, default_value_t = 6)]
     publishers: usize,
     /// History channels (publishers on different nodes share each one).

@@ -19,9 +19,9 @@ use tokio::time::Instant;
 /// What a node needs to know to start: the shared part of its configuration.
 #[derive(Debug, Clone)]
 pub struct NodeSettings {
-    /// The `chorus` binary.
+    /// Path of the `chorus` server binary every node runs.
     pub bin: PathBuf,
-    /// NATS URLs of the cluster.
+    /// Client URLs of every NATS server: the nodes' `nats` setting.
     pub nats: Vec<String>,
     /// HS256 secret for client tokens.
     pub secret: String,
@@ -36,7 +36,8 @@ pub struct NodeSettings {
 pub struct ChorusNode {
     /// Position in the system (0, 1, 2).
     pub index: usize,
-    /// Its loopback port.
+    /// The port it listens on at 127.0.0.1: chosen when the node is made,
+    /// kept across restarts (the clients' URLs name it).
     pub port: u16,
     bin: PathBuf,
     config: PathBuf,
@@ -87,7 +88,7 @@ impl ChorusNode {
         })
     }
 
-    /// Its WebSocket URL.
+    /// `ws://127.0.0.1:PORT/ws`, the same across restarts.
     pub fn url(&self) -> String {
         format!("ws://127.0.0.1:{}/ws", self.port)
     }

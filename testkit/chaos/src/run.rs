@@ -13,7 +13,8 @@ use crate::load::{self, Publisher, Subscriber};
 use crate::system::{self, DRAIN, NODES, Settings, System};
 use crate::verdict::{self, Report};
 
-/// The faults.
+/// What a run injects in the middle of the load: one fault, or none for the
+/// baseline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Scenario {
     /// No fault: the baseline, where nothing may fail at all.
@@ -54,7 +55,8 @@ pub struct Load {
     pub subscribers: usize,
     /// Publishers, spread over nodes and channels.
     pub publishers: usize,
-    /// History channels.
+    /// How many channels the clients share (`chat:hot-0`, `chat:hot-1`, ...),
+    /// each with history.
     pub channels: usize,
     /// Publications per second, all publishers together.
     pub rate: u32,

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 
 use crate::nodes::{ChorusNode, NodeSettings};
 
-/// The nodes of a system.
+/// How many Chorus nodes a system runs; clients are spread over them by index.
 pub const NODES: usize = 3;
 /// The stream the nodes keep history in (prefix `chaos`).
 pub const HISTORY_STREAM: &str = "chaos_history";
@@ -50,9 +50,9 @@ const SECRET: &str = "chaos-suite-secret-of-at-least-32-bytes";
 
 /// The processes of a system; every one is killed when this is dropped.
 pub struct System {
-    /// The NATS servers.
+    /// The three-server JetStream cluster the nodes share.
     pub nats: NatsCluster,
-    /// The Chorus nodes.
+    /// The `chorus` processes, [`NODES`] of them in index order.
     pub nodes: Vec<ChorusNode>,
 }
 

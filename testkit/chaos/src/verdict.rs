@@ -11,7 +11,7 @@ use crate::load::{PubId, PublishLog, SubscriberLog};
 /// The figures of one run.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Report {
-    /// The fault injected.
+    /// The scenario's name, as on the command line.
     pub scenario: String,
     /// Run number within the scenario (from 1).
     pub run: usize,
@@ -19,9 +19,9 @@ pub struct Report {
     pub fault: String,
     /// Wall-clock seconds of the run.
     pub seconds: f64,
-    /// Subscribers.
+    /// How many subscribers were checked.
     pub subscribers: usize,
-    /// Publishes made.
+    /// Publish calls that returned: `acknowledged` plus `failed`.
     pub published: usize,
     /// Publishes acknowledged with a position.
     pub acknowledged: usize,
@@ -57,9 +57,10 @@ pub struct Report {
     pub gaps_lost: usize,
     /// Subscribers not subscribed at the end.
     pub stuck: usize,
-    /// Publish acknowledgement latency, p50 and p99 (ms).
+    /// Time from a publish call to its acknowledgement, p50 (ms); `None`
+    /// when nothing was acknowledged.
     pub ack_p50_ms: Option<u64>,
-    /// See `ack_p50_ms`.
+    /// The same, p99 (ms).
     pub ack_p99_ms: Option<u64>,
     /// Why the run failed; empty when it passed.
     pub failures: Vec<String>,
@@ -194,7 +195,7 @@ pub fn judge(publishes: &[PublishLog], subscribers: &[SubscriberLog], strict: bo
 }
 
 impl Report {
-    /// Whether the run passed.
+    /// True when no check failed (`failures` is empty).
     pub fn passed(&self) -> bool {
         self.failures.is_empty()
     }

@@ -22,7 +22,8 @@ pub struct Conn {
     pub(super) events: mpsc::UnboundedReceiver<Event>,
     reader: tokio::task::JoinHandle<()>,
     paused: watch::Sender<bool>,
-    /// The codec of this connection.
+    /// The codec the connection was opened with: its subprotocol was offered
+    /// in the upgrade, and it decides text or binary messages.
     pub codec: Codec,
     next_id: u64,
     /// Ids of commands sent and not yet answered.

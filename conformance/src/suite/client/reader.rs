@@ -18,7 +18,8 @@ pub struct Closed {
     /// The WebSocket close code (1005 when the close frame had none, 1006 when
     /// the transport dropped without a close frame).
     pub code: u16,
-    /// The close reason.
+    /// The close frame's reason (empty when it had none); with 1006, why the
+    /// connection dropped, if known.
     pub reason: String,
     /// The last `disconnect` push received on the connection, if any.
     pub pushed: Option<Disconnect>,
@@ -39,7 +40,7 @@ impl std::fmt::Display for Closed {
 pub struct Received {
     /// The WebSocket message's payload.
     pub raw: Vec<u8>,
-    /// The decoded frame.
+    /// `raw` decoded with the connection's codec.
     pub frame: ServerFrame,
     /// When the background reader received it.
     pub at: Instant,
