@@ -304,6 +304,9 @@ async fn conformance_invalid_vectors_get_the_documented_answer() {
             (other, _) => panic!("{name}: expect {other}"),
         };
         let mut c = server.user(codec, "alice").await;
+        if let Some((id, _)) = expected {
+            c.expect_reply_to(id);
+        }
         send_bytes(&mut c, bytes).await;
         checked += 1;
         match expected {

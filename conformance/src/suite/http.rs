@@ -144,8 +144,9 @@ impl Api {
     }
 }
 
-/// Parses a complete HTTP/1.x response read until the server closed.
-fn parse_response(raw: &[u8]) -> Result<Response, String> {
+/// Parses a complete HTTP/1.x response read until the server closed; public
+/// for responses read by other means than [`Api::request`] (a raw socket).
+pub fn parse_response(raw: &[u8]) -> Result<Response, String> {
     let split = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")

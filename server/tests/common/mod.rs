@@ -1,28 +1,31 @@
-//! A test harness: an in-process node on a free port, and a raw protocol client
-//! over tokio-tungstenite (no SDK, so the server is tested against the wire).
+//! A test harness: an in-process node on a free port (or a `chorus`
+//! process), tokens, and a raw protocol client (no SDK, so the server is
+//! tested against the wire). The client, the HTTP requests and the WebSocket
+//! upgrades are the conformance suite's, as steps that panic on a failure.
 #![allow(dead_code)]
 
-use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chorus_protocol::message::{Error, Publication};
-use chorus_protocol::{ClientFrame, Codec, Command, Push, Reply, ReplyBody, Request, ServerFrame};
+use chorus_conformance::suite::client::{self, Conn, Upgrade, upgrade_with_origin};
+use chorus_conformance::suite::http::{self, HttpError};
+use chorus_conformance::suite::{Api, Failure};
+use chorus_protocol::message::{ConnectRequest, Error, Publication};
+use chorus_protocol::{ClientFrame, Codec, Command, Push, ReplyBody, Request, ServerFrame};
 use chorus_server::auth::{Claims, mint};
 use chorus_server::config::NamespaceConfig;
 use chorus_server::{Config, Node, ServerBuilder};
-use futures_util::{SinkExt, StreamExt};
-use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode as WsCloseCode;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-/// Generous: two shared cores, debug builds.
-pub const WAIT: Duration = Duration::from_secs(20);
+/// How a connection ended; options for opening one; the longest wait for
+/// anything (generous: two shared cores, debug builds); seconds since the
+/// Unix epoch.
+pub use chorus_conformance::suite::client::{Closed, ConnOptions, WAIT};
+pub use chorus_conformance::suite::tokens::unix_now;
+
 pub const SECRET: &str = "test-secret-with-enough-length-for-hs256";
 
 pub fn both() -> [Codec; 2] {
@@ -76,6 +79,11 @@ impl TestServer {
         Client::open(&self.url(), codec).await
     }
 
+    /// A client opened with `options` (e.g. one that does not answer pings).
+    pub async fn client_with(&self, codec: Codec, options: ConnOptions) -> Client {
+        Client::open_with(&self.url(), codec, options).await
+    }
+
     /// A connected client of `user`. A connect refused with a temporary
     /// error is tried again on a new connection, as the SDKs do: a cluster
     /// that has just started may still be electing its JetStream leaders.
@@ -95,17 +103,9 @@ impl TestServer {
     }
 }
 
+/// Claims of `user` valid for an hour.
 pub fn claims(user: &str) -> Claims {
-    let exp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        + 3600;
-    Claims {
-        sub: user.into(),
-        exp: Some(exp),
-        ..Default::default()
-    }
+    claims_expiring(user, 3600)
 }
 
 pub fn token(user: &str) -> String {
@@ -116,151 +116,115 @@ pub fn token_with(claims: &Claims) -> String {
     mint::hs256(SECRET, claims).unwrap()
 }
 
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-/// A raw protocol client.
-pub struct Client {
-    ws: Ws,
-    pub codec: Codec,
-    next_id: u64,
-    pushes: VecDeque<Push>,
+/// Steps that must succeed: a [`Failure`] panics with its message.
+#[track_caller]
+fn must<T>(result: Result<T, Failure>) -> T {
+    result.unwrap_or_else(|f| panic!("{f}"))
 }
 
-/// How a connection ended.
-#[derive(Debug, PartialEq)]
-pub struct Closed {
-    pub code: u16,
-    pub reason: String,
-    pub pushed: Option<chorus_protocol::message::Disconnect>,
+/// A raw protocol client: the conformance suite's [`Conn`] (no SDK, so the
+/// server is tested against the wire), with steps that panic on a failure.
+/// Its background reader answers server pings once the connect reply asks
+/// for pongs (unless opened with `answer_pings: false`); [`Client::next`]
+/// still shows them. The [`Conn`] itself is reachable through `Deref`, for
+/// what the steps do not cover (`pause_reading`, `expect_reply_to`, `codec`).
+pub struct Client {
+    conn: Conn,
+}
+
+impl Deref for Client {
+    type Target = Conn;
+
+    fn deref(&self) -> &Conn {
+        &self.conn
+    }
+}
+
+impl DerefMut for Client {
+    fn deref_mut(&mut self) -> &mut Conn {
+        &mut self.conn
+    }
 }
 
 impl Client {
+    /// Opens a connection with `codec`'s subprotocol, which the server must echo.
     pub async fn open(url: &str, codec: Codec) -> Client {
-        let mut req = url.into_client_request().unwrap();
-        req.headers_mut().insert(
-            "Sec-WebSocket-Protocol",
-            HeaderValue::from_static(codec.subprotocol()),
-        );
-        let (ws, resp) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(req))
-            .await
-            .expect("upgrade in time")
-            .expect("upgrade succeeds");
-        assert_eq!(
-            resp.headers()
-                .get("sec-websocket-protocol")
-                .map(|v| v.to_str().unwrap()),
-            Some(codec.subprotocol())
-        );
+        Client::open_with(url, codec, ConnOptions::default()).await
+    }
+
+    /// Like [`Client::open`], with options (`answer_pings: false` for a test
+    /// that answers pings itself, or never).
+    pub async fn open_with(url: &str, codec: Codec, options: ConnOptions) -> Client {
         Client {
-            ws,
-            codec,
-            next_id: 1,
-            pushes: VecDeque::new(),
+            conn: must(Conn::open_with(url, codec, options).await),
         }
     }
 
+    /// Sends one WebSocket message as it is. Once the server's close has
+    /// been read the message is dropped, as the server would not read it.
     pub async fn send_raw(&mut self, msg: Message) {
-        self.ws.send(msg).await.expect("send");
+        must(self.conn.send_if_open(msg).await);
     }
 
+    /// A WebSocket message carrying `bytes` in the frame type of this client's codec.
+    pub fn data_message(&self, bytes: Vec<u8>) -> Message {
+        client::data_message(self.conn.codec, bytes)
+    }
+
+    /// A text WebSocket message with arbitrary (possibly invalid UTF-8) bytes,
+    /// sent as a raw frame so the client library does not validate it.
+    pub async fn send_text_bytes(&mut self, bytes: Vec<u8>) {
+        self.send_raw(client::data_message(Codec::Json, bytes))
+            .await;
+    }
+
+    /// Encodes and sends a frame.
     pub async fn send_frame(&mut self, frame: &ClientFrame) {
-        let bytes = self.codec.encode_client(frame).unwrap();
-        let msg = if self.codec.is_binary() {
-            Message::Binary(bytes.into())
-        } else {
-            Message::Text(String::from_utf8(bytes).unwrap().into())
-        };
+        let msg = self.data_message(must(self.conn.encode(frame)));
         self.send_raw(msg).await;
     }
 
     /// Sends a command; returns its id.
     pub async fn send(&mut self, request: Request) -> u64 {
-        let id = self.next_id;
-        self.next_id += 1;
+        let id = self.conn.take_id();
         self.send_frame(&ClientFrame::Command(Command { id, request }))
             .await;
         id
     }
 
-    /// The next frame, or the close.
+    /// The next frame (server pings included), or the close.
     pub async fn next(&mut self) -> Result<ServerFrame, Closed> {
-        loop {
-            let msg = tokio::time::timeout(WAIT, self.ws.next())
-                .await
-                .expect("a frame in time");
-            match msg {
-                Some(Ok(Message::Text(t))) => {
-                    assert_eq!(self.codec, Codec::Json, "text frame on msgpack");
-                    return Ok(self.codec.decode_server(t.as_bytes()).expect("decodes"));
-                }
-                Some(Ok(Message::Binary(b))) => {
-                    assert_eq!(self.codec, Codec::MessagePack, "binary frame on json");
-                    return Ok(self.codec.decode_server(&b).expect("decodes"));
-                }
-                Some(Ok(Message::Close(frame))) => {
-                    let (code, reason) = frame.map_or((1005, String::new()), |f| {
-                        (u16::from(f.code), f.reason.to_string())
-                    });
-                    return Err(Closed {
-                        code,
-                        reason,
-                        pushed: None,
-                    });
-                }
-                Some(Ok(_)) => continue,
-                Some(Err(_)) | None => {
-                    return Err(Closed {
-                        code: 1006,
-                        reason: String::new(),
-                        pushed: None,
-                    });
-                }
-            }
-        }
+        must(self.conn.recv().await).map(|received| received.frame)
     }
 
-    /// Waits for the reply to `id`, keeping pushes for later (pings are answered).
+    /// Waits for the reply to `id` (also of a command sent raw), keeping
+    /// pushes for later.
     pub async fn reply(&mut self, id: u64) -> Result<ReplyBody, Error> {
-        loop {
-            match self.next().await {
-                Ok(ServerFrame::Reply(Reply { id: got, result })) if got == id => return result,
-                Ok(ServerFrame::Reply(other)) => {
-                    panic!("unexpected reply {other:?} while waiting for {id}")
-                }
-                Ok(ServerFrame::Push(Push::Ping(_))) => self.send_frame(&ClientFrame::Pong).await,
-                Ok(ServerFrame::Push(p)) => self.pushes.push_back(p),
-                Err(closed) => panic!("closed while waiting for reply {id}: {closed:?}"),
-            }
-        }
+        self.conn.expect_reply_to(id);
+        must(self.conn.reply(id).await)
     }
 
+    /// Sends a command and waits for its reply.
     pub async fn request(&mut self, request: Request) -> Result<ReplyBody, Error> {
         let id = self.send(request).await;
         self.reply(id).await
     }
 
+    /// Sends `connect` with `token` and the client name `test`.
     pub async fn connect(&mut self, token: Option<String>) -> Result<ReplyBody, Error> {
-        self.request(Request::Connect(chorus_protocol::message::ConnectRequest {
+        let request = ConnectRequest {
             token,
             name: Some("test".into()),
             ..Default::default()
-        }))
-        .await
+        };
+        must(self.conn.connect_raw(request).await)
+            .1
+            .map(ReplyBody::Connect)
     }
 
-    /// The next push other than ping.
+    /// The next push other than ping (kept ones first).
     pub async fn push(&mut self) -> Push {
-        if let Some(p) = self.pushes.pop_front() {
-            return p;
-        }
-        loop {
-            match self.next().await {
-                Ok(ServerFrame::Push(Push::Ping(_))) => self.send_frame(&ClientFrame::Pong).await,
-                Ok(ServerFrame::Push(p)) => return p,
-                Ok(ServerFrame::Reply(r)) => panic!("unexpected reply {r:?}"),
-                Err(closed) => panic!("closed while waiting for a push: {closed:?}"),
-            }
-        }
+        must(self.conn.push().await)
     }
 
     /// The next publication, skipping join/leave.
@@ -275,36 +239,37 @@ impl Client {
     }
 
     /// Reads until the server closes; returns the close code, reason and the
-    /// `disconnect` push that preceded it, if any. Does not answer pings.
+    /// last `disconnect` push, if any.
     pub async fn closed(&mut self) -> Closed {
-        let mut pushed = None;
-        loop {
-            match self.next().await {
-                Ok(ServerFrame::Push(Push::Disconnect(d))) => pushed = Some(d),
-                Ok(_) => continue,
-                Err(mut c) => {
-                    c.pushed = pushed;
-                    return c;
-                }
-            }
-        }
+        must(self.conn.closed().await)
     }
 
-    pub async fn close(mut self) {
-        let _ = self
-            .ws
-            .close(Some(tokio_tungstenite::tungstenite::protocol::CloseFrame {
-                code: WsCloseCode::Normal,
-                reason: "".into(),
-            }))
-            .await;
+    /// Closes with 1000 and waits for the server's answering close.
+    pub async fn close(self) {
+        self.conn.close().await;
+    }
+
+    /// Waits until the transport ends. The server drops a connection only
+    /// after unregistering it, so once this returns the node no longer counts
+    /// it.
+    pub async fn wait_eof(&mut self) {
+        must(self.conn.wait_eof().await);
+    }
+
+    /// [`Client::closed`], then [`Client::wait_eof`]: the server has finished
+    /// with the connection when this returns.
+    pub async fn closed_fully(&mut self) -> Closed {
+        let closed = self.closed().await;
+        self.wait_eof().await;
+        closed
+    }
+
+    /// Closes with 1000 and waits until the server has finished with the
+    /// connection.
+    pub async fn close_fully(self) {
+        must(self.conn.close_fully().await);
     }
 }
-
-// ---------------------------------------------------------------------------
-// Helpers for the limits, errors and auth suites (appended; the harness above
-// is unchanged).
-// ---------------------------------------------------------------------------
 
 /// A `subscribe` command for `channel`.
 pub fn subscribe_req(channel: &str) -> Request {
@@ -344,14 +309,6 @@ pub fn expect_ok(reply: Result<ReplyBody, Error>) -> ReplyBody {
         Ok(body) => body,
         Err(e) => panic!("expected success, got {e:?}"),
     }
-}
-
-/// Seconds since the Unix epoch.
-pub fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
 }
 
 /// Claims of `user` whose `exp` is `secs` seconds from now (negative: in the past).
@@ -422,88 +379,44 @@ pub async fn try_upgrade(
     protocol: Option<&str>,
     origin: Option<&str>,
 ) -> Result<Option<String>, (u16, String)> {
-    let mut req = url.into_client_request().unwrap();
-    if let Some(p) = protocol {
-        req.headers_mut()
-            .insert("Sec-WebSocket-Protocol", HeaderValue::from_str(p).unwrap());
-    }
-    if let Some(o) = origin {
-        req.headers_mut()
-            .insert("Origin", HeaderValue::from_str(o).unwrap());
-    }
-    let result = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(req))
-        .await
-        .expect("upgrade answered in time");
-    match result {
-        Ok((mut ws, resp)) => {
-            let selected = resp
-                .headers()
-                .get("sec-websocket-protocol")
-                .map(|v| v.to_str().unwrap().to_owned());
+    match must(upgrade_with_origin(url, protocol, origin).await) {
+        Upgrade::Accepted(mut ws, selected) => {
             let _ = ws.close(None).await;
             Ok(selected)
         }
-        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
-            let body = resp
-                .body()
-                .as_ref()
-                .map(|b| String::from_utf8_lossy(b).into_owned())
-                .unwrap_or_default();
-            Err((resp.status().as_u16(), body))
-        }
-        Err(other) => panic!("upgrade failed without an HTTP answer: {other}"),
+        Upgrade::Refused(status, body) => Err((status, body)),
+    }
+}
+
+/// The HTTP API of the node at `addr`, for requests with their own
+/// `Authorization` or none.
+fn api(addr: SocketAddr) -> Api {
+    Api {
+        url: format!("http://{addr}"),
+        key: None,
     }
 }
 
 /// A minimal HTTP/1.1 GET over a fresh TCP connection: the status and body.
 /// `Err` when the connection is refused or reset before an answer.
 pub async fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let fut = async {
-        let mut stream = TcpStream::connect(addr).await?;
-        let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-        stream.write_all(req.as_bytes()).await?;
-        let mut buf = Vec::new();
-        stream.read_to_end(&mut buf).await?;
-        Ok::<_, std::io::Error>(buf)
-    };
-    let buf = tokio::time::timeout(WAIT, fut)
-        .await
-        .expect("HTTP answer in time")?;
-    parse_http_response(&buf)
+    match api(addr).get(path).await {
+        Ok(r) => Ok((r.status, r.body)),
+        Err(HttpError::Io { source, .. }) => Err(source),
+        Err(HttpError::Response { why, .. }) => Err(invalid_data(why)),
+        Err(e) => panic!("{e}"),
+    }
 }
 
-/// Status and body of a raw HTTP/1.1 response (no chunked encoding expected).
+/// Status and body of a raw HTTP/1.1 response.
 pub fn parse_http_response(buf: &[u8]) -> std::io::Result<(u16, String)> {
-    let text = String::from_utf8_lossy(buf);
-    let bad = || std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{text:?}"));
-    let (head, body) = text.split_once("\r\n\r\n").ok_or_else(bad)?;
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(bad)?;
-    Ok((status, body.to_owned()))
+    http::parse_response(buf)
+        .map(|r| (r.status, r.body))
+        .map_err(invalid_data)
 }
 
-impl Client {
-    /// A WebSocket message carrying `bytes` in the frame type of this client's codec.
-    pub fn data_message(&self, bytes: Vec<u8>) -> Message {
-        if self.codec.is_binary() {
-            Message::Binary(bytes.into())
-        } else {
-            Message::Text(String::from_utf8(bytes).expect("utf-8").into())
-        }
-    }
-
-    /// A text WebSocket message with arbitrary (possibly invalid UTF-8) bytes,
-    /// sent as a raw frame so the client library does not validate it.
-    pub async fn send_text_bytes(&mut self, bytes: Vec<u8>) {
-        use tokio_tungstenite::tungstenite::protocol::frame::Frame;
-        use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
-        let frame = Frame::message(bytes, OpCode::Data(Data::Text), true);
-        self.send_raw(Message::Frame(frame)).await;
-    }
+fn invalid_data(why: String) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, why)
 }
 
 /// A connection that watches the server survive bad input elsewhere: subscribed
@@ -543,42 +456,6 @@ impl Bystander {
     }
 }
 
-impl Client {
-    /// Like [`Client::open`], with Nagle's algorithm off on the client side, for
-    /// tests that pipeline many frames and must not wait on delayed ACKs.
-    pub async fn open_nodelay(url: &str, codec: Codec) -> Client {
-        let mut req = url.into_client_request().unwrap();
-        req.headers_mut().insert(
-            "Sec-WebSocket-Protocol",
-            HeaderValue::from_static(codec.subprotocol()),
-        );
-        let (ws, _) = tokio::time::timeout(
-            WAIT,
-            tokio_tungstenite::connect_async_with_config(req, None, true),
-        )
-        .await
-        .expect("upgrade in time")
-        .expect("upgrade succeeds");
-        Client {
-            ws,
-            codec,
-            next_id: 1,
-            pushes: VecDeque::new(),
-        }
-    }
-}
-
-impl TestServer {
-    /// A connected client of `user` without Nagle's algorithm on the client side.
-    pub async fn user_nodelay(&self, codec: Codec, user: &str) -> Client {
-        let mut c = Client::open_nodelay(&self.url(), codec).await;
-        c.connect(Some(token(user)))
-            .await
-            .expect("connect succeeds");
-        c
-    }
-}
-
 impl TestServer {
     /// Like [`TestServer::start`], with embedder hooks.
     pub async fn start_with_hooks(config: Config, hooks: impl chorus_server::Hooks) -> TestServer {
@@ -603,44 +480,6 @@ impl TestServer {
     }
 }
 
-impl Client {
-    /// Reads until the transport ends. The server drops a connection only
-    /// after unregistering it, so once this returns the node no longer counts
-    /// it. Polling also sends tungstenite's pending reply to a close frame.
-    pub async fn wait_eof(&mut self) {
-        loop {
-            match tokio::time::timeout(WAIT, self.ws.next())
-                .await
-                .expect("the connection ends in time")
-            {
-                None | Some(Err(_)) => return,
-                Some(Ok(_)) => continue,
-            }
-        }
-    }
-
-    /// [`Client::closed`], then [`Client::wait_eof`]: the server has finished
-    /// with the connection when this returns.
-    pub async fn closed_fully(&mut self) -> Closed {
-        let closed = self.closed().await;
-        self.wait_eof().await;
-        closed
-    }
-
-    /// Closes with 1000 and waits until the server has finished with the
-    /// connection.
-    pub async fn close_fully(mut self) {
-        let _ = self
-            .ws
-            .close(Some(tokio_tungstenite::tungstenite::protocol::CloseFrame {
-                code: WsCloseCode::Normal,
-                reason: "".into(),
-            }))
-            .await;
-        self.wait_eof().await;
-    }
-}
-
 /// The connection still answers commands (a ping round trip).
 pub async fn assert_usable(client: &mut Client) {
     assert_eq!(
@@ -649,39 +488,23 @@ pub async fn assert_usable(client: &mut Client) {
     );
 }
 
-/// A minimal HTTP/1.1 request; returns the status and body.
+/// A minimal HTTP/1.1 request with the API key `key`, if any; returns the
+/// status and body.
 pub async fn http(
-    addr: std::net::SocketAddr,
+    addr: SocketAddr,
     method: &str,
     path: &str,
     key: Option<&str>,
     body: &str,
 ) -> (u16, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let auth = key
-        .map(|k| format!("Authorization: apikey {k}\r\n"))
-        .unwrap_or_default();
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(req.as_bytes()).await.unwrap();
-    let mut resp = String::new();
-    tokio::time::timeout(WAIT, stream.read_to_string(&mut resp))
+    let authorization = key.map(|k| format!("apikey {k}"));
+    match api(addr)
+        .request(method, path, Some(body), authorization.as_deref())
         .await
-        .unwrap()
-        .unwrap();
-    let status = resp
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = resp
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
+    {
+        Ok(r) => (r.status, r.body),
+        Err(e) => panic!("{e}"),
+    }
 }
 
 /// A node as a separate `chorus` process, so that a test can signal or

@@ -8,6 +8,7 @@ use chorus_protocol::{ClientFrame, Codec, Command, Push, ReplyBody, Request};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{Mutex, mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::error::{Error as WsError, ProtocolError};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode as WsCloseCode;
 
@@ -65,7 +66,7 @@ impl Conn {
 
     /// Like [`Conn::open`], with options.
     pub async fn open_with(url: &str, codec: Codec, options: ConnOptions) -> Result<Conn, Failure> {
-        let ws = match upgrade_with(url, Some(codec.subprotocol()), options).await? {
+        let ws = match upgrade_with(url, Some(codec.subprotocol()), None, options).await? {
             Upgrade::Accepted(ws, Some(p)) if p == codec.subprotocol() => ws,
             Upgrade::Accepted(_, other) => {
                 return Err(fail!(
@@ -131,11 +132,35 @@ impl Conn {
 
     /// Sends one WebSocket message as it is.
     pub async fn send_message(&mut self, msg: Message) -> Result<(), Failure> {
+        self.write(msg)
+            .await?
+            .map_err(|e| fail!("send failed: {e}"))
+    }
+
+    /// Like [`Conn::send_message`], but a connection already closing (the
+    /// server's close has been read, or the close handshake is over) is no
+    /// failure: the message is dropped, as the server would not read it, and
+    /// the answer is `false`. For a client that keeps sending while the
+    /// server may close it (a flood, a pipeline).
+    pub async fn send_if_open(&mut self, msg: Message) -> Result<bool, Failure> {
+        match self.write(msg).await? {
+            Ok(()) => Ok(true),
+            Err(
+                WsError::ConnectionClosed
+                | WsError::AlreadyClosed
+                | WsError::Protocol(ProtocolError::SendAfterClosing),
+            ) => Ok(false),
+            Err(e) => Err(fail!("send failed: {e}")),
+        }
+    }
+
+    /// Writes one message; the failure is the timeout, the inner error the
+    /// WebSocket's.
+    async fn write(&mut self, msg: Message) -> Result<Result<(), WsError>, Failure> {
         let send = async { self.sink.lock().await.send(msg).await };
         tokio::time::timeout(WAIT, send)
             .await
-            .map_err(|_| fail!("could not send within {} s", WAIT.as_secs()))?
-            .map_err(|e| fail!("send failed: {e}"))
+            .map_err(|_| fail!("could not send within {} s", WAIT.as_secs()))
     }
 
     /// Sends `bytes` in the WebSocket message type of this connection's codec
@@ -208,6 +233,32 @@ impl Conn {
     /// Closes with 1000 (best effort) and waits (boundedly) for the server's
     /// answering close, so that the server has seen the close when this returns.
     pub async fn close(mut self) {
+        self.send_close().await;
+    }
+
+    /// [`Conn::close`], then [`Conn::wait_eof`]: the server has finished with
+    /// the connection when this returns.
+    pub async fn close_fully(mut self) -> Result<(), Failure> {
+        self.send_close().await;
+        self.wait_eof().await
+    }
+
+    /// Waits until the transport has ended (reading must not be paused). A
+    /// server drops a connection once it is done with it, so after a close
+    /// this says that the server no longer counts the connection. Frames not
+    /// yet received stay available.
+    pub async fn wait_eof(&mut self) -> Result<(), Failure> {
+        if self.reader.is_finished() {
+            return Ok(());
+        }
+        tokio::time::timeout(WAIT, &mut self.reader)
+            .await
+            .map_err(|_| fail!("the connection did not end within {} s", WAIT.as_secs()))?
+            .map_err(|e| fail!("the reader failed: {e}"))
+    }
+
+    /// The body of [`Conn::close`].
+    async fn send_close(&mut self) {
         if self.closed.is_some() {
             return;
         }
@@ -228,8 +279,10 @@ impl Conn {
     /// when its network goes away.
     pub async fn drop_transport(mut self) {
         self.reader.abort();
-        let reader = std::mem::replace(&mut self.reader, tokio::spawn(async {}));
-        let _ = reader.await;
+        if !self.reader.is_finished() {
+            let reader = std::mem::replace(&mut self.reader, tokio::spawn(async {}));
+            let _ = reader.await;
+        }
         // The socket closes when both halves are gone: the reader's with the
         // aborted task, the sink's with `self`.
     }

@@ -31,8 +31,8 @@ mod wire;
 
 pub use conn::Conn;
 pub use reader::{Closed, Received};
-pub use transport::{ConnOptions, Upgrade, Ws, upgrade};
-pub use wire::{encode_value, show};
+pub use transport::{ConnOptions, Upgrade, Ws, upgrade, upgrade_with_origin};
+pub use wire::{data_message, encode_value, show};
 
 /// The longest a client waits for any one thing (an upgrade, a frame, a close).
 /// Generous, so that a loaded machine never fails a scenario by timing.

@@ -1,5 +1,7 @@
 //! The background reader: reads the connection as frames arrive, answers
 //! server pings at once, and hands frames and the close to the [`Conn`](super::Conn).
+//! After the close it reads on until the transport ends, so that the close
+//! handshake completes and the end can be awaited.
 
 use chorus_protocol::message::Disconnect;
 use chorus_protocol::{ClientFrame, Codec, Push, Reply, ReplyBody, ServerFrame};
@@ -53,7 +55,8 @@ pub(super) enum Event {
     Bad(String),
 }
 
-/// Reads the connection until it ends, answering pings and forwarding frames.
+/// Reads the connection until it ends, answering pings and forwarding frames
+/// (none after the close).
 pub(super) async fn read_loop(
     mut stream: SplitStream<Ws>,
     sink: Sink,
@@ -100,6 +103,10 @@ pub(super) async fn read_loop(
                     reason,
                     pushed: None,
                 }));
+                // Read on until the transport ends: the next read sends
+                // tungstenite's answer to the close, and the end tells
+                // `Conn::wait_eof` that the server has let go.
+                while let Some(Ok(_)) = stream.next().await {}
                 return;
             }
             Some(Ok(_)) => continue,

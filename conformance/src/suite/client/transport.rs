@@ -75,6 +75,8 @@ async fn dial(url: &str, recv_buffer: Option<u32>) -> Result<TcpStream, Failure>
             if let Some(size) = recv_buffer {
                 socket.set_recv_buffer_size(size)?;
             }
+            // Nagle's algorithm off: pipelined frames go out at once rather
+            // than wait on delayed ACKs.
             socket.set_nodelay(true)?;
             match socket.connect(addr).await {
                 Ok(stream) => return Ok(stream),
@@ -93,12 +95,24 @@ async fn dial(url: &str, recv_buffer: Option<u32>) -> Result<TcpStream, Failure>
 /// comma-separated list offers several). Transport errors (connection refused,
 /// timeout) are failures; an HTTP answer other than 101 is [`Upgrade::Refused`].
 pub async fn upgrade(url: &str, protocol: Option<&str>) -> Result<Upgrade, Failure> {
-    upgrade_with(url, protocol, ConnOptions::default()).await
+    upgrade_with(url, protocol, None, ConnOptions::default()).await
+}
+
+/// Like [`upgrade`], with an `Origin` header as a browser sends it (`None`:
+/// none, as from a client outside a browser), for checks of the server's
+/// origin policy.
+pub async fn upgrade_with_origin(
+    url: &str,
+    protocol: Option<&str>,
+    origin: Option<&str>,
+) -> Result<Upgrade, Failure> {
+    upgrade_with(url, protocol, origin, ConnOptions::default()).await
 }
 
 pub(super) async fn upgrade_with(
     url: &str,
     protocol: Option<&str>,
+    origin: Option<&str>,
     options: ConnOptions,
 ) -> Result<Upgrade, Failure> {
     let mut req = url
@@ -108,6 +122,10 @@ pub(super) async fn upgrade_with(
         let value =
             HeaderValue::from_str(p).map_err(|e| fail!("invalid subprotocol {p:?}: {e}"))?;
         req.headers_mut().insert("Sec-WebSocket-Protocol", value);
+    }
+    if let Some(o) = origin {
+        let value = HeaderValue::from_str(o).map_err(|e| fail!("invalid origin {o:?}: {e}"))?;
+        req.headers_mut().insert("Origin", value);
     }
     let stream = dial(url, options.recv_buffer).await?;
     let handshake = tokio_tungstenite::client_async(req, MaybeTlsStream::Plain(stream));

@@ -12,9 +12,10 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 
 use super::{Failure, fail};
 
-/// The message type of `codec` holding `bytes`; bytes that are not UTF-8 on a
-/// JSON connection go out as a raw text frame, unchecked.
-pub(super) fn data_message(codec: Codec, bytes: Vec<u8>) -> Message {
+/// The message type of `codec` holding `bytes` (text for JSON, binary for
+/// MessagePack); bytes that are not UTF-8 on a JSON connection go out as a raw
+/// text frame, unchecked, so that a server's handling of them can be tested.
+pub fn data_message(codec: Codec, bytes: Vec<u8>) -> Message {
     if codec.is_binary() {
         return Message::Binary(bytes.into());
     }
