@@ -24,7 +24,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chorus_protocol::{Channel, check_user_id};
 use chorus_server::auth::{AuthConfig, Claims, Verifier};
 use chorus_server::config::{NamespaceConfig, PublishPolicy, SubscribePolicy};
-use chorus_server::permissions::{Principal, may_publish, may_subscribe};
+use chorus_server::testing::{Principal, may_publish, may_subscribe};
 use jsonwebtoken::{Algorithm, EncodingKey};
 use libfuzzer_sys::fuzz_target;
 

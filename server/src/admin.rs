@@ -43,13 +43,13 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
 
 /// Whether `config` serves the dashboard: it needs the API key, and is on with
 /// `admin = true`, or in the development profile unless `admin = false`.
-pub fn enabled(config: &Config) -> bool {
+pub(crate) fn enabled(config: &Config) -> bool {
     config.api_key.is_some() && config.admin.unwrap_or(config.dev)
 }
 
 /// The dashboard's routes: the page at `/admin` and its two assets. They
 /// answer `404 Not Found` while the dashboard is off.
-pub fn router() -> Router<Arc<Node>> {
+pub(crate) fn router() -> Router<Arc<Node>> {
     Router::new()
         .route("/admin", get(page))
         .route("/admin/", get(trailing_slash))

@@ -21,7 +21,7 @@ use crate::node::Node;
 
 /// An API failure: an HTTP status and the protocol's error object.
 #[derive(Debug)]
-pub struct ApiError(StatusCode, Error);
+pub(crate) struct ApiError(StatusCode, Error);
 
 #[derive(Serialize)]
 struct ErrorBody<'a> {
@@ -56,14 +56,14 @@ struct Empty {}
 
 /// Body of `/api/broadcast`.
 #[derive(Debug, Deserialize)]
-pub struct BroadcastBody {
+pub(crate) struct BroadcastBody {
     /// The data.
     pub data: Payload,
 }
 
 /// Body of `/api/disconnect`: a user (every connection, every node) or one client.
 #[derive(Debug, Deserialize)]
-pub struct DisconnectBody {
+pub(crate) struct DisconnectBody {
     /// Close every connection of this user.
     #[serde(default)]
     pub user: Option<String>,
@@ -79,7 +79,7 @@ pub struct DisconnectBody {
 }
 
 /// The `/api` routes, or none when no API key is configured.
-pub fn router(node: Arc<Node>) -> Option<Router<Arc<Node>>> {
+pub(crate) fn router(node: Arc<Node>) -> Option<Router<Arc<Node>>> {
     node.config().api_key.as_ref()?;
     let routes = Router::new()
         .route("/api/publish", post(publish))

@@ -27,6 +27,6 @@ pub fn unix_ms() -> u64 {
 
 /// Nanoseconds since the Unix epoch, for the few places that need a value
 /// that changes between calls (a fallback when OS randomness is missing).
-pub fn unix_nanos() -> u128 {
+pub(crate) fn unix_nanos() -> u128 {
     since_epoch().as_nanos()
 }

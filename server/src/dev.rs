@@ -269,7 +269,7 @@ impl Drop for WrittenFile {
 /// Whether a browser `Origin` is a page on this machine (`http://127.0.0.1:…`,
 /// `http://localhost:…`, `http://[::1]:…`): a development node lets such pages
 /// open WebSockets, so apps served on other local ports can connect.
-pub fn is_loopback_origin(origin: &str) -> bool {
+pub(crate) fn is_loopback_origin(origin: &str) -> bool {
     let Some(rest) = origin
         .strip_prefix("http://")
         .or_else(|| origin.strip_prefix("https://"))

@@ -10,7 +10,7 @@ use chorus_protocol::message::{Publication, StreamPosition};
 
 /// Size and age bounds of a stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HistoryOptions {
+pub(crate) struct HistoryOptions {
     /// Publications kept.
     pub size: usize,
     /// How long each is kept.
@@ -19,7 +19,7 @@ pub struct HistoryOptions {
 
 /// What to read.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct HistoryQuery {
+pub(crate) struct HistoryQuery {
     /// Only publications after this position.
     pub since: Option<StreamPosition>,
     /// At most this many (None: all retained).
@@ -30,7 +30,7 @@ pub struct HistoryQuery {
 
 /// A page of history, or the outcome of a recovery.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct HistoryPage {
+pub(crate) struct HistoryPage {
     /// The stream's current top.
     pub position: StreamPosition,
     /// The publications read.
@@ -48,7 +48,7 @@ pub struct HistoryPage {
 /// A `since` from another epoch reads nothing. With `since`, `recovered` says
 /// whether every publication after it is still retained; offset 0 ("none seen
 /// yet") recovers whenever offset 1 of the current epoch is still retained.
-pub fn page<'a>(
+pub(crate) fn page<'a>(
     position: StreamPosition,
     retained: impl DoubleEndedIterator<Item = &'a Publication> + Clone,
     query: &HistoryQuery,

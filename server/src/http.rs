@@ -33,7 +33,7 @@ const WRITE_BUFFER_BYTES: usize = 8 * 1024;
 const READ_BUFFER_BYTES: usize = 2 * 1024;
 
 /// The node's HTTP routes.
-pub fn router(node: Arc<Node>) -> Router {
+pub(crate) fn router(node: Arc<Node>) -> Router {
     let mut router = Router::new()
         .route(&node.config().ws_path, get(upgrade))
         .route("/healthz", get(|| async { "ok" }))

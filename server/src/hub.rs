@@ -23,11 +23,11 @@ use crate::revocation::{Revocation, TokenId};
 use crate::sync::lock;
 
 /// A connection id, unique across the cluster (node id + counter).
-pub type ClientId = Arc<str>;
+pub(crate) type ClientId = Arc<str>;
 
 /// Asks a connection to close itself, from any thread.
 #[derive(Debug, Default)]
-pub struct KillSwitch {
+pub(crate) struct KillSwitch {
     fired: AtomicBool,
     code: AtomicU16,
     reason: Mutex<String>,
@@ -36,7 +36,7 @@ pub struct KillSwitch {
 
 impl KillSwitch {
     /// Requests a close with `code`; the first request wins.
-    pub fn fire(&self, code: CloseCode, reason: &str) {
+    pub(crate) fn fire(&self, code: CloseCode, reason: &str) {
         if !self.fired.swap(true, Ordering::AcqRel) {
             self.code.store(code.0, Ordering::Release);
             reason.clone_into(&mut lock(&self.reason));
@@ -45,7 +45,7 @@ impl KillSwitch {
     }
 
     /// Waits until a close is requested; returns its code and reason.
-    pub async fn fired(&self) -> (CloseCode, String) {
+    pub(crate) async fn fired(&self) -> (CloseCode, String) {
         loop {
             let notified = self.notify.notified();
             if self.fired.load(Ordering::Acquire) {
@@ -60,7 +60,7 @@ impl KillSwitch {
 /// A connection as the hub and the node reach it: its ids, its outbound
 /// queue and its kill switch (named for what the hub does with it: deliver).
 #[derive(Debug, Clone)]
-pub struct Recipient {
+pub(crate) struct Recipient {
     /// The connection id.
     pub id: ClientId,
     /// The user id (`""` when anonymous).
@@ -74,7 +74,7 @@ pub struct Recipient {
 
 impl Recipient {
     /// The recipient for a new connection and the receiving end of its queue.
-    pub fn new(
+    pub(crate) fn new(
         id: ClientId,
         user: Arc<str>,
         queue: usize,
@@ -96,7 +96,7 @@ impl Recipient {
     }
 
     /// Queues an item without waiting; a full queue disconnects the connection.
-    pub fn deliver(&self, item: Item) -> bool {
+    pub(crate) fn deliver(&self, item: Item) -> bool {
         match self.tx.try_send(item) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
@@ -113,24 +113,24 @@ impl Recipient {
     }
 
     /// Asks the connection to close.
-    pub fn close(&self, code: CloseCode, reason: &str) {
+    pub(crate) fn close(&self, code: CloseCode, reason: &str) {
         self.kill.fire(code, reason);
     }
 
     /// Records the token the connection now holds (connect, refresh).
-    pub fn set_token(&self, token: TokenId) {
+    pub(crate) fn set_token(&self, token: TokenId) {
         *lock(&self.token) = token;
     }
 
     /// The token the connection holds.
-    pub fn token(&self) -> TokenId {
+    pub(crate) fn token(&self) -> TokenId {
         lock(&self.token).clone()
     }
 }
 
 /// Counters the hub keeps for metrics.
 #[derive(Debug, Default)]
-pub struct HubStats {
+pub(crate) struct HubStats {
     /// Items that did not fit into a connection's queue.
     pub queue_drops: Counter,
     /// Connections closed as slow consumers.
@@ -149,7 +149,7 @@ type Members = HashMap<ClientId, Recipient>;
 
 /// Connection, user and channel membership tables of this node.
 #[derive(Debug)]
-pub struct Hub {
+pub(crate) struct Hub {
     clients: Mutex<Members>,
     users: Mutex<HashMap<Arc<str>, Members>>,
     channels: Vec<Mutex<HashMap<Arc<str>, Members>>>,
@@ -160,7 +160,7 @@ pub struct Hub {
 
 /// Why a connection could not be registered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RegisterError {
+pub(crate) enum RegisterError {
     /// The node is full.
     NodeFull,
     /// The user holds too many connections.
@@ -186,7 +186,7 @@ impl Hub {
 
     /// Adds an authenticated connection, enforcing the node and per-user limits
     /// (0: unlimited).
-    pub fn register(
+    pub(crate) fn register(
         &self,
         recipient: Recipient,
         max_connections: usize,
@@ -210,7 +210,7 @@ impl Hub {
     }
 
     /// Removes a connection (its channel memberships are removed by the session).
-    pub fn unregister(&self, id: &str, user: &str) {
+    pub(crate) fn unregister(&self, id: &str, user: &str) {
         lock(&self.clients).remove(id);
         let mut users = lock(&self.users);
         if let Some(conns) = users.get_mut(user) {
@@ -225,7 +225,7 @@ impl Hub {
     /// is for the broker to find out under its own lock: every subscriber
     /// waits on [`crate::broker::PubSub::channel_interest`], first or not, so
     /// that none reads history before the channel's listener is in place.
-    pub fn subscribe(&self, channel: &Arc<str>, recipient: &Recipient) {
+    pub(crate) fn subscribe(&self, channel: &Arc<str>, recipient: &Recipient) {
         lock(self.shard(channel))
             .entry(channel.clone())
             .or_default()
@@ -233,7 +233,7 @@ impl Hub {
     }
 
     /// Removes a connection from a channel; true when it was the last local member.
-    pub fn unsubscribe(&self, channel: &str, id: &str) -> bool {
+    pub(crate) fn unsubscribe(&self, channel: &str, id: &str) -> bool {
         let mut shard = lock(self.shard(channel));
         let Some(members) = shard.get_mut(channel) else {
             return false;
@@ -250,14 +250,14 @@ impl Hub {
     }
 
     /// Local members of a channel.
-    pub fn channel_members(&self, channel: &str) -> usize {
+    pub(crate) fn channel_members(&self, channel: &str) -> usize {
         lock(self.shard(channel))
             .get(channel)
             .map_or(0, |m| m.len())
     }
 
     /// Channels with local members, and their member counts.
-    pub fn channels(&self) -> Vec<(Arc<str>, usize)> {
+    pub(crate) fn channels(&self) -> Vec<(Arc<str>, usize)> {
         let mut out = Vec::new();
         for shard in &self.channels {
             out.extend(lock(shard).iter().map(|(c, m)| (c.clone(), m.len())));
@@ -267,7 +267,7 @@ impl Hub {
     }
 
     /// Local connections of a user.
-    pub fn user_connections(&self, user: &str) -> usize {
+    pub(crate) fn user_connections(&self, user: &str) -> usize {
         lock(&self.users).get(user).map_or(0, |c| c.len())
     }
 
@@ -278,7 +278,7 @@ impl Hub {
     // they are.
 
     /// A publication to the local subscribers of `channel`.
-    pub fn publication(
+    pub(crate) fn publication(
         &self,
         channel: &Arc<str>,
         publication: Publication,
@@ -289,19 +289,29 @@ impl Hub {
     }
 
     /// A join (`joined`) or leave event to the local subscribers of its channel.
-    pub fn membership(&self, joined: bool, event: Membership, msgpack: Option<Bytes>) -> usize {
+    pub(crate) fn membership(
+        &self,
+        joined: bool,
+        event: Membership,
+        msgpack: Option<Bytes>,
+    ) -> usize {
         let channel = event.channel.clone();
         self.deliver_channel(&channel, &Outgoing::membership(joined, event, msgpack))
     }
 
     /// A message to the local connections of `user`; one read from the user's
     /// inbox carries its position (see [`crate::inbox`]).
-    pub fn user_message(&self, user: &str, message: Message, msgpack: Option<Bytes>) -> usize {
+    pub(crate) fn user_message(
+        &self,
+        user: &str,
+        message: Message,
+        msgpack: Option<Bytes>,
+    ) -> usize {
         self.deliver_user(user, &Outgoing::message(message, msgpack))
     }
 
     /// A message to every local connection.
-    pub fn broadcast(&self, message: Message, msgpack: Option<Bytes>) -> usize {
+    pub(crate) fn broadcast(&self, message: Message, msgpack: Option<Bytes>) -> usize {
         self.deliver_all(&Outgoing::message(message, msgpack))
     }
 
@@ -332,7 +342,7 @@ impl Hub {
     }
 
     /// Closes every local connection of a user; returns how many.
-    pub fn close_user(&self, user: &str, code: CloseCode, reason: &str) -> usize {
+    pub(crate) fn close_user(&self, user: &str, code: CloseCode, reason: &str) -> usize {
         let users = lock(&self.users);
         users.get(user).map_or(0, |conns| {
             conns.values().for_each(|h| h.close(code, reason));
@@ -341,7 +351,7 @@ impl Hub {
     }
 
     /// Closes one local connection; false when it is not here.
-    pub fn close_client(&self, id: &str, code: CloseCode, reason: &str) -> bool {
+    pub(crate) fn close_client(&self, id: &str, code: CloseCode, reason: &str) -> bool {
         lock(&self.clients)
             .get(id)
             .map(|h| h.close(code, reason))
@@ -349,12 +359,12 @@ impl Hub {
     }
 
     /// Every local connection.
-    pub fn recipients(&self) -> Vec<Recipient> {
+    pub(crate) fn recipients(&self) -> Vec<Recipient> {
         lock(&self.clients).values().cloned().collect()
     }
 
     /// Closes every local connection holding a token `revocation` covers.
-    pub fn close_revoked(&self, revocation: &Revocation) -> usize {
+    pub(crate) fn close_revoked(&self, revocation: &Revocation) -> usize {
         let mut closed = 0;
         for h in self.recipients() {
             if !h.user.is_empty() && revocation.covers(&h.user, &h.token()) {
@@ -365,25 +375,19 @@ impl Hub {
         closed
     }
 
-    /// Closes every local connection (graceful shutdown).
-    pub fn close_all(&self, code: CloseCode, reason: &str) {
-        for h in lock(&self.clients).values() {
-            h.close(code, reason);
-        }
-    }
-
     /// Number of local connections.
-    pub fn connections(&self) -> usize {
+    pub(crate) fn connections(&self) -> usize {
         lock(&self.clients).len()
     }
 
     /// Number of distinct local users.
-    pub fn users(&self) -> usize {
+    pub(crate) fn users(&self) -> usize {
         lock(&self.users).len()
     }
 
     /// Number of local subscriptions (connection x channel).
-    pub fn subscriptions(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn subscriptions(&self) -> usize {
         self.channels
             .iter()
             .map(|s| lock(s).values().map(|m| m.len()).sum::<usize>())

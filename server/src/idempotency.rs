@@ -12,20 +12,20 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 
 /// The longest idempotency key a publish may carry, in bytes.
-pub const MAX_KEY_LEN: usize = 256;
+pub(crate) const MAX_KEY_LEN: usize = 256;
 
 /// Most keys one node remembers at once (the oldest are forgotten first).
-pub const MAX_KEYS: usize = 100_000;
+pub(crate) const MAX_KEYS: usize = 100_000;
 
 /// A channel's idempotency key, digested: the first 16 bytes of
 /// SHA-256(length of the channel, channel, key). Collisions are as likely as guessing a
 /// 128-bit random number, so two different keys never share a digest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct KeyDigest([u8; 16]);
+pub(crate) struct KeyDigest([u8; 16]);
 
 impl KeyDigest {
     /// The digest of `key` on `channel`.
-    pub fn of(channel: &str, key: &str) -> Self {
+    pub(crate) fn of(channel: &str, key: &str) -> Self {
         let mut hash = Sha256::new();
         hash.update((channel.len() as u64).to_le_bytes());
         hash.update(channel.as_bytes());
@@ -37,7 +37,7 @@ impl KeyDigest {
     }
 
     /// Lower-case hex, 32 characters: a NATS message id or KV key.
-    pub fn hex(&self) -> String {
+    pub(crate) fn hex(&self) -> String {
         self.0.iter().fold(String::with_capacity(32), |mut s, b| {
             let _ = write!(s, "{b:02x}");
             s
@@ -46,7 +46,7 @@ impl KeyDigest {
 }
 
 /// Why a key is refused.
-pub fn check(key: &str) -> Result<(), String> {
+pub(crate) fn check(key: &str) -> Result<(), String> {
     if key.is_empty() || key.len() > MAX_KEY_LEN {
         return Err(format!(
             "idempotency_key must be 1 to {MAX_KEY_LEN} bytes (it has {})",
@@ -59,14 +59,19 @@ pub fn check(key: &str) -> Result<(), String> {
 /// The keys a single node remembers for a window: at most [`MAX_KEYS`], each
 /// sixteen bytes plus its time, swept when they expire.
 #[derive(Debug, Default)]
-pub struct Remembered {
+pub(crate) struct Remembered {
     seen: HashMap<KeyDigest, Instant>,
     order: VecDeque<(Instant, KeyDigest)>,
 }
 
 impl Remembered {
     /// True when `digest` was seen within `window`; records it otherwise.
-    pub fn check_and_record(&mut self, digest: KeyDigest, now: Instant, window: Duration) -> bool {
+    pub(crate) fn check_and_record(
+        &mut self,
+        digest: KeyDigest,
+        now: Instant,
+        window: Duration,
+    ) -> bool {
         self.sweep(now, window);
         if self.seen.contains_key(&digest) {
             return true;
@@ -81,7 +86,7 @@ impl Remembered {
 
     /// Forgets the keys older than `window` (also called on a timer, so
     /// memory follows the window even when no keyed publish comes).
-    pub fn sweep(&mut self, now: Instant, window: Duration) {
+    pub(crate) fn sweep(&mut self, now: Instant, window: Duration) {
         while self
             .order
             .front()
@@ -100,12 +105,14 @@ impl Remembered {
     }
 
     /// Keys remembered now.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.order.len()
     }
 
     /// Whether no key is remembered.
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
         self.order.is_empty()
     }
 }

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 /// A random number from the operating system's generator (for jitter).
-pub fn random_u64() -> u64 {
+pub(crate) fn random_u64() -> u64 {
     let mut bytes = [0u8; 8];
     if getrandom::fill(&mut bytes).is_err() {
         // No OS randomness: the sub-second part of the time will do for jitter.
@@ -13,7 +13,7 @@ pub fn random_u64() -> u64 {
 }
 
 /// `n` random bytes as lower-case hex, from the operating system's generator.
-pub fn random_hex(n: usize) -> String {
+pub(crate) fn random_hex(n: usize) -> String {
     let mut buf = vec![0u8; n];
     if getrandom::fill(&mut buf).is_err() {
         // No OS randomness: fall back to time, still unique enough per process.

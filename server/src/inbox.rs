@@ -17,7 +17,7 @@ use crate::history::HistoryOptions;
 use crate::stream_key::StreamKey;
 
 /// The inbox bounds, when inboxes are on.
-pub fn options(config: &Config) -> Option<HistoryOptions> {
+pub(crate) fn options(config: &Config) -> Option<HistoryOptions> {
     let u = &config.users;
     (u.inbox_size > 0 && u.inbox_ttl_ms > 0).then(|| HistoryOptions {
         size: u.inbox_size,
@@ -26,7 +26,7 @@ pub fn options(config: &Config) -> Option<HistoryOptions> {
 }
 
 /// A message as its inbox stores it.
-pub fn to_stored(user: &Arc<str>, m: Message) -> Publication {
+pub(crate) fn to_stored(user: &Arc<str>, m: Message) -> Publication {
     Publication {
         channel: StreamKey::Inbox(user.clone()).stored().to_string(),
         offset: m.offset,
@@ -37,7 +37,7 @@ pub fn to_stored(user: &Arc<str>, m: Message) -> Publication {
 }
 
 /// A stored inbox entry as the message the user receives.
-pub fn to_message(p: Publication) -> Message {
+pub(crate) fn to_message(p: Publication) -> Message {
     Message {
         data: p.data,
         from: p.info,

@@ -5,57 +5,78 @@
 //! history with recovery, presence, JWT auth, limits, graceful shutdown, and the
 //! embedding API ([`ServerBuilder`] with [`Hooks`]).
 //!
-//! Layout, one concept per module:
-//! [`config`] (options), [`node`] (a running node), [`server`] (starting and
-//! running one), [`http`]
-//! (routes), [`session`] (one connection's loop) and [`commands`] (what each
-//! command does), [`hub`] (local membership and delivery), [`broker`] (moving
-//! messages between nodes), [`history`] (streams) and [`stream_key`] (what
-//! brokers keep them under), [`auth`] and [`permissions`],
-//! [`hooks`] (embedder decisions), [`outgoing`] (shared encoded frames), [`rate`],
-//! [`admin`] (the dashboard at `/admin`), [`clock`] (wall-clock time for tokens
-//! and last-seen).
+//! ## What embedders get
+//!
+//! The crate root holds the embedding API: [`ServerBuilder`] (with [`Hooks`]
+//! and their [`ConnectContext`] and [`ConnectDecision`]) binds a [`Server`];
+//! [`Server::handle`] gives the [`Handle`] that publishes, sends, disconnects
+//! and reads presence and history from server code, returning [`ChannelInfo`],
+//! [`NodeStatus`], [`NodeInfo`] and [`NodeCounts`], and revoking tokens with a
+//! [`Revocation`]; [`Server::node`] gives the [`Node`], whose configuration can
+//! be read and reloaded. Starting and reloading fail with [`StartError`] and
+//! [`ReloadError`] (a [`BrokerError`] among their causes). A few modules are public namespaces of their
+//! own: [`config`] (the options, set in code or loaded from TOML and the
+//! environment), [`auth`] (token claims, verification and minting), [`tls`]
+//! (its options), [`clock`] (the Unix time tokens are dated in), [`gentoken`]
+//! (`chorus token`), [`dev`] (the development profile's keys and credentials
+//! file), [`sdk`] (the browser SDK's routes) and [`admin`] (the dashboard's
+//! start-up notice). [`protocol`] is the protocol crate, re-exported.
+//!
+//! Everything else is private: it changes with the implementation. Inside,
+//! one concept per module: `node` (a running node), `server` (starting and
+//! running one), `http` (routes), `session` (one connection's loop) and
+//! `commands` (what each command does), `hub` (local membership and
+//! delivery), `broker` (moving messages between nodes), `history` (what both
+//! brokers' streams share) and `stream_key` (what brokers keep streams
+//! under), `online` (users' online status), `permissions`, `hooks`,
+//! `outgoing` (shared encoded frames), `rate`. `testing` is a hidden seam for
+//! this crate's own integration tests and fuzz targets, not part of the API.
+
+#![warn(unreachable_pub)]
 
 pub mod admin;
-pub mod api;
+mod api;
 pub mod auth;
-pub mod broker;
+mod broker;
 pub mod clock;
-pub mod commands;
+mod commands;
 pub mod config;
 pub mod dev;
 pub mod gentoken;
-pub mod handle;
-pub mod history;
-pub mod hooks;
-pub mod http;
-pub mod hub;
-pub mod idempotency;
-pub mod ids;
-pub mod inbox;
-pub mod listener;
-pub mod metrics;
-pub mod node;
-pub mod online;
-pub mod outgoing;
-pub mod permissions;
-pub mod rate;
-pub mod reload;
-pub mod revocation;
+mod handle;
+mod history;
+mod hooks;
+mod http;
+mod hub;
+mod idempotency;
+mod ids;
+mod inbox;
+mod listener;
+mod metrics;
+mod node;
+mod online;
+mod outgoing;
+mod permissions;
+mod rate;
+mod reload;
+mod revocation;
 pub mod sdk;
-pub mod server;
-pub mod session;
-pub mod stall;
-pub mod stream_key;
-pub(crate) mod sync;
+mod server;
+mod session;
+mod stall;
+mod stream_key;
+mod sync;
+#[doc(hidden)]
+pub mod testing;
 pub mod tls;
 
 /// The protocol crate, re-exported so embedders use the same version.
 pub use chorus_protocol as protocol;
 
-pub use broker::BoxFuture;
+pub use broker::{BoxFuture, BrokerError, NodeCounts, NodeInfo, NodeStatus};
 pub use config::Config;
-pub use handle::Handle;
+pub use handle::{ChannelInfo, Handle};
 pub use hooks::{ConnectContext, ConnectDecision, Hooks, NoHooks};
 pub use node::{Node, ReloadError};
+pub use revocation::{Revocation, Revoked};
 pub use server::{Server, ServerBuilder, StartError};

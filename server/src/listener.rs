@@ -39,7 +39,7 @@ use crate::sync::lock;
 /// What one connection holds of the node's caps, for as long as it lives
 /// (moved into the WebSocket session on upgrade).
 #[derive(Debug)]
-pub struct Ticket {
+pub(crate) struct Ticket {
     /// Held until the connection authenticates (or closes).
     pending: Mutex<Option<OwnedSemaphorePermit>>,
     /// Counted against its address until it closes.
@@ -48,7 +48,7 @@ pub struct Ticket {
 
 impl Ticket {
     /// The connection authenticated: it no longer counts as pending.
-    pub fn authenticated(&self) {
+    pub(crate) fn authenticated(&self) {
         lock(&self.pending).take();
     }
 }
@@ -63,7 +63,7 @@ impl Drop for Ticket {
 
 /// Open connections per IP address.
 #[derive(Debug, Default)]
-pub struct Addresses {
+pub(crate) struct Addresses {
     counts: Mutex<HashMap<IpAddr, usize>>,
 }
 
@@ -92,14 +92,14 @@ impl Addresses {
 
 /// The caps every connection is admitted against.
 #[derive(Debug)]
-pub struct Admission {
+pub(crate) struct Admission {
     pending: Arc<Semaphore>,
     addresses: Arc<Addresses>,
 }
 
 impl Admission {
     /// Caps from the node's limits at start (the pending cap does not change on reload).
-    pub fn new(max_pending: usize) -> Self {
+    pub(crate) fn new(max_pending: usize) -> Self {
         Admission {
             pending: Arc::new(Semaphore::new(max_pending.max(1))),
             addresses: Arc::default(),
@@ -131,7 +131,7 @@ impl Admission {
 /// Serves `app` on `listener` until `stop` turns true, then stops accepting,
 /// asks open HTTP connections to finish, and returns once they have (or after
 /// `grace`). WebSocket sessions run on their own and are not waited for here.
-pub async fn serve(
+pub(crate) async fn serve(
     listener: TcpListener,
     app: Router,
     node: Arc<Node>,
@@ -257,7 +257,7 @@ const DESCRIPTOR_RESERVE: u64 = 256;
 /// The connection cap in force: `configured`, or, when it is 0, what the
 /// process's open-files limit leaves after a reserve (no cap when the limit
 /// is unknown or unlimited).
-pub fn connection_cap(configured: usize) -> usize {
+pub(crate) fn connection_cap(configured: usize) -> usize {
     if configured > 0 {
         return configured;
     }

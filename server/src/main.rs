@@ -197,14 +197,16 @@ fn main() -> ExitCode {
             }
         };
         let addr = server.local_addr();
-        let path = server.node().config().ws_path.clone();
-        let ws = if server.node().tls.current().is_some() {
+        let config = server.node().config();
+        let path = &config.ws_path;
+        // A node that bound with both TLS files serves TLS (one alone fails
+        // to bind), and a reload cannot turn it off.
+        let ws = if config.tls.cert_file.is_some() {
             "wss"
         } else {
             "ws"
         };
         tracing::info!(%addr, "listening; WebSocket at {ws}://{addr}{path}");
-        let config = server.node().config();
         if let Some(notice) = chorus_server::admin::startup_notice(&config, addr, &dev.api_key) {
             tracing::info!("{notice}");
         }

@@ -15,28 +15,28 @@ use crate::hub::Hub;
 
 /// Label of the error counter.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct CodeLabel {
+pub(crate) struct CodeLabel {
     /// Stable name of the error or close code.
     pub code: String,
 }
 
 /// Label of the gap counter.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct OutcomeLabel {
+pub(crate) struct OutcomeLabel {
     /// `filled` or `lost`.
     pub outcome: &'static str,
 }
 
 /// Label of the refusal counter.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ReasonLabel {
+pub(crate) struct ReasonLabel {
     /// Why the connection was refused.
     pub reason: &'static str,
 }
 
 /// Every metric of a node.
 #[derive(Debug)]
-pub struct Metrics {
+pub(crate) struct Metrics {
     registry: Registry,
     /// Frames received from clients.
     pub messages_in: Counter,
@@ -70,7 +70,7 @@ pub struct Metrics {
 
 impl Metrics {
     /// Registers every metric; `hub` contributes its own counters.
-    pub fn new(hub: &Hub) -> Self {
+    pub(crate) fn new(hub: &Hub) -> Self {
         let mut registry = Registry::with_prefix("chorus");
         let m = Metrics {
             messages_in: Counter::default(),
@@ -180,7 +180,7 @@ impl Metrics {
 
     /// Counts one write to a connection: its frames and bytes and, when it
     /// carried publications, the time since the oldest of them entered the node.
-    pub fn wrote(&self, frames: u64, bytes: u64, oldest_publication_secs: Option<f64>) {
+    pub(crate) fn wrote(&self, frames: u64, bytes: u64, oldest_publication_secs: Option<f64>) {
         if frames == 0 {
             return;
         }
@@ -193,7 +193,7 @@ impl Metrics {
     }
 
     /// Counts an error reply.
-    pub fn error(&self, code: chorus_protocol::ErrorCode) {
+    pub(crate) fn error(&self, code: chorus_protocol::ErrorCode) {
         self.errors
             .get_or_create(&CodeLabel {
                 code: code.name().to_owned(),
@@ -202,18 +202,18 @@ impl Metrics {
     }
 
     /// Counts a gap in a connection's live publications.
-    pub fn gap(&self, filled: bool) {
+    pub(crate) fn gap(&self, filled: bool) {
         let outcome = if filled { "filled" } else { "lost" };
         self.gaps.get_or_create(&OutcomeLabel { outcome }).inc();
     }
 
     /// Counts a connection refused or closed before its session.
-    pub fn refused(&self, reason: &'static str) {
+    pub(crate) fn refused(&self, reason: &'static str) {
         self.refused.get_or_create(&ReasonLabel { reason }).inc();
     }
 
     /// Counts a server-side close.
-    pub fn disconnect(&self, code: chorus_protocol::CloseCode) {
+    pub(crate) fn disconnect(&self, code: chorus_protocol::CloseCode) {
         let name = code
             .info()
             .map_or_else(|| code.0.to_string(), |i| i.name.to_owned());
@@ -223,7 +223,7 @@ impl Metrics {
     }
 
     /// The text exposition, with gauges read from `hub` now.
-    pub fn render(&self, hub: &Hub) -> String {
+    pub(crate) fn render(&self, hub: &Hub) -> String {
         self.connections.set(hub.connections() as i64);
         self.users.set(hub.users() as i64);
         let channels = hub.channels();
@@ -235,5 +235,77 @@ impl Metrics {
             out.clear();
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use chorus_protocol::{CloseCode, ErrorCode};
+
+    use super::Metrics;
+    use crate::hub::Hub;
+
+    const GRAFANA_DASHBOARD_JSON: &str = include_str!("../../docs/grafana-dashboard.json");
+    const OPERATIONS_MD: &str = include_str!("../../docs/operations.md");
+
+    /// The family names (`# TYPE` lines) and sample names of everything `/metrics`
+    /// exports, labelled families included.
+    fn exported_metric_names() -> BTreeSet<String> {
+        let hub = Hub::default();
+        let metrics = Metrics::new(&hub);
+        // Labelled counters appear at their first event.
+        metrics.error(ErrorCode::INTERNAL);
+        metrics.disconnect(CloseCode::SHUTDOWN);
+        let text = metrics.render(&hub);
+        let mut names = BTreeSet::new();
+        for line in text.lines() {
+            let name = match line.strip_prefix("# TYPE ") {
+                Some(rest) => rest.split(' ').next(),
+                None if line.starts_with('#') => None,
+                None => line.split(['{', ' ']).next(),
+            };
+            names.extend(name.filter(|n| !n.is_empty()).map(str::to_owned));
+        }
+        names
+    }
+
+    /// Every `chorus_...` word of `text`.
+    fn metric_names_in(text: &str) -> BTreeSet<String> {
+        text.match_indices("chorus_")
+            .filter(|(at, _)| {
+                let before = text[..*at].chars().next_back();
+                !before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+            })
+            .map(|(at, _)| {
+                text[at..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect::<String>()
+            })
+            .filter(|name| name.len() > "chorus_".len())
+            .collect()
+    }
+
+    #[test]
+    fn dashboards_and_the_operations_guide_name_real_metrics() {
+        if let Err(e) = serde_json::from_str::<serde_json::Value>(GRAFANA_DASHBOARD_JSON) {
+            panic!("docs/grafana-dashboard.json is not JSON: {e}");
+        }
+        let exported = exported_metric_names();
+        assert!(exported.contains("chorus_errors_total"), "{exported:?}");
+        for (file, text) in [
+            ("docs/grafana-dashboard.json", GRAFANA_DASHBOARD_JSON),
+            ("docs/operations.md", OPERATIONS_MD),
+        ] {
+            let named = metric_names_in(text);
+            assert!(!named.is_empty(), "{file} names no metric");
+            let unknown: Vec<&String> = named.difference(&exported).collect();
+            assert!(
+                unknown.is_empty(),
+                "{file} names metrics that /metrics does not export: {unknown:?}"
+            );
+        }
     }
 }

@@ -19,7 +19,10 @@ pub use crate::reload::ReloadError;
 use crate::stream_key::StreamKey;
 use crate::sync::{read, write};
 
-/// The shared state of one node.
+/// The shared state of one node. An embedder gets it from
+/// [`Server::node`](crate::Server::node) to read the configuration in force,
+/// reload it, and see whether the node drains; acting on the node is the
+/// [`Handle`](crate::Handle)'s job, and the rest stays inside the crate.
 pub struct Node {
     /// The configuration in force (replaced whole by a reload).
     pub(crate) config: RwLock<Arc<Config>>,
@@ -28,25 +31,25 @@ pub struct Node {
     /// Where a reload reads the configuration from, if anywhere.
     pub(crate) reload_source: Option<ReloadSource>,
     /// This node's id (random per start).
-    pub id: Arc<str>,
+    pub(crate) id: Arc<str>,
     /// Local connections and memberships.
-    pub hub: Arc<Hub>,
+    pub(crate) hub: Arc<Hub>,
     /// How messages reach other nodes.
-    pub broker: Arc<dyn Broker>,
+    pub(crate) broker: Arc<dyn Broker>,
     /// Embedder decisions.
-    pub hooks: Arc<dyn Hooks>,
+    pub(crate) hooks: Arc<dyn Hooks>,
     /// Prometheus metrics.
-    pub metrics: Metrics,
+    pub(crate) metrics: Metrics,
     /// Time the node itself stood still (credited by the rate limit).
-    pub stall: Arc<crate::stall::StallClock>,
+    pub(crate) stall: Arc<crate::stall::StallClock>,
     /// The caps connections are admitted against before they authenticate.
-    pub admission: crate::listener::Admission,
+    pub(crate) admission: crate::listener::Admission,
     /// TLS served by the node itself, if configured.
-    pub tls: crate::tls::Tls,
+    pub(crate) tls: crate::tls::Tls,
     pub(crate) counter: AtomicU64,
     pub(crate) shutdown: watch::Sender<bool>,
     /// When the node started.
-    pub started: Instant,
+    pub(crate) started: Instant,
 }
 
 impl std::fmt::Debug for Node {
@@ -58,7 +61,7 @@ impl std::fmt::Debug for Node {
 }
 
 /// Produces the configuration again (file, environment, flags), for reloads.
-pub type ReloadSource = Arc<dyn Fn() -> Result<Config, ConfigError> + Send + Sync>;
+pub(crate) type ReloadSource = Arc<dyn Fn() -> Result<Config, ConfigError> + Send + Sync>;
 
 impl Node {
     /// The configuration in force. Hold the returned `Arc` for a consistent
@@ -68,7 +71,7 @@ impl Node {
     }
 
     /// The token verifier in force.
-    pub fn verifier(&self) -> Arc<Verifier> {
+    pub(crate) fn verifier(&self) -> Arc<Verifier> {
         read(&self.verifier).clone()
     }
 
@@ -99,13 +102,13 @@ impl Node {
     }
 
     /// A fresh connection id, unique across the cluster.
-    pub fn next_client_id(&self) -> ClientId {
+    pub(crate) fn next_client_id(&self) -> ClientId {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         format!("{}-{n}", self.id).into()
     }
 
     /// `memory` (single node) or `nats` (cluster).
-    pub fn broker_kind(&self) -> &'static str {
+    pub(crate) fn broker_kind(&self) -> &'static str {
         if self.config().nats.is_empty() {
             "memory"
         } else {
@@ -119,18 +122,18 @@ impl Node {
     }
 
     /// Resolves when shutdown starts.
-    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+    pub(crate) fn shutdown_signal(&self) -> watch::Receiver<bool> {
         self.shutdown.subscribe()
     }
 
     /// Starts draining: readiness turns false and every connection is told to
     /// reconnect elsewhere.
-    pub fn begin_shutdown(&self) {
+    pub(crate) fn begin_shutdown(&self) {
         self.shutdown.send_replace(true);
     }
 
     /// Parses a channel name and finds its namespace's options.
-    pub fn resolve(
+    pub(crate) fn resolve(
         &self,
         channel: &str,
     ) -> Result<(chorus_protocol::Channel, NamespaceConfig), chorus_protocol::message::Error> {
@@ -152,7 +155,7 @@ impl Node {
 
     /// Publishes to a resolved channel through the broker: the one path shared by
     /// clients (with their info) and server code (without).
-    pub async fn publish(
+    pub(crate) async fn publish(
         &self,
         channel: &chorus_protocol::Channel,
         ns: &NamespaceConfig,
@@ -193,7 +196,7 @@ impl Node {
     /// receives the channel's traffic. Every subscriber waits for that, first
     /// or not: a concurrent first subscriber may still be setting it up, and
     /// history read before it is in place could miss a publication.
-    pub async fn join_channel(
+    pub(crate) async fn join_channel(
         &self,
         channel: &Arc<str>,
         recipient: &crate::hub::Recipient,
@@ -208,7 +211,7 @@ impl Node {
 
     /// Removes a connection from a channel on this node; after its last local
     /// member, the node stops receiving the channel's traffic.
-    pub async fn leave_channel(&self, channel: &Arc<str>, client: &str) {
+    pub(crate) async fn leave_channel(&self, channel: &Arc<str>, client: &str) {
         if self.hub.unsubscribe(channel, client) {
             if let Err(e) = self.broker.channel_interest(channel.clone()).await {
                 tracing::warn!(error = %e, %channel, "could not drop channel interest");
@@ -217,7 +220,7 @@ impl Node {
     }
 
     /// Resolves a channel whose namespace has presence (error 108 otherwise).
-    pub fn resolve_presence(
+    pub(crate) fn resolve_presence(
         &self,
         channel: &str,
     ) -> Result<(chorus_protocol::Channel, NamespaceConfig), chorus_protocol::message::Error> {
@@ -232,7 +235,7 @@ impl Node {
     }
 
     /// Members of a channel across the cluster (for `presence` and the server API).
-    pub async fn presence(
+    pub(crate) async fn presence(
         &self,
         channel: &chorus_protocol::Channel,
     ) -> Result<chorus_protocol::message::PresenceResult, chorus_protocol::message::Error> {
@@ -248,7 +251,7 @@ impl Node {
     }
 
     /// Member counts of a channel across the cluster.
-    pub async fn presence_stats(
+    pub(crate) async fn presence_stats(
         &self,
         channel: &chorus_protocol::Channel,
     ) -> Result<chorus_protocol::message::PresenceStatsResult, chorus_protocol::message::Error>
@@ -269,7 +272,7 @@ impl Node {
 
     /// Reads a page of history for the `history` command and the server API
     /// (`limit` absent or 0: only the current position).
-    pub async fn history_page(
+    pub(crate) async fn history_page(
         &self,
         channel: &chorus_protocol::Channel,
         ns: &NamespaceConfig,
@@ -304,7 +307,7 @@ impl Node {
     /// Sends a message to every connection of a user, on every node, through
     /// the user's inbox when inboxes are on: the one path of the `send`
     /// command and the server API.
-    pub async fn send_to_user(
+    pub(crate) async fn send_to_user(
         &self,
         user: &str,
         message: chorus_protocol::message::Message,
@@ -348,7 +351,7 @@ impl Node {
 
     /// Counts a new connection of an authenticated user towards their online
     /// status; the first one anywhere makes the user online.
-    pub async fn status_join(
+    pub(crate) async fn status_join(
         &self,
         info: &chorus_protocol::message::ClientInfo,
     ) -> Result<(), crate::broker::BrokerError> {
@@ -373,7 +376,7 @@ impl Node {
 
     /// Forgets a closed connection; the last one anywhere makes the user
     /// offline, last seen now.
-    pub async fn status_leave(
+    pub(crate) async fn status_leave(
         &self,
         info: &chorus_protocol::message::ClientInfo,
     ) -> Result<(), crate::broker::BrokerError> {
@@ -394,7 +397,7 @@ impl Node {
     }
 
     /// The online status of users, across the cluster.
-    pub async fn user_status(
+    pub(crate) async fn user_status(
         &self,
         users: Vec<String>,
     ) -> Result<Vec<crate::online::UserStatus>, chorus_protocol::message::Error> {
@@ -425,7 +428,7 @@ impl Node {
 
     /// The inbox part of a connect reply: the position, and with `since` the
     /// messages after it (`None` when inboxes are off).
-    pub async fn inbox_page(
+    pub(crate) async fn inbox_page(
         &self,
         user: &str,
         since: Option<chorus_protocol::message::StreamPosition>,
@@ -464,7 +467,7 @@ impl Node {
 
 /// Who sends a message to a user: the rules differ for clients and backends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Sender {
+pub(crate) enum Sender {
     /// A connected client (`send`).
     Client,
     /// Server code: the server API, hooks, the embedding API.

@@ -21,7 +21,7 @@ use crate::config::Config;
 
 /// A user's status.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct UserStatus {
+pub(crate) struct UserStatus {
     /// The user.
     pub user: String,
     /// Whether the user holds a connection on some node.
@@ -33,13 +33,13 @@ pub struct UserStatus {
 
 impl UserStatus {
     /// As a payload (status events and subscribe replies).
-    pub fn payload(&self) -> Payload {
+    pub(crate) fn payload(&self) -> Payload {
         Payload::json(self).unwrap_or_default()
     }
 }
 
 /// The channel carrying `user`'s status events, when they are on.
-pub fn channel(config: &Config, user: &str) -> Option<String> {
+pub(crate) fn channel(config: &Config, user: &str) -> Option<String> {
     let ns = config.users.status_namespace.as_ref()?;
     let channel = format!("{ns}:{user}");
     chorus_protocol::Channel::parse(&channel).ok()?;
@@ -47,13 +47,13 @@ pub fn channel(config: &Config, user: &str) -> Option<String> {
 }
 
 /// The user a status channel is about (`status:alice` -> `alice`).
-pub fn user_of_channel<'a>(config: &Config, channel: &'a str) -> Option<&'a str> {
+pub(crate) fn user_of_channel<'a>(config: &Config, channel: &'a str) -> Option<&'a str> {
     let ns = config.users.status_namespace.as_ref()?;
     channel.strip_prefix(ns.as_str())?.strip_prefix(':')
 }
 
 /// The publish of a status event, when status events are on.
-pub fn event(config: &Config, status: &UserStatus) -> Option<PublishArgs> {
+pub(crate) fn event(config: &Config, status: &UserStatus) -> Option<PublishArgs> {
     let channel = channel(config, &status.user)?;
     let history = config
         .namespace(config.users.status_namespace.as_deref()?)
@@ -69,7 +69,7 @@ pub fn event(config: &Config, status: &UserStatus) -> Option<PublishArgs> {
 
 /// Announces a user's status on their status channel, when status events
 /// are on. A failure is logged: the status itself is already recorded.
-pub async fn announce<B: PubSub + ?Sized>(broker: &B, config: &Config, status: UserStatus) {
+pub(crate) async fn announce<B: PubSub + ?Sized>(broker: &B, config: &Config, status: UserStatus) {
     if let Some(args) = event(config, &status) {
         if let Err(e) = broker.publish(args).await {
             tracing::warn!(error = %e, user = status.user, "could not publish a status event");
@@ -81,7 +81,7 @@ pub async fn announce<B: PubSub + ?Sized>(broker: &B, config: &Config, status: U
 /// connection anywhere closed (the node) or the node holding it died (the
 /// NATS broker's housekeeping). The offline event goes out even if last seen
 /// could not be stored, whose error is returned.
-pub async fn record_offline<B: PubSub + Users + ?Sized>(
+pub(crate) async fn record_offline<B: PubSub + Users + ?Sized>(
     broker: &B,
     config: &Config,
     user: &str,

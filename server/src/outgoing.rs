@@ -11,12 +11,12 @@ use chorus_protocol::message::{Membership, Message, Publication};
 use chorus_protocol::{Codec, Push, ServerFrame};
 
 /// What travels through a connection's bounded outbound queue.
-pub type Item = Arc<Outgoing>;
+pub(crate) type Item = Arc<Outgoing>;
 
 /// One push for any number of connections, with what each checks before
 /// writing it ([`Route`]).
 #[derive(Debug)]
-pub struct Outgoing {
+pub(crate) struct Outgoing {
     /// Where it goes, and what lets a connection skip it.
     pub route: Route,
     /// When the push entered this node (for the publish-to-write histogram).
@@ -28,7 +28,7 @@ pub struct Outgoing {
 
 /// What a connection checks before writing a queued push.
 #[derive(Debug)]
-pub enum Route {
+pub(crate) enum Route {
     /// A publication; the connection skips offsets it has already delivered.
     Publication {
         /// Channel it belongs to.
@@ -68,7 +68,7 @@ impl Outgoing {
 
     /// A channel publication; a position lets connections skip what they
     /// already delivered.
-    pub fn publication(
+    pub(crate) fn publication(
         channel: Arc<str>,
         publication: Publication,
         msgpack: Option<Bytes>,
@@ -81,7 +81,7 @@ impl Outgoing {
     }
 
     /// A message to a user (or everyone); one from an inbox carries its position.
-    pub fn message(message: Message, msgpack: Option<Bytes>) -> Item {
+    pub(crate) fn message(message: Message, msgpack: Option<Bytes>) -> Item {
         let position = message
             .offset
             .zip(message.epoch.as_deref().map(Arc::<str>::from));
@@ -93,7 +93,7 @@ impl Outgoing {
     }
 
     /// A join (`joined`) or leave, dropped by connections no longer subscribed.
-    pub fn membership(joined: bool, event: Membership, msgpack: Option<Bytes>) -> Item {
+    pub(crate) fn membership(joined: bool, event: Membership, msgpack: Option<Bytes>) -> Item {
         let route = Route::Push {
             channel: Some(event.channel.as_str().into()),
         };
@@ -106,13 +106,13 @@ impl Outgoing {
     }
 
     /// Any other push to one connection (an unsubscribe the server decided).
-    pub fn push(push: Push) -> Item {
+    pub(crate) fn push(push: Push) -> Item {
         Outgoing::new(Route::Push { channel: None }, push, None)
     }
 
     /// The WebSocket message for `codec` (`None` only if encoding failed, which
     /// the protocol's types make impossible in practice).
-    pub fn message_for(&self, codec: Codec) -> Option<ws::Message> {
+    pub(crate) fn message_for(&self, codec: Codec) -> Option<ws::Message> {
         let cell = match codec {
             Codec::Json => &self.json,
             Codec::MessagePack => &self.msgpack,
@@ -122,7 +122,7 @@ impl Outgoing {
 }
 
 /// Encodes one server frame as a WebSocket message of the codec's kind.
-pub fn encode(codec: Codec, frame: &ServerFrame) -> Option<ws::Message> {
+pub(crate) fn encode(codec: Codec, frame: &ServerFrame) -> Option<ws::Message> {
     let bytes = match codec.encode_server(frame) {
         Ok(bytes) => bytes,
         Err(e) => {

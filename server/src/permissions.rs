@@ -51,7 +51,7 @@ fn admitted(
 ///   names, as are `.`, `>` and any other character (no regex, no NATS syntax),
 ///   because channel names may legitimately contain them.
 /// * Matching is byte-exact (case-sensitive); an empty grant admits nothing.
-pub fn grant_matches(grant: &str, channel: &str) -> bool {
+pub(crate) fn grant_matches(grant: &str, channel: &str) -> bool {
     if grant.is_empty() {
         return false;
     }

@@ -9,7 +9,7 @@ use tokio::time::Instant;
 
 /// Allows `rate` commands per second on average and `burst` at once.
 #[derive(Debug)]
-pub struct TokenBucket {
+pub(crate) struct TokenBucket {
     rate: f64,
     burst: f64,
     tokens: f64,
@@ -20,7 +20,7 @@ pub struct TokenBucket {
 
 impl TokenBucket {
     /// A full bucket.
-    pub fn new(rate_per_second: u32, burst: u32) -> Self {
+    pub(crate) fn new(rate_per_second: u32, burst: u32) -> Self {
         TokenBucket {
             rate: f64::from(rate_per_second),
             burst: f64::from(burst.max(1)),
@@ -32,7 +32,7 @@ impl TokenBucket {
 
     /// Takes one token if there is one; `stalled_ms` is the node's total
     /// stalled time ([`crate::stall::StallClock::observe`]).
-    pub fn take(&mut self, now: Instant, stalled_ms: u64) -> bool {
+    pub(crate) fn take(&mut self, now: Instant, stalled_ms: u64) -> bool {
         if let Some(last) = self.last {
             let refill = now.saturating_duration_since(last).as_secs_f64() * self.rate;
             if self.tokens < self.burst {

@@ -40,7 +40,7 @@ pub enum ReloadError {
 }
 
 /// Refuses a new configuration that changes an option fixed at startup.
-pub fn check_fixed(old: &Config, new: &Config) -> Result<(), ReloadError> {
+pub(crate) fn check_fixed(old: &Config, new: &Config) -> Result<(), ReloadError> {
     let fixed: [(&'static str, bool); 8] = [
         (
             "tls",

@@ -39,7 +39,7 @@ pub struct Revocation {
 
 /// The identity of the token a connection holds.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TokenId {
+pub(crate) struct TokenId {
     /// The token's `jti`, if any.
     pub jti: Option<String>,
     /// The token's `iat`, if any.
@@ -48,7 +48,7 @@ pub struct TokenId {
 
 impl Revocation {
     /// Whether a token of `user` with identity `token` is revoked by this.
-    pub fn covers(&self, user: &str, token: &TokenId) -> bool {
+    pub(crate) fn covers(&self, user: &str, token: &TokenId) -> bool {
         match &self.revoked {
             Revoked::Token { jti } => token.jti.as_deref() == Some(jti.as_str()),
             Revoked::User { user: u, before } => {
@@ -60,14 +60,14 @@ impl Revocation {
 
 /// Revocations kept in memory (the memory broker; NATS keeps them in a bucket).
 #[derive(Debug, Default)]
-pub struct RevocationList {
+pub(crate) struct RevocationList {
     tokens: HashMap<String, u64>,
     users: HashMap<String, (u64, u64)>,
 }
 
 impl RevocationList {
     /// Records a revocation (a later `before` for a user replaces an earlier one).
-    pub fn add(&mut self, r: &Revocation, now: u64) {
+    pub(crate) fn add(&mut self, r: &Revocation, now: u64) {
         self.tokens.retain(|_, until| *until > now);
         self.users.retain(|_, (_, until)| *until > now);
         match &r.revoked {
@@ -83,7 +83,7 @@ impl RevocationList {
     }
 
     /// Whether a token of `user` is revoked at `now`.
-    pub fn is_revoked(&self, user: &str, token: &TokenId, now: u64) -> bool {
+    pub(crate) fn is_revoked(&self, user: &str, token: &TokenId, now: u64) -> bool {
         let by_jti = token
             .jti
             .as_ref()

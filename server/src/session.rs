@@ -131,7 +131,7 @@ pub(crate) struct Session {
 
 /// Runs a connection to its end; `ticket` (from the accept loop) leaves the
 /// pending count when the connection authenticates.
-pub async fn run(
+pub(crate) async fn run(
     node: Arc<Node>,
     mut socket: WebSocket,
     codec: Codec,

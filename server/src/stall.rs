@@ -19,13 +19,13 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 /// How often the ticker observes the clock.
-pub const TICK: Duration = Duration::from_millis(100);
+pub(crate) const TICK: Duration = Duration::from_millis(100);
 /// A silence longer than this between observations is a stall.
-pub const THRESHOLD: Duration = Duration::from_secs(1);
+pub(crate) const THRESHOLD: Duration = Duration::from_secs(1);
 
 /// Total time the node stood still, as seen by observing a monotonic clock.
 #[derive(Debug)]
-pub struct StallClock {
+pub(crate) struct StallClock {
     origin: Instant,
     /// Milliseconds since `origin` of the latest observation.
     last_ms: AtomicU64,
@@ -45,7 +45,7 @@ impl Default for StallClock {
 
 impl StallClock {
     /// Observes the clock at `now`; returns the total stalled time so far (ms).
-    pub fn observe(&self, now: Instant) -> u64 {
+    pub(crate) fn observe(&self, now: Instant) -> u64 {
         let now_ms = now.saturating_duration_since(self.origin).as_millis() as u64;
         let previous = self.last_ms.fetch_max(now_ms, Ordering::AcqRel);
         let silence = now_ms.saturating_sub(previous);
@@ -59,7 +59,7 @@ impl StallClock {
     }
 
     /// Observes the clock every [`TICK`] while `clock` is held elsewhere.
-    pub fn spawn_ticker(clock: &Arc<StallClock>) {
+    pub(crate) fn spawn_ticker(clock: &Arc<StallClock>) {
         let weak = Arc::downgrade(clock);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(TICK);

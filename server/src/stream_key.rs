@@ -18,7 +18,7 @@ const STATUS: &str = "\u{1}status\u{1}";
 
 /// A key brokers store under, told apart by what it is for.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum StreamKey {
+pub(crate) enum StreamKey {
     /// A channel's stream (history) or members (presence), by channel name.
     Channel(Arc<str>),
     /// A user's inbox stream, by user id.
@@ -30,7 +30,7 @@ pub enum StreamKey {
 impl StreamKey {
     /// The key a broker stored as `stored` ([`StreamKey::stored`]); any
     /// string without a user prefix is a channel's.
-    pub fn parse(stored: &str) -> StreamKey {
+    pub(crate) fn parse(stored: &str) -> StreamKey {
         if let Some(user) = stored.strip_prefix(INBOX) {
             StreamKey::Inbox(user.into())
         } else if let Some(user) = stored.strip_prefix(STATUS) {
@@ -42,7 +42,7 @@ impl StreamKey {
 
     /// The string brokers store it under: a channel's name as it is, a
     /// user's id behind its prefix.
-    pub fn stored(&self) -> Arc<str> {
+    pub(crate) fn stored(&self) -> Arc<str> {
         match self {
             StreamKey::Channel(channel) => channel.clone(),
             StreamKey::Inbox(user) => format!("{INBOX}{user}").into(),

@@ -52,7 +52,7 @@ fn file_error(path: &Path, reason: impl ToString) -> TlsError {
 }
 
 /// The acceptor for `config`; `None` without TLS.
-pub fn acceptor(config: &TlsConfig) -> Result<Option<TlsAcceptor>, TlsError> {
+pub(crate) fn acceptor(config: &TlsConfig) -> Result<Option<TlsAcceptor>, TlsError> {
     let (cert_file, key_file) = match (&config.cert_file, &config.key_file) {
         (None, None) => return Ok(None),
         (Some(c), Some(k)) => (c, k),
@@ -80,7 +80,7 @@ pub fn acceptor(config: &TlsConfig) -> Result<Option<TlsAcceptor>, TlsError> {
 
 /// The node's acceptor, replaced on reload.
 #[derive(Default)]
-pub struct Tls {
+pub(crate) struct Tls {
     acceptor: RwLock<Option<TlsAcceptor>>,
 }
 
@@ -94,21 +94,21 @@ impl std::fmt::Debug for Tls {
 
 impl Tls {
     /// TLS as `config` says (files read now).
-    pub fn new(config: &TlsConfig) -> Result<Tls, TlsError> {
+    pub(crate) fn new(config: &TlsConfig) -> Result<Tls, TlsError> {
         Ok(Tls {
             acceptor: RwLock::new(acceptor(config)?),
         })
     }
 
     /// Reads the files again (a reload); the old acceptor stays on failure.
-    pub fn reload(&self, config: &TlsConfig) -> Result<(), TlsError> {
+    pub(crate) fn reload(&self, config: &TlsConfig) -> Result<(), TlsError> {
         let acceptor = acceptor(config)?;
         *write(&self.acceptor) = acceptor;
         Ok(())
     }
 
     /// The acceptor for new connections; `None` for plain HTTP.
-    pub fn current(&self) -> Option<TlsAcceptor> {
+    pub(crate) fn current(&self) -> Option<TlsAcceptor> {
         read(&self.acceptor).clone()
     }
 }

@@ -233,8 +233,8 @@ async fn token_expiring_while_connected_closes_with_4501() {
         assert_closed_with(&closed, CloseCode::TOKEN_EXPIRED);
     }
     // Their registrations and subscriptions are gone with them.
-    assert_eq!(server.node.hub.connections(), 1);
-    assert_eq!(server.node.hub.channel_members("chat:room"), 0);
+    assert_eq!(server.connections(), 1);
+    assert_eq!(server.channel_members("chat:room"), 0);
     bystander.check(&server).await;
 }
 

@@ -12,8 +12,8 @@ use chorus_protocol::message::{
 };
 use chorus_protocol::{Codec, ErrorCode, Payload, Push, ReplyBody, Request};
 use chorus_server::Config;
-use chorus_server::broker::nats::names::Names;
 use chorus_server::config::NamespaceConfig;
+use chorus_server::testing::Names;
 use chorus_testkit::{NatsCluster, NatsServer};
 use common::*;
 
@@ -524,7 +524,7 @@ async fn losing_a_nats_server_mid_stream_loses_no_stored_publication() {
     expect_ok(writer.request(subscribe_req("chat:stream")).await);
 
     const TOTAL: usize = 60;
-    let victim = server_of(&mut cluster, &a.node.id, 3).await;
+    let victim = server_of(&mut cluster, &a.handle().info().node, 3).await;
     for i in 0..TOTAL {
         if i == TOTAL / 3 {
             cluster.server(victim).kill();

@@ -513,9 +513,8 @@ struct RefusingHooks;
 impl chorus_server::Hooks for RefusingHooks {
     fn on_connect<'a>(
         &'a self,
-        ctx: &'a chorus_server::hooks::ConnectContext,
-    ) -> chorus_server::broker::BoxFuture<'a, Result<chorus_server::hooks::ConnectDecision, Error>>
-    {
+        ctx: &'a chorus_server::ConnectContext,
+    ) -> chorus_server::BoxFuture<'a, Result<chorus_server::ConnectDecision, Error>> {
         Box::pin(async move {
             let mut e = Error::new(ErrorCode(1042), "the account service is busy");
             e.temporary = ctx.user == "busy";

@@ -12,6 +12,7 @@ use chorus_protocol::{
 };
 use chorus_server::Config;
 use chorus_server::config::{NamespaceConfig, PublishPolicy};
+use chorus_server::testing::slow_consumer_disconnects;
 use common::*;
 
 fn channel_req(channel: &str) -> ChannelRequest {
@@ -281,10 +282,10 @@ async fn second_connection_over_max_connections_per_user_closes_with_4504() {
     expect_ok(bob.request(subscribe_req("chat:a")).await);
     expect_ok(bob.request(publish_req("chat:a", "1")).await);
     assert_eq!(first.publication().await.data, Payload::from("1"));
-    assert_eq!(server.node.hub.connections(), 2);
+    assert_eq!(server.connections(), 2);
     // Once alice's connection is gone she may connect again.
     first.close_fully().await;
-    assert_eq!(server.node.hub.connections(), 1);
+    assert_eq!(server.connections(), 1);
     let mut again = server.user(Codec::Json, "alice").await;
     assert_usable(&mut again).await;
 }
@@ -308,9 +309,9 @@ async fn connection_over_max_connections_closes_with_4006() {
         assert!(closed.pushed.unwrap().reconnect);
     }
     assert_usable(&mut first).await;
-    assert_eq!(server.node.hub.connections(), 1);
+    assert_eq!(server.connections(), 1);
     first.close_fully().await;
-    assert_eq!(server.node.hub.connections(), 0);
+    assert_eq!(server.connections(), 0);
     let mut next = server.user(Codec::MessagePack, "bob").await;
     assert_usable(&mut next).await;
 }
@@ -375,7 +376,7 @@ async fn subscriber_over_max_members_gets_112() {
             expect_ok(first.request(subscribe_req(&format!("{channel}-2"))).await);
             bob.close_fully().await;
             first.close_fully().await;
-            assert_eq!(server.node.hub.channel_members(channel), 0);
+            assert_eq!(server.channel_members(channel), 0);
         }
     }
 }
@@ -520,7 +521,7 @@ async fn client_that_answers_pings_stays_connected() {
     assert_usable(&mut json).await;
     assert_usable(&mut pack).await;
     // Both are still members: nobody left the channel.
-    assert_eq!(server.node.hub.channel_members("chat:ping"), 2);
+    assert_eq!(server.channel_members("chat:ping"), 2);
 }
 
 // ---- slow consumers ----
@@ -539,14 +540,13 @@ async fn slow_consumer_is_disconnected_without_hurting_a_reader() {
         },
     );
     let server = TestServer::start(cfg).await;
-    let stats = server.node.hub.stats.clone();
     let mut slow = server.user(Codec::Json, "slow").await;
     expect_ok(slow.request(subscribe_req("feed:x")).await);
     slow.pause_reading();
     let mut reader = server.user(Codec::MessagePack, "reader").await;
     expect_ok(reader.request(subscribe_req("feed:x")).await);
     let mut publisher = server.user(Codec::Json, "publisher").await;
-    assert_eq!(server.node.hub.connections(), 3);
+    assert_eq!(server.connections(), 3);
 
     // 2000 x 4 KiB (8 MiB) overflows the socket buffers of the slow client
     // (which never reads, so its receive window never grows) with Linux
@@ -559,7 +559,7 @@ async fn slow_consumer_is_disconnected_without_hurting_a_reader() {
     const WINDOW: usize = 4;
     let pad = "x".repeat(4096);
     let mut received = 0;
-    while received < COUNT || (stats.slow_consumer_disconnects.get() == 0 && received < MAX) {
+    while received < COUNT || (slow_consumer_disconnects(&server.node) == 0 && received < MAX) {
         let start = received;
         let mut ids = Vec::new();
         for i in start..start + WINDOW {
@@ -582,7 +582,7 @@ async fn slow_consumer_is_disconnected_without_hurting_a_reader() {
     assert!(received >= COUNT);
     // Deliveries happen while the publish runs, so by the last publish reply
     // the overflow has been counted and the slow connection told to close.
-    assert_eq!(stats.slow_consumer_disconnects.get(), 1);
+    assert_eq!(slow_consumer_disconnects(&server.node), 1);
     // The slow client, reading at last, finds the end of its connection after
     // what had been buffered: 4001 if the goodbye fit, else an abrupt end.
     slow.resume_reading();
@@ -595,11 +595,11 @@ async fn slow_consumer_is_disconnected_without_hurting_a_reader() {
         assert_eq!(d.code, CloseCode::SLOW_CONSUMER);
     }
     // It is gone from the node; the reader and the publisher are fine.
-    assert_eq!(server.node.hub.connections(), 2);
-    assert_eq!(server.node.hub.channel_members("feed:x"), 1);
+    assert_eq!(server.connections(), 2);
+    assert_eq!(server.channel_members("feed:x"), 1);
     assert_usable(&mut reader).await;
     assert_usable(&mut publisher).await;
-    assert_eq!(stats.slow_consumer_disconnects.get(), 1);
+    assert_eq!(slow_consumer_disconnects(&server.node), 1);
 }
 
 // ---- graceful shutdown ----
@@ -633,7 +633,7 @@ async fn graceful_shutdown_closes_clients_with_4000_and_readyz_says_draining() {
     // Not yet connected: told to go elsewhere too.
     let pending = server.client(Codec::Json).await;
     clients.push(pending);
-    assert_eq!(server.node.hub.connections(), 2);
+    assert_eq!(server.connections(), 2);
 
     server.stop();
     for c in &mut clients {
@@ -657,7 +657,7 @@ async fn graceful_shutdown_closes_clients_with_4000_and_readyz_says_draining() {
         .await
         .expect("server stops in time")
         .unwrap();
-    assert_eq!(server.node.hub.connections(), 0);
+    assert_eq!(server.connections(), 0);
 }
 
 /// Hooks whose `rpc` waits until the test releases it, to hold a connection
@@ -673,7 +673,7 @@ impl chorus_server::Hooks for HeldRpc {
         _client: &'a ClientInfo,
         _method: &'a str,
         _data: Payload,
-    ) -> chorus_server::broker::BoxFuture<'a, Result<Payload, Error>> {
+    ) -> chorus_server::BoxFuture<'a, Result<Payload, Error>> {
         Box::pin(async move {
             self.entered.notify_one();
             self.release.notified().await;
@@ -722,11 +722,7 @@ async fn draining_node_answers_readyz_503_and_turns_new_clients_away() {
         let mut late = server.client(codec).await;
         assert_closed_with(&late.closed_fully().await, CloseCode::SHUTDOWN);
     }
-    assert_eq!(
-        server.node.hub.connections(),
-        1,
-        "only the busy one is left"
-    );
+    assert_eq!(server.connections(), 1, "only the busy one is left");
 
     release.notify_one();
     assert_eq!(
@@ -740,7 +736,7 @@ async fn draining_node_answers_readyz_503_and_turns_new_clients_away() {
         .await
         .expect("server stops in time")
         .unwrap();
-    assert_eq!(server.node.hub.connections(), 0);
+    assert_eq!(server.connections(), 0);
 }
 
 /// An rpc handler that takes a while, like a publish during an election.

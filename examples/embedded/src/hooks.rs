@@ -5,8 +5,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use chorus_protocol::message::{ClientInfo, Error};
 use chorus_protocol::{CloseCode, ErrorCode, Payload};
-use chorus_server::broker::BoxFuture;
-use chorus_server::{ConnectContext, ConnectDecision, Hooks};
+use chorus_server::{BoxFuture, ConnectContext, ConnectDecision, Hooks};
 
 /// Application error: a publication was refused by moderation.
 pub const MESSAGE_REFUSED: ErrorCode = ErrorCode(1001);

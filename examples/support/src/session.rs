@@ -57,10 +57,7 @@ pub fn sign_in(ws: &str, secret: &str, user: &str) -> Result<Session, SessionErr
         sub: user.to_owned(),
         iat: Some(now),
         exp: Some(now + TOKEN_LIFETIME.as_secs()),
-        jti: Some(format!(
-            "{user}-{now}-{}",
-            chorus_server::ids::random_hex(4)
-        )),
+        jti: Some(format!("{user}-{now}-{}", mint::random_jti())),
         info: Some(serde_json::json!({ "name": user })),
         ..Claims::default()
     };

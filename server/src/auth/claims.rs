@@ -40,10 +40,12 @@ pub struct Claims {
     /// comes from a signed token, clients cannot forge it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub info: Option<serde_json::Value>,
-    /// Channel grants for subscribing; see [`grant_matches`] for the syntax.
+    /// Channel grants for subscribing: exact channel names, `*`, or a prefix
+    /// ending in `*` (`chat:*`); see [`Claims::may_subscribe`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub subs: Vec<String>,
-    /// Channel grants for publishing; see [`grant_matches`] for the syntax.
+    /// Channel grants for publishing, written as `subs`; see
+    /// [`Claims::may_publish`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pubs: Vec<String>,
     /// Whether the connection may use the `broadcast` command, which reaches

@@ -1,5 +1,5 @@
-//! Token minting, for tests, the conformance suite and the server's dev-mode
-//! demo tokens. Signing needs only what verification already links in, and
+//! Token minting, for app backends, tests, the conformance suite and the
+//! server's dev-mode demo tokens. Signing needs only what verification already links in, and
 //! keeping it next to [`Verifier`](super::Verifier) guarantees both agree on
 //! the claim format.
 
@@ -20,4 +20,11 @@ pub fn hs256<C: serde::Serialize>(secret: &str, claims: &C) -> Result<String, Au
         &EncodingKey::from_secret(secret.as_bytes()),
     )
     .map_err(|e| AuthError::Invalid(format!("cannot sign token: {e}")))
+}
+
+/// A fresh random token id for the `jti` claim (16 hex digits from the
+/// operating system's generator): a token that has one can be revoked on its
+/// own, without the user's other tokens.
+pub fn random_jti() -> String {
+    crate::ids::random_hex(8)
 }

@@ -24,7 +24,7 @@
 //! Layout: the `[auth]` table and its limits (`config`), what a token carries
 //! (`claims`), checking a token (`verifier`), turning key text into keys
 //! (`keys`), and signing tokens ([`mint`]). Which channels a grant admits is
-//! [`crate::permissions::grant_matches`].
+//! decided in the crate's `permissions` module (`grant_matches`).
 
 mod claims;
 mod config;

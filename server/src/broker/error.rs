@@ -9,7 +9,7 @@ use thiserror::Error;
 
 /// The underlying error of a broker failure, shared: one failed commit
 /// answers every publish of its batch with the same error.
-pub type Source = Arc<dyn std::error::Error + Send + Sync>;
+pub(crate) type Source = Arc<dyn std::error::Error + Send + Sync>;
 
 /// Anything a source can be made of: an error, or a message.
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -77,7 +77,7 @@ pub enum BrokerError {
 
 impl BrokerError {
     /// NATS could not be reached while doing `what`.
-    pub fn unavailable(what: impl Into<String>, source: impl Into<BoxError>) -> Self {
+    pub(crate) fn unavailable(what: impl Into<String>, source: impl Into<BoxError>) -> Self {
         BrokerError::Unavailable {
             what: what.into(),
             source: Arc::from(source.into()),
@@ -85,7 +85,7 @@ impl BrokerError {
     }
 
     /// JetStream refused or failed `what`.
-    pub fn storage(what: impl Into<String>, source: impl Into<BoxError>) -> Self {
+    pub(crate) fn storage(what: impl Into<String>, source: impl Into<BoxError>) -> Self {
         BrokerError::Storage {
             what: what.into(),
             source: Arc::from(source.into()),
@@ -94,7 +94,7 @@ impl BrokerError {
 
     /// JetStream cannot reserve the storage `what` asks for; `hint` says
     /// what to change.
-    pub fn insufficient_storage(
+    pub(crate) fn insufficient_storage(
         what: impl Into<String>,
         source: impl Into<BoxError>,
         hint: impl Into<String>,
@@ -107,7 +107,7 @@ impl BrokerError {
     }
 
     /// Encoding `what` failed.
-    pub fn encode(what: impl Into<String>, source: impl Into<BoxError>) -> Self {
+    pub(crate) fn encode(what: impl Into<String>, source: impl Into<BoxError>) -> Self {
         BrokerError::Encode {
             what: what.into(),
             source: Arc::from(source.into()),
@@ -115,7 +115,7 @@ impl BrokerError {
     }
 
     /// The option `what` does not work with NATS.
-    pub fn config(what: impl Into<String>, source: impl Into<BoxError>) -> Self {
+    pub(crate) fn config(what: impl Into<String>, source: impl Into<BoxError>) -> Self {
         BrokerError::Config {
             what: what.into(),
             source: Arc::from(source.into()),

@@ -9,10 +9,10 @@
 //! builds the queue items and shared frames its connections write.
 
 mod error;
-pub mod memory;
-pub mod nats;
+pub(crate) mod memory;
+pub(crate) mod nats;
 
-pub use error::{BrokerError, Source};
+pub use error::BrokerError;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -27,12 +27,13 @@ use crate::history::{HistoryOptions, HistoryPage, HistoryQuery};
 use crate::hub::Hub;
 use crate::stream_key::StreamKey;
 
-/// A boxed future, so that brokers can be used as trait objects.
+/// A boxed future: what [`Hooks`](crate::Hooks) methods return, and what lets
+/// brokers be used as trait objects.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// A publish as the broker sees it.
 #[derive(Debug, Clone)]
-pub struct PublishArgs {
+pub(crate) struct PublishArgs {
     /// The channel.
     pub channel: Arc<str>,
     /// The data.
@@ -48,7 +49,7 @@ pub struct PublishArgs {
 
 /// What a publish did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PublishOutcome {
+pub(crate) struct PublishOutcome {
     /// Position of the publication (history channels only).
     pub position: Option<StreamPosition>,
     /// True when the idempotency key was a repeat and nothing was delivered.
@@ -59,7 +60,7 @@ pub struct PublishOutcome {
 /// it holds; on a cluster, replicas of the presence store can lag the last
 /// writes by moments, and reading past that lag costs a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Freshness {
+pub(crate) enum Freshness {
     /// Reflects at least this node's own writes, at no extra cost: for the
     /// checks a node makes on its own paths (limits, online status).
     OwnWrites,
@@ -70,7 +71,7 @@ pub enum Freshness {
 
 /// Presence counts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct PresenceStats {
+pub(crate) struct PresenceStats {
     /// Connections.
     pub clients: u32,
     /// Distinct users.
@@ -107,7 +108,7 @@ pub struct NodeCounts {
 
 impl NodeCounts {
     /// The counts of a node's hub now.
-    pub fn of(hub: &Hub) -> Self {
+    pub(crate) fn of(hub: &Hub) -> Self {
         let channels = hub.channels();
         NodeCounts {
             connections: hub.connections(),
@@ -132,7 +133,13 @@ pub struct NodeStatus {
 
 impl NodeStatus {
     /// The status of a node from its identity and its hub's counts.
-    pub fn of(node: &str, started: Instant, broker: &str, draining: bool, hub: &Hub) -> Self {
+    pub(crate) fn of(
+        node: &str,
+        started: Instant,
+        broker: &str,
+        draining: bool,
+        hub: &Hub,
+    ) -> Self {
         NodeStatus {
             info: NodeInfo {
                 node: node.to_owned(),
@@ -150,12 +157,12 @@ impl NodeStatus {
 /// its own trait so that each reads (and is implemented) on its own.
 /// Brokers hand what arrives for this node to the [`Hub`] as plain protocol
 /// data; only the hub builds what connections write.
-pub trait Broker: PubSub + PresenceStore + Users + Cluster {}
+pub(crate) trait Broker: PubSub + PresenceStore + Users + Cluster {}
 
 impl<T: PubSub + PresenceStore + Users + Cluster> Broker for T {}
 
 /// Channels: publications with their history, and join/leave events.
-pub trait PubSub: Send + Sync + 'static {
+pub(crate) trait PubSub: Send + Sync + 'static {
     /// Appends to history (if any) and delivers to every subscriber on every node,
     /// in offset order per channel.
     fn publish(&self, args: PublishArgs) -> BoxFuture<'_, Result<PublishOutcome, BrokerError>>;
@@ -181,7 +188,7 @@ pub trait PubSub: Send + Sync + 'static {
 }
 
 /// Who is in a channel, across the cluster.
-pub trait PresenceStore: Send + Sync + 'static {
+pub(crate) trait PresenceStore: Send + Sync + 'static {
     /// Records a member of a channel.
     fn presence_add(
         &self,
@@ -213,7 +220,7 @@ pub trait PresenceStore: Send + Sync + 'static {
 
 /// Users and their connections: messages to users and to everyone, closing
 /// connections wherever they are, revocation and last-seen times.
-pub trait Users: Send + Sync + 'static {
+pub(crate) trait Users: Send + Sync + 'static {
     /// Same as [`PubSub::channel_interest`] for a user's connections on this node.
     fn user_interest(&self, user: Arc<str>) -> BoxFuture<'_, Result<(), BrokerError>>;
 
@@ -269,7 +276,7 @@ pub trait Users: Send + Sync + 'static {
 
 /// The node as a member of its cluster: readiness, the other nodes,
 /// configuration and leaving.
-pub trait Cluster: Send + Sync + 'static {
+pub(crate) trait Cluster: Send + Sync + 'static {
     /// Whether the broker can serve now (`/readyz`).
     fn ready(&self) -> bool;
 

@@ -193,7 +193,7 @@ impl Config {
 
     /// History bounds of a stream: a channel's (from its namespace) or a
     /// user's inbox, if it keeps history.
-    pub fn history_of(&self, key: &crate::stream_key::StreamKey) -> Option<HistoryOptions> {
+    pub(crate) fn history_of(&self, key: &crate::stream_key::StreamKey) -> Option<HistoryOptions> {
         use crate::stream_key::StreamKey;
         match key {
             StreamKey::Channel(channel) => self

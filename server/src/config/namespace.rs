@@ -88,7 +88,7 @@ impl NamespaceConfig {
     }
 
     /// History bounds of the namespace's channels, if they keep history.
-    pub fn history(&self) -> Option<HistoryOptions> {
+    pub(crate) fn history(&self) -> Option<HistoryOptions> {
         self.has_history().then(|| HistoryOptions {
             size: self.history_size,
             ttl: std::time::Duration::from_millis(self.history_ttl_ms),

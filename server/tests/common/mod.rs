@@ -7,6 +7,7 @@
 use std::net::SocketAddr;
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chorus_conformance::suite::client::{self, Conn, Upgrade, upgrade_with_origin};
@@ -16,7 +17,7 @@ use chorus_protocol::message::{ConnectRequest, Error, Publication};
 use chorus_protocol::{ClientFrame, Codec, Command, Push, ReplyBody, Request, ServerFrame};
 use chorus_server::auth::{Claims, mint};
 use chorus_server::config::NamespaceConfig;
-use chorus_server::{Config, Node, ServerBuilder};
+use chorus_server::{Config, Handle, Node, ServerBuilder};
 use tokio::sync::oneshot;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -66,6 +67,25 @@ impl TestServer {
 
     pub fn url(&self) -> String {
         format!("ws://{}/ws", self.addr)
+    }
+
+    /// The node's handle, as an embedder gets it.
+    pub fn handle(&self) -> Handle {
+        Handle::new(self.node.clone())
+    }
+
+    /// Authenticated connections on the node.
+    pub fn connections(&self) -> usize {
+        self.handle().stats().connections
+    }
+
+    /// Subscribers of `channel` on the node.
+    pub fn channel_members(&self, channel: &str) -> usize {
+        self.handle()
+            .channels()
+            .into_iter()
+            .find(|c| c.channel == channel)
+            .map_or(0, |c| c.members)
     }
 
     /// Starts graceful shutdown.
@@ -333,11 +353,17 @@ pub async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// Data no other probe of this test process publishes.
+fn probe_marker() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    format!("\"probe {}\"", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
 /// Proves the server still serves others: a fresh subscriber (JSON) and a fresh
 /// publisher (MessagePack) on `channel`, one publication delivered end to end.
 /// Both users need to be allowed to subscribe and publish there.
 pub async fn assert_round_trip(server: &TestServer, channel: &str) {
-    let marker = format!("\"probe {}\"", server.node.next_client_id());
+    let marker = probe_marker();
     let mut sub = server.user(Codec::Json, "probe-sub").await;
     let mut publisher = server.user(Codec::MessagePack, "probe-pub").await;
     expect_ok(sub.request(subscribe_req(channel)).await);
@@ -441,7 +467,7 @@ impl Bystander {
     /// A fresh MessagePack connection subscribes and publishes to the channel;
     /// the bystander receives that publication.
     pub async fn check(&mut self, server: &TestServer) {
-        let marker = format!("\"probe {}\"", server.node.next_client_id());
+        let marker = probe_marker();
         let mut publisher = server.user(Codec::MessagePack, "probe-pub").await;
         expect_ok(publisher.request(subscribe_req(&self.channel)).await);
         expect_ok(

@@ -11,11 +11,11 @@ use std::sync::{Arc, Mutex};
 use crate::sync::lock;
 
 /// What a stored message costs beyond its data (offsets, epoch, sender info).
-pub const MESSAGE_OVERHEAD: usize = 128;
+pub(super) const MESSAGE_OVERHEAD: usize = 128;
 
 /// The messages of many streams, counted against one bound.
 #[derive(Debug)]
-pub struct Budget {
+pub(super) struct Budget {
     max: AtomicUsize,
     state: Mutex<State>,
 }
@@ -30,7 +30,7 @@ struct State {
 
 impl Budget {
     /// A budget of `max` bytes.
-    pub fn new(max: usize) -> Self {
+    pub(super) fn new(max: usize) -> Self {
         Budget {
             max: AtomicUsize::new(max),
             state: Mutex::default(),
@@ -38,14 +38,14 @@ impl Budget {
     }
 
     /// Changes the bound (a reload).
-    pub fn set_max(&self, max: usize) {
+    pub(super) fn set_max(&self, max: usize) {
         self.max.store(max, Ordering::Relaxed);
     }
 
     /// Counts a message of `bytes` stored at `offset` of stream `key`;
     /// returns the messages (stream, offset) to forget, oldest first, to
     /// stay within the bound.
-    pub fn charge(&self, key: Arc<str>, offset: u64, bytes: usize) -> Vec<(Arc<str>, u64)> {
+    pub(super) fn charge(&self, key: Arc<str>, offset: u64, bytes: usize) -> Vec<(Arc<str>, u64)> {
         let max = self.max.load(Ordering::Relaxed);
         let mut state = lock(&self.state);
         state.used += bytes;

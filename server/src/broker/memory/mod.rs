@@ -32,7 +32,7 @@ use stream::Stream;
 
 /// The in-memory broker.
 #[derive(Debug)]
-pub struct MemoryBroker {
+pub(crate) struct MemoryBroker {
     hub: Arc<Hub>,
     streams: Mutex<HashMap<Arc<str>, Arc<Mutex<Stream>>>>,
     idempotency: Mutex<Remembered>,
@@ -55,7 +55,7 @@ type Members = HashMap<Arc<str>, ClientInfo>;
 
 impl MemoryBroker {
     /// A broker delivering into `hub`.
-    pub fn new(hub: Arc<Hub>, idempotency_window: Duration) -> Self {
+    pub(crate) fn new(hub: Arc<Hub>, idempotency_window: Duration) -> Self {
         MemoryBroker {
             hub,
             streams: Mutex::default(),
@@ -71,7 +71,7 @@ impl MemoryBroker {
 
     /// Sets the bounds of all inboxes together and of all channels'
     /// history together.
-    pub fn set_bounds(&self, config: &crate::config::Config) {
+    pub(crate) fn set_bounds(&self, config: &crate::config::Config) {
         self.inboxes.set_max(config.users.inbox_max_bytes);
         self.histories.set_max(config.limits.history_memory_bytes);
     }
@@ -111,7 +111,7 @@ impl MemoryBroker {
     /// Drops streams that retain nothing (their next publish starts a new
     /// epoch) and idempotency keys past their window. Called periodically so
     /// that memory stays bounded by live channels and recent keys.
-    pub fn sweep(&self, opts_for: impl Fn(&StreamKey) -> Option<HistoryOptions>) {
+    pub(crate) fn sweep(&self, opts_for: impl Fn(&StreamKey) -> Option<HistoryOptions>) {
         let now = Instant::now();
         lock(&self.idempotency).sweep(now, self.idempotency_window());
         lock(&self.streams).retain(|key, stream| {

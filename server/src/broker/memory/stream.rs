@@ -13,7 +13,7 @@ use crate::history::{HistoryOptions, HistoryPage, HistoryQuery, page};
 
 /// One channel's stream.
 #[derive(Debug)]
-pub struct Stream {
+pub(super) struct Stream {
     epoch: Arc<str>,
     top: u64,
     ring: VecDeque<(Publication, Instant)>,
@@ -21,7 +21,7 @@ pub struct Stream {
 
 impl Stream {
     /// A new, empty stream with a fresh epoch.
-    pub fn new(epoch: Arc<str>) -> Self {
+    pub(super) fn new(epoch: Arc<str>) -> Self {
         Stream {
             epoch,
             top: 0,
@@ -30,7 +30,7 @@ impl Stream {
     }
 
     /// The current position.
-    pub fn position(&self) -> StreamPosition {
+    pub(super) fn position(&self) -> StreamPosition {
         StreamPosition {
             offset: self.top,
             epoch: self.epoch.to_string(),
@@ -51,7 +51,7 @@ impl Stream {
     }
 
     /// Stamps the next offset and epoch on `p`, keeps a copy, and returns it.
-    pub fn append(
+    pub(super) fn append(
         &mut self,
         mut p: Publication,
         now: Instant,
@@ -67,7 +67,7 @@ impl Stream {
 
     /// Forgets the retained publications up to `offset` (oldest first): the
     /// node's inbox budget evicting across inboxes. True if one went.
-    pub fn evict_through(&mut self, offset: u64) -> bool {
+    pub(super) fn evict_through(&mut self, offset: u64) -> bool {
         let mut evicted = false;
         while self
             .ring
@@ -81,13 +81,13 @@ impl Stream {
     }
 
     /// True when nothing is retained any more (after evicting what expired).
-    pub fn is_idle(&mut self, now: Instant, opts: HistoryOptions) -> bool {
+    pub(super) fn is_idle(&mut self, now: Instant, opts: HistoryOptions) -> bool {
         self.evict(now, opts);
         self.ring.is_empty()
     }
 
     /// Reads history (see [`page`]), after evicting what expired.
-    pub fn read(
+    pub(super) fn read(
         &mut self,
         query: &HistoryQuery,
         now: Instant,

@@ -26,7 +26,7 @@ use crate::sync::lock;
 impl NatsBroker {
     /// Connects to NATS, creates the stream and buckets (or checks they match),
     /// registers the node and starts listening to broadcast and control traffic.
-    pub async fn connect(
+    pub(crate) async fn connect(
         config: Arc<Config>,
         hub: Arc<Hub>,
         node: Arc<str>,

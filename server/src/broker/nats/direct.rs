@@ -12,7 +12,7 @@ use crate::broker::BrokerError;
 
 /// One stored message as a direct read returns it.
 #[derive(Debug, Clone)]
-pub struct Stored {
+pub(super) struct Stored {
     /// Its stream sequence.
     pub sequence: u64,
     /// The subject it was stored under.
@@ -34,7 +34,7 @@ impl Stored {
     }
 
     /// True for a KV delete or purge marker.
-    pub fn is_tombstone(&self) -> bool {
+    pub(super) fn is_tombstone(&self) -> bool {
         self.message
             .headers
             .as_ref()
@@ -45,7 +45,7 @@ impl Stored {
 
 /// A batch of stored messages and how many more match after it.
 #[derive(Debug, Default)]
-pub struct Batch {
+pub(super) struct Batch {
     /// The messages, in stream order.
     pub messages: Vec<Stored>,
     /// Matching messages left after this batch.
@@ -60,7 +60,7 @@ const RETRY_PAUSE: Duration = Duration::from_millis(50);
 
 /// Sends a batched direct get to `stream` and collects the answer, in order.
 /// Nothing matching is an empty batch, not an error.
-pub async fn batch(
+pub(super) async fn batch(
     client: &Client,
     stream: &str,
     request: Value,
@@ -140,7 +140,7 @@ fn header_u64(message: &Message, name: &str) -> Option<u64> {
 /// direct get and followers lag by moments, so this is how a read sees a write
 /// it knows of. The request must match at least one message that exists
 /// (a replica that matches nothing cannot say how far it has got).
-pub async fn batch_at_least(
+pub(super) async fn batch_at_least(
     client: &Client,
     stream: &str,
     request: Value,

@@ -21,7 +21,7 @@ mod delivery;
 mod direct;
 mod history;
 mod housekeeping;
-pub mod names;
+pub(crate) mod names;
 mod presence;
 mod registry;
 mod setup;
@@ -68,7 +68,7 @@ impl Drop for Task {
 
 /// The NATS broker.
 #[derive(Debug)]
-pub struct NatsBroker {
+pub(crate) struct NatsBroker {
     client: Client,
     names: Names,
     node: Arc<str>,

@@ -142,7 +142,7 @@ impl Names {
     }
 
     /// Key remembering one idempotency key of a channel (its digest).
-    pub fn idempotency_key(&self, key: &crate::idempotency::KeyDigest) -> String {
+    pub(crate) fn idempotency_key(&self, key: &crate::idempotency::KeyDigest) -> String {
         key.hex()
     }
 }

@@ -50,7 +50,7 @@ struct Local {
 
 /// Presence in a JetStream KV bucket.
 #[derive(Debug)]
-pub struct Presence {
+pub(super) struct Presence {
     client: Client,
     kv: kv::Store,
     names: Names,
@@ -73,7 +73,7 @@ fn decode(bytes: &[u8]) -> Option<Vec<ClientInfo>> {
 
 impl Presence {
     /// Presence for `node`, stored in `kv`.
-    pub fn new(
+    pub(super) fn new(
         client: Client,
         kv: kv::Store,
         names: Names,
@@ -92,7 +92,7 @@ impl Presence {
     }
 
     /// Records a local member and writes the channel's entry.
-    pub async fn add(&self, channel: Arc<str>, info: ClientInfo) -> Result<(), BrokerError> {
+    pub(super) async fn add(&self, channel: Arc<str>, info: ClientInfo) -> Result<(), BrokerError> {
         {
             let mut local = lock(&self.local);
             let entry = local.entry(channel.clone()).or_default();
@@ -103,7 +103,7 @@ impl Presence {
     }
 
     /// Forgets a local member and writes the channel's entry.
-    pub async fn remove(&self, channel: Arc<str>, client: &str) -> Result<(), BrokerError> {
+    pub(super) async fn remove(&self, channel: Arc<str>, client: &str) -> Result<(), BrokerError> {
         {
             let mut local = lock(&self.local);
             let Some(entry) = local.get_mut(&channel) else {
@@ -147,7 +147,7 @@ impl Presence {
 
     /// Rewrites every entry of this node (keeps them from expiring, and retries
     /// writes that failed while NATS was unreachable).
-    pub async fn refresh(&self) {
+    pub(super) async fn refresh(&self) {
         let channels: Vec<(Arc<str>, Vec<ClientInfo>)> = lock(&self.local)
             .iter()
             .map(|(c, l)| (c.clone(), l.members.values().cloned().collect()))
@@ -171,7 +171,7 @@ impl Presence {
 
     /// Writes (or refreshes) this node's marker entry, which every read asks
     /// for; under the empty channel name, which no channel has.
-    pub async fn mark(&self) -> Result<(), BrokerError> {
+    pub(super) async fn mark(&self) -> Result<(), BrokerError> {
         self.put(MARKER, &[]).await
     }
 
@@ -207,7 +207,7 @@ impl Presence {
     }
 
     /// Members of a channel on every node, skipping nodes known to be dead.
-    pub async fn members(
+    pub(super) async fn members(
         &self,
         channel: &str,
         dead: &HashSet<String>,
@@ -245,7 +245,7 @@ impl Presence {
     }
 
     /// Member counts of a channel on every node.
-    pub async fn stats(
+    pub(super) async fn stats(
         &self,
         channel: &str,
         dead: &HashSet<String>,
@@ -261,7 +261,7 @@ impl Presence {
 
     /// Every entry a node wrote (to announce what a dead node's members left):
     /// the presence key (channel, or status key) and its members.
-    pub async fn all_of_node(
+    pub(super) async fn all_of_node(
         &self,
         node: &str,
     ) -> Result<Vec<(String, Vec<ClientInfo>)>, BrokerError> {
@@ -287,7 +287,7 @@ impl Presence {
     }
 
     /// Removes every entry of this node (graceful shutdown).
-    pub async fn clear(&self) {
+    pub(super) async fn clear(&self) {
         let mut channels: Vec<Arc<str>> = lock(&self.local).drain().map(|(c, _)| c).collect();
         channels.push(MARKER.into());
         for channel in channels {

@@ -28,7 +28,7 @@ struct State {
 
 /// The registry bucket and what this node last read of it.
 #[derive(Debug)]
-pub struct Registry {
+pub(super) struct Registry {
     client: Client,
     kv: kv::Store,
     names: Names,
@@ -41,7 +41,7 @@ pub struct Registry {
 
 impl Registry {
     /// The registry for `node`.
-    pub fn new(
+    pub(super) fn new(
         client: Client,
         kv: kv::Store,
         names: Names,
@@ -61,7 +61,7 @@ impl Registry {
     }
 
     /// Writes this node's entry.
-    pub async fn beat(&self, status: &NodeStatus) -> Result<(), BrokerError> {
+    pub(super) async fn beat(&self, status: &NodeStatus) -> Result<(), BrokerError> {
         let value =
             serde_json::to_vec(status).map_err(|e| BrokerError::encode("registry entry", e))?;
         self.kv
@@ -72,7 +72,7 @@ impl Registry {
     }
 
     /// Reads every live entry, sorted by node id.
-    pub async fn read(&self) -> Result<Vec<NodeStatus>, BrokerError> {
+    pub(super) async fn read(&self) -> Result<Vec<NodeStatus>, BrokerError> {
         let mut nodes: Vec<NodeStatus> = self.read_map().await?.into_values().collect();
         nodes.sort_by(|a, b| a.info.node.cmp(&b.info.node));
         Ok(nodes)
@@ -101,7 +101,7 @@ impl Registry {
     }
 
     /// Reads every entry; returns the nodes that died since the last poll.
-    pub async fn poll(&self) -> Result<Vec<String>, BrokerError> {
+    pub(super) async fn poll(&self) -> Result<Vec<String>, BrokerError> {
         let live = self.read_map().await?;
         let now = Instant::now();
         let mut state = lock(&self.state);
@@ -128,18 +128,18 @@ impl Registry {
 
     /// Whether this node leads cluster-wide chores (the live node with the
     /// smallest id): only one node then announces a dead node's users offline.
-    pub fn leads(&self) -> bool {
+    pub(super) fn leads(&self) -> bool {
         let state = lock(&self.state);
         state.live.keys().all(|n| n.as_str() >= &*self.node)
     }
 
     /// Nodes seen to die recently (their presence entries may linger).
-    pub fn dead(&self) -> HashSet<String> {
+    pub(super) fn dead(&self) -> HashSet<String> {
         lock(&self.state).dead.keys().cloned().collect()
     }
 
     /// Removes this node's entry (graceful shutdown).
-    pub async fn leave(&self) {
+    pub(super) async fn leave(&self) {
         let _ = self.kv.delete(&*self.node).await;
     }
 }

@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use crate::broker::BrokerError;
 
 /// How long a setup step keeps trying before the node gives up starting.
-pub const RETRY_FOR: Duration = Duration::from_secs(30);
+pub(super) const RETRY_FOR: Duration = Duration::from_secs(30);
 
 /// The first pause between tries; it doubles up to [`MAX_PAUSE`].
 const FIRST_PAUSE: Duration = Duration::from_millis(100);
@@ -38,7 +38,7 @@ fn storage_hint() -> String {
 /// Runs `step` until it succeeds or [`RETRY_FOR`] has passed; the last error,
 /// named `what`, is the node's startup error. A refusal for lack of storage
 /// fails at once, saying what to change.
-pub async fn retrying<T, E, F, Fut>(what: &str, mut step: F) -> Result<T, BrokerError>
+pub(super) async fn retrying<T, E, F, Fut>(what: &str, mut step: F) -> Result<T, BrokerError>
 where
     E: Display + Into<Box<dyn std::error::Error + Send + Sync>>,
     F: FnMut() -> Fut,

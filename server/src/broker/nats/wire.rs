@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::broker::BrokerError;
 
 /// Encodes a push for other nodes.
-pub fn encode_push(push: Push) -> Result<(Bytes, ServerFrame), BrokerError> {
+pub(super) fn encode_push(push: Push) -> Result<(Bytes, ServerFrame), BrokerError> {
     let frame = ServerFrame::Push(push);
     let bytes = Codec::MessagePack
         .encode_server(&frame)
@@ -18,7 +18,7 @@ pub fn encode_push(push: Push) -> Result<(Bytes, ServerFrame), BrokerError> {
 }
 
 /// Decodes a push from another node (`None`, logged, for anything else).
-pub fn decode_push(bytes: &[u8]) -> Option<Push> {
+pub(super) fn decode_push(bytes: &[u8]) -> Option<Push> {
     match Codec::MessagePack.decode_server(bytes) {
         Ok(ServerFrame::Push(push)) => Some(push),
         Ok(_) => {
@@ -35,7 +35,7 @@ pub fn decode_push(bytes: &[u8]) -> Option<Push> {
 /// A cross-node action.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Control {
+pub(super) enum Control {
     /// Close every connection of a user.
     CloseUser {
         /// The user.
@@ -60,7 +60,7 @@ pub enum Control {
 
 impl Control {
     /// The close code it asks for.
-    pub fn code(&self) -> CloseCode {
+    pub(super) fn code(&self) -> CloseCode {
         match self {
             Control::CloseUser { code, .. } | Control::CloseClient { code, .. } => CloseCode(*code),
             Control::Revoke(_) => CloseCode::TOKEN_REVOKED,

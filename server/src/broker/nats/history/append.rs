@@ -131,7 +131,7 @@ impl HistoryStore {
     /// or `duplicate` when the client's `key` was already stored within the
     /// window. Retries as the module documentation says, for at most the
     /// publish timeout.
-    pub async fn append(
+    pub(crate) async fn append(
         self: &Arc<Self>,
         channel: &Arc<str>,
         p: Publication,

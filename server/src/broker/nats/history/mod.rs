@@ -93,7 +93,7 @@ type HeadSlot = Arc<append::Writer>;
 
 /// The history stream.
 #[derive(Debug)]
-pub struct HistoryStore {
+pub(super) struct HistoryStore {
     client: Client,
     js: jetstream::Context,
     /// For requests only the stream leader answers: short attempts.
@@ -163,7 +163,7 @@ fn stream_config(names: &Names, config: &Config) -> Option<stream::Config> {
 impl HistoryStore {
     /// The history store; creates (or updates) the stream when some namespace
     /// keeps history.
-    pub async fn new(
+    pub(super) async fn new(
         client: Client,
         js: jetstream::Context,
         names: Names,
@@ -191,7 +191,7 @@ impl HistoryStore {
     }
 
     /// Brings the stream's limits in line with the namespaces (a reload).
-    pub async fn reconfigure(&self, config: &Config) -> Result<(), BrokerError> {
+    pub(super) async fn reconfigure(&self, config: &Config) -> Result<(), BrokerError> {
         let Some(wanted) = stream_config(&self.names, config) else {
             return Ok(());
         };

@@ -126,7 +126,7 @@ impl HistoryStore {
 
     /// Answers a history query (see [`crate::history::page`]) from what the
     /// stream retains of the channel, trimmed to the namespace's size.
-    pub async fn read(
+    pub(crate) async fn read(
         &self,
         channel: &str,
         opts: HistoryOptions,
