@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use chorus_protocol::message::*;
-use chorus_protocol::{Channel, CloseCode, ErrorCode, Payload};
+use chorus_protocol::{Channel, CloseCode, Payload};
 use serde::Serialize;
 
 use crate::broker::{NodeCounts, NodeInfo, NodeStatus};
@@ -36,22 +36,10 @@ impl Handle {
         self.node.resolve(channel)
     }
 
-    /// Refuses data larger than clients may receive (`limits.max_message_size`).
-    fn check_size(&self, data: &Payload) -> Result<(), Error> {
-        let max = self.node.config().limits.max_message_size;
-        if data.len() > max {
-            return Err(Error::new(
-                ErrorCode::MESSAGE_TOO_LARGE,
-                format!("data is {} bytes; the maximum is {max}", data.len()),
-            ));
-        }
-        Ok(())
-    }
-
     /// Publishes to a channel as the server (no publisher info, no permission checks).
     pub async fn publish(&self, req: PublishRequest) -> Result<PublishResult, Error> {
         let (channel, ns) = self.namespace(&req.channel)?;
-        self.check_size(&req.data)?;
+        self.node.check_size(&req.data)?;
         self.node
             .publish(&channel, &ns, req.data, None, req.idempotency_key)
             .await
@@ -59,9 +47,8 @@ impl Handle {
 
     /// Delivers data to every connection of a user, on every node.
     pub async fn send_to_user(&self, user: &str, data: Payload) -> Result<(), Error> {
-        chorus_protocol::check_user_id(user)
-            .map_err(|e| Error::new(ErrorCode::BAD_REQUEST, format!("{user:?}: {e}")))?;
-        self.check_size(&data)?;
+        Node::check_recipient(user)?;
+        self.node.check_size(&data)?;
         let message = Message {
             data,
             ..Default::default()
@@ -73,7 +60,7 @@ impl Handle {
 
     /// Delivers data to every connection on every node.
     pub async fn broadcast(&self, data: Payload) -> Result<(), Error> {
-        self.check_size(&data)?;
+        self.node.check_size(&data)?;
         let message = Message {
             data,
             from: None,

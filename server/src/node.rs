@@ -132,6 +132,32 @@ impl Node {
         self.shutdown.send_replace(true);
     }
 
+    /// Refuses data larger than clients may receive (`limits.max_message_size`,
+    /// error 113): one bound for what clients publish and what backends send.
+    pub(crate) fn check_size(
+        &self,
+        data: &chorus_protocol::Payload,
+    ) -> Result<(), chorus_protocol::message::Error> {
+        let max = self.config().limits.max_message_size;
+        if data.len() > max {
+            return Err(chorus_protocol::message::Error::new(
+                chorus_protocol::ErrorCode::MESSAGE_TOO_LARGE,
+                format!("data is {} bytes; the maximum is {max}", data.len()),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Refuses a recipient whose user id breaks the grammar (error 107, naming it).
+    pub(crate) fn check_recipient(user: &str) -> Result<(), chorus_protocol::message::Error> {
+        chorus_protocol::check_user_id(user).map_err(|e| {
+            chorus_protocol::message::Error::new(
+                chorus_protocol::ErrorCode::BAD_REQUEST,
+                format!("{user:?}: {e}"),
+            )
+        })
+    }
+
     /// Parses a channel name and finds its namespace's options.
     pub(crate) fn resolve(
         &self,

@@ -114,13 +114,7 @@ impl Session {
         let (channel, ns) = self.resolve(&req.channel)?;
         let subscribed = self.subs.contains_key(channel.as_str());
         may_publish(&ns, self.principal(), &channel, subscribed)?;
-        let max = self.node.config().limits.max_message_size;
-        if req.data.len() > max {
-            return Err(err(
-                ErrorCode::MESSAGE_TOO_LARGE,
-                format!("data exceeds {max} bytes"),
-            ));
-        }
+        self.node.check_size(&req.data)?;
         let info = self.authed()?.info.clone();
         let node = self.node.clone();
         let data = node
@@ -139,8 +133,7 @@ impl Session {
                 "anonymous connections cannot send to users",
             ));
         }
-        chorus_protocol::check_user_id(&req.user)
-            .map_err(|e| err(ErrorCode::BAD_REQUEST, format!("{:?}: {e}", req.user)))?;
+        crate::node::Node::check_recipient(&req.user)?;
         let message = Message {
             data: req.data,
             from: Some(auth.info.clone()),
