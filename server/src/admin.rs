@@ -28,11 +28,11 @@ use axum::routing::get;
 use crate::config::Config;
 use crate::node::Node;
 
-/// The page.
+/// The dashboard's HTML, served at `/admin`.
 const INDEX_HTML: &str = include_str!("admin/index.html");
 /// Its script: sign-in, polling, the OpenMetrics parser and the canvas charts.
 const APP_JS: &str = include_str!("admin/app.js");
-/// Its style sheet.
+/// Its style sheet, `/admin/app.css`.
 const APP_CSS: &str = include_str!("admin/app.css");
 
 /// The page may load its own script and style sheet and talk to its own node,

@@ -57,7 +57,7 @@ struct Empty {}
 /// Body of `/api/broadcast`.
 #[derive(Debug, Deserialize)]
 pub(crate) struct BroadcastBody {
-    /// The data.
+    /// The payload: a `message` push with `broadcast: true` to every connection of every node.
     pub data: Payload,
 }
 
@@ -73,7 +73,7 @@ pub(crate) struct DisconnectBody {
     /// Whether the client may reconnect (close 4005) or not (close 4506, the default).
     #[serde(default)]
     pub reconnect: bool,
-    /// Reason sent with the close.
+    /// Reason sent in the push and the close frame; default `disconnected by the server`.
     #[serde(default)]
     pub reason: Option<String>,
 }

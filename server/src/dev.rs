@@ -49,7 +49,8 @@ impl std::fmt::Debug for DevCredentials {
 }
 
 impl DevCredentials {
-    /// Fresh random keys.
+    /// Fresh keys from the OS random generator, kept nowhere ([`DevCredentials::kept`] is what
+    /// keeps them).
     pub fn generate() -> DevCredentials {
         DevCredentials {
             api_key: format!("dev-{}", crate::ids::random_hex(16)),
@@ -156,12 +157,13 @@ impl DevCredentials {
     }
 }
 
-/// The credentials file's contents.
+/// What `chorus-dev-<port>.json` holds (as JSON): how app backends on this machine reach a
+/// development node and sign for it.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CredentialsFile {
     /// Base URL of HTTP (server API, health, pages).
     pub http: String,
-    /// The WebSocket endpoint.
+    /// WebSocket URL: `ws://`, the host as in `http`, then `ws_path` (`ws://127.0.0.1:8000/ws`).
     pub ws: String,
     /// The node's API key, when it has one.
     pub api_key: Option<String>,
@@ -254,7 +256,8 @@ pub struct WrittenFile {
 }
 
 impl WrittenFile {
-    /// The file's path.
+    /// Where the file was written ([`credentials_path`] of the port, in the directory given to
+    /// [`CredentialsFile::write`]).
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -26,7 +26,7 @@ pub struct TokenRequest {
     pub subscribe: Vec<String>,
     /// Channel grants for publishing (`pubs`).
     pub publish: Vec<String>,
-    /// Whether the connection may broadcast.
+    /// Allows the `broadcast` command (the `broadcast` claim), which reaches every connection.
     pub broadcast: bool,
     /// Connection info shown to others (`info`), as JSON.
     pub info: Option<serde_json::Value>,
@@ -50,7 +50,7 @@ pub enum TokenError {
     /// The user id is empty.
     #[error("the user id must not be empty")]
     EmptyUser,
-    /// Signing failed.
+    /// The JWT library could not sign the claims (reported as [`AuthError::Invalid`]).
     #[error(transparent)]
     Sign(#[from] AuthError),
 }

@@ -14,7 +14,7 @@ use crate::node::Node;
 /// A channel with its local member count.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ChannelInfo {
-    /// The channel.
+    /// The channel's full name (`chat:lobby`).
     pub channel: String,
     /// Subscribers on this node.
     pub members: usize,
@@ -137,13 +137,14 @@ impl Handle {
         Ok(nodes)
     }
 
-    /// Members of a channel.
+    /// Every connection subscribed to a channel on every node (108 without `presence = true`).
     pub async fn presence(&self, channel: &str) -> Result<PresenceResult, Error> {
         let (channel, _) = self.node.resolve_presence(channel)?;
         self.node.presence(&channel).await
     }
 
-    /// Member counts of a channel.
+    /// Connections subscribed to a channel and distinct users among them, on every node
+    /// (108 without `presence = true`).
     pub async fn presence_stats(&self, channel: &str) -> Result<PresenceStatsResult, Error> {
         let (channel, _) = self.node.resolve_presence(channel)?;
         self.node.presence_stats(&channel).await
@@ -168,7 +169,7 @@ impl Handle {
             .collect()
     }
 
-    /// This node's counts.
+    /// This node's counts, as `GET /api/stats` reports them.
     pub fn stats(&self) -> NodeCounts {
         NodeCounts::of(&self.node.hub)
     }

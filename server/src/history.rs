@@ -11,20 +11,22 @@ use chorus_protocol::message::{Publication, StreamPosition};
 /// Size and age bounds of a stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct HistoryOptions {
-    /// Publications kept.
+    /// Publications kept; beyond it the oldest goes first (a namespace's `history_size`, or
+    /// `users.inbox_size`).
     pub size: usize,
     /// How long each is kept.
     pub ttl: Duration,
 }
 
-/// What to read.
+/// What to read from one stream: a `history` request, a recovery, a gap fill or an inbox replay.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct HistoryQuery {
-    /// Only publications after this position.
+    /// Start after this position (before it with `reverse`); a position of another epoch reads
+    /// nothing.
     pub since: Option<StreamPosition>,
     /// At most this many (None: all retained).
     pub limit: Option<usize>,
-    /// Newest first.
+    /// Newest first, reading back from `since` (or from the top).
     pub reverse: bool,
 }
 
@@ -33,7 +35,8 @@ pub(crate) struct HistoryQuery {
 pub(crate) struct HistoryPage {
     /// The stream's current top.
     pub position: StreamPosition,
-    /// The publications read.
+    /// The publications read, in the query's order (oldest first unless `reverse`), at most
+    /// `limit`.
     pub publications: Vec<Publication>,
     /// For a query with `since`: whether nothing after it was lost.
     pub recovered: bool,

@@ -14,7 +14,7 @@ use crate::broker::BoxFuture;
 /// What `on_connect` sees.
 #[derive(Debug, Clone)]
 pub struct ConnectContext {
-    /// The connection id.
+    /// The connection id the connect reply will carry (`<node id>-<n>`, unique across the cluster).
     pub client: String,
     /// The user id from the token (`""` when anonymous).
     pub user: String,

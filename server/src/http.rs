@@ -32,7 +32,8 @@ const WRITE_BUFFER_BYTES: usize = 8 * 1024;
 /// its size for as long as it takes to read it.
 const READ_BUFFER_BYTES: usize = 2 * 1024;
 
-/// The node's HTTP routes.
+/// The node's HTTP routes: the WebSocket endpoint, health, readiness, metrics and the admin
+/// dashboard, plus the server API and the development pages when configured.
 pub(crate) fn router(node: Arc<Node>) -> Router {
     let mut router = Router::new()
         .route(&node.config().ws_path, get(upgrade))

@@ -61,7 +61,7 @@ impl KillSwitch {
 /// queue and its kill switch (named for what the hub does with it: deliver).
 #[derive(Debug, Clone)]
 pub(crate) struct Recipient {
-    /// The connection id.
+    /// The connection id (`<node id>-<n>`), as the client got it in its connect reply.
     pub id: ClientId,
     /// The user id (`""` when anonymous).
     pub user: Arc<str>,
@@ -154,14 +154,15 @@ pub(crate) struct Hub {
     users: Mutex<HashMap<Arc<str>, Members>>,
     channels: Vec<Mutex<HashMap<Arc<str>, Members>>>,
     hasher: std::collections::hash_map::RandomState,
-    /// Delivery counters.
+    /// Counters behind the delivery metrics, shared with every recipient (queue drops, slow
+    /// consumers) and the memory broker (evictions).
     pub stats: Arc<HubStats>,
 }
 
 /// Why a connection could not be registered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum RegisterError {
-    /// The node is full.
+    /// `limits.max_connections` reached: connect error 115, then close 4006.
     NodeFull,
     /// The user holds too many connections.
     UserFull,
@@ -249,7 +250,7 @@ impl Hub {
         }
     }
 
-    /// Local members of a channel.
+    /// How many local connections are subscribed to a channel (0 for none).
     pub(crate) fn channel_members(&self, channel: &str) -> usize {
         lock(self.shard(channel))
             .get(channel)
@@ -266,7 +267,7 @@ impl Hub {
         out
     }
 
-    /// Local connections of a user.
+    /// How many local connections a user holds (0 for none).
     pub(crate) fn user_connections(&self, user: &str) -> usize {
         lock(&self.users).get(user).map_or(0, |c| c.len())
     }
@@ -358,7 +359,7 @@ impl Hub {
             .is_some()
     }
 
-    /// Every local connection.
+    /// Every local connection, copied out of the lock (for node-wide sweeps such as revocation).
     pub(crate) fn recipients(&self) -> Vec<Recipient> {
         lock(&self.clients).values().cloned().collect()
     }
@@ -375,12 +376,12 @@ impl Hub {
         closed
     }
 
-    /// Number of local connections.
+    /// Number of local connections that completed `connect`, anonymous ones included.
     pub(crate) fn connections(&self) -> usize {
         lock(&self.clients).len()
     }
 
-    /// Number of distinct local users.
+    /// Number of distinct local user ids; all anonymous connections count as one (`""`).
     pub(crate) fn users(&self) -> usize {
         lock(&self.users).len()
     }

@@ -45,7 +45,7 @@ impl KeyDigest {
     }
 }
 
-/// Why a key is refused.
+/// Checks a key's length, 1 to `MAX_KEY_LEN` bytes; the error is the reason, for a 107 reply.
 pub(crate) fn check(key: &str) -> Result<(), String> {
     if key.is_empty() || key.len() > MAX_KEY_LEN {
         return Err(format!(

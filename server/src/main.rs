@@ -22,7 +22,8 @@ struct Cli {
     /// Address for HTTP and WebSocket (default 127.0.0.1:8000).
     #[arg(long, global = true)]
     listen: Option<SocketAddr>,
-    /// Key for the server API.
+    /// Key for the server API (at least 16 characters); visible in the process list, so prefer
+    /// CHORUS_API_KEY.
     #[arg(long)]
     api_key: Option<String>,
     /// Comma-separated NATS URLs: run as one node of a cluster.

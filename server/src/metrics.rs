@@ -13,24 +13,25 @@ use prometheus_client::registry::Registry;
 
 use crate::hub::Hub;
 
-/// Label of the error counter.
+/// Label of `chorus_errors_total` and `chorus_disconnects_total`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(crate) struct CodeLabel {
     /// Stable name of the error or close code.
     pub code: String,
 }
 
-/// Label of the gap counter.
+/// Label of `chorus_live_gaps_total`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(crate) struct OutcomeLabel {
     /// `filled` or `lost`.
     pub outcome: &'static str,
 }
 
-/// Label of the refusal counter.
+/// Label of `chorus_connections_refused_total`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(crate) struct ReasonLabel {
-    /// Why the connection was refused.
+    /// `header_timeout`, `pending`, `per_address` or `tls`; every series exists from the start,
+    /// at 0.
     pub reason: &'static str,
 }
 

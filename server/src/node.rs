@@ -36,9 +36,9 @@ pub struct Node {
     pub(crate) hub: Arc<Hub>,
     /// How messages reach other nodes.
     pub(crate) broker: Arc<dyn Broker>,
-    /// Embedder decisions.
+    /// The embedder's hooks on connect, subscribe, publish and rpc (accepting defaults if unset).
     pub(crate) hooks: Arc<dyn Hooks>,
-    /// Prometheus metrics.
+    /// The counters, gauges and histograms served at `/metrics`.
     pub(crate) metrics: Metrics,
     /// Time the node itself stood still (credited by the rate limit).
     pub(crate) stall: Arc<crate::stall::StallClock>,
@@ -48,7 +48,7 @@ pub struct Node {
     pub(crate) tls: crate::tls::Tls,
     pub(crate) counter: AtomicU64,
     pub(crate) shutdown: watch::Sender<bool>,
-    /// When the node started.
+    /// When the node started, for `uptime_ms` in `/api/info` and the registry.
     pub(crate) started: Instant,
 }
 

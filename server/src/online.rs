@@ -22,7 +22,7 @@ use crate::config::Config;
 /// A user's status.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub(crate) struct UserStatus {
-    /// The user.
+    /// The user id it is about (the `<user>` of its `status:<user>` channel).
     pub user: String,
     /// Whether the user holds a connection on some node.
     pub online: bool,

@@ -39,7 +39,7 @@ pub(crate) enum Route {
     /// A message to the user with its inbox position; the connection skips
     /// positions it has already delivered (the connect replay overlaps).
     Inbox {
-        /// Inbox position.
+        /// Position of the message in the user's inbox (offset, epoch).
         position: (u64, Arc<str>),
     },
     /// Any other push (join, leave, message).

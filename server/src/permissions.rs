@@ -12,7 +12,8 @@ use crate::config::{NamespaceConfig, PublishPolicy, SubscribePolicy};
 pub struct Principal<'a> {
     /// User id, `""` for anonymous connections.
     pub user: &'a str,
-    /// The verified token's claims.
+    /// The verified token's claims (`None`: anonymous); their `subs` and `pubs` grants admit
+    /// beyond the namespace's policy.
     pub claims: Option<&'a Claims>,
 }
 

@@ -19,7 +19,8 @@ pub(crate) struct TokenBucket {
 }
 
 impl TokenBucket {
-    /// A full bucket.
+    /// A full bucket, `burst` tokens (at least one): a new connection may send its whole burst
+    /// at once.
     pub(crate) fn new(rate_per_second: u32, burst: u32) -> Self {
         TokenBucket {
             rate: f64::from(rate_per_second),

@@ -16,13 +16,14 @@ use crate::config::{Config, ConfigError};
 /// Why a reload was refused (the old configuration stays in force).
 #[derive(Debug, Error)]
 pub enum ReloadError {
-    /// The new configuration is invalid.
+    /// The new configuration fails [`Config::validate`]; the message names the option.
     #[error(transparent)]
     Config(#[from] ConfigError),
     /// The new configuration changes an option that needs a restart.
     #[error("{option}: cannot change while the node runs; restart the node to change it")]
     Fixed {
-        /// The option.
+        /// The top-level option that changed (`listen`, `nats`, `cluster`...); `tls` and
+        /// `api_key` count only when turned on or off.
         option: &'static str,
     },
     /// The new key material is invalid.

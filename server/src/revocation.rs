@@ -7,19 +7,20 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-/// What is revoked.
+/// What a revocation covers: one token, or a user's tokens up to a time (the `jti` and `user`
+/// forms of `POST /api/revoke`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Revoked {
     /// The token with this `jti`.
     Token {
-        /// The token id.
+        /// The `jti` claim to match exactly; a token without `jti` is never covered.
         jti: String,
     },
     /// Every token of `user` issued before `before` (Unix seconds; tokens
     /// without `iat` count as issued before).
     User {
-        /// The user.
+        /// The user id (`sub`); anonymous connections are never covered.
         user: String,
         /// Tokens issued earlier are revoked.
         before: u64,
@@ -29,7 +30,7 @@ pub enum Revoked {
 /// A revocation and how long it is kept.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Revocation {
-    /// What is revoked.
+    /// What it covers: a token by `jti`, or a user's tokens by `iat`.
     #[serde(flatten)]
     pub revoked: Revoked,
     /// Unix seconds after which the covered tokens have expired anyway, and the
@@ -40,9 +41,9 @@ pub struct Revocation {
 /// The identity of the token a connection holds.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct TokenId {
-    /// The token's `jti`, if any.
+    /// The token's `jti`, if any: without one it cannot be revoked on its own.
     pub jti: Option<String>,
-    /// The token's `iat`, if any.
+    /// The token's `iat`, if any: without one, every revocation of its user covers it.
     pub iat: Option<u64>,
 }
 

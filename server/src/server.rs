@@ -25,18 +25,20 @@ use crate::node::{Node, ReloadSource};
 /// Why a node could not start.
 #[derive(Debug, Error)]
 pub enum StartError {
-    /// Invalid configuration.
+    /// The configuration fails [`Config::validate`](crate::Config::validate); the message names
+    /// the option.
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// Invalid key material.
+    /// The token verifier refuses the `[auth]` options (`bind` validates first, which reports
+    /// the same problems as [`ConfigError::Auth`]).
     #[error("auth: {0}")]
     Auth(#[from] AuthConfigError),
     /// The listen address could not be bound.
     #[error("listen on {addr}: {source}")]
     Bind {
-        /// The address.
+        /// The configured `listen` address.
         addr: SocketAddr,
-        /// Why.
+        /// The OS error: the address is in use, not local, or needs privileges.
         source: std::io::Error,
     },
     /// The TLS certificate or key cannot be used.
@@ -190,7 +192,7 @@ impl Server {
         crate::Handle::new(self.node.clone())
     }
 
-    /// The node's shared state.
+    /// The node's shared state: the configuration in force, reloads, whether it drains.
     pub fn node(&self) -> Arc<Node> {
         self.node.clone()
     }

@@ -34,7 +34,7 @@ pub enum TlsError {
     /// A file could not be read or holds no usable PEM.
     #[error("tls: {path}: {reason}")]
     File {
-        /// The file.
+        /// `cert_file` or `key_file`, as configured.
         path: PathBuf,
         /// What is wrong with it.
         reason: String,

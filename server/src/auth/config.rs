@@ -121,7 +121,7 @@ pub enum AuthConfigError {
     /// `auth.issuer` is empty.
     #[error("auth.issuer: {0}")]
     Issuer(String),
-    /// `auth.leeway_secs` is out of range.
+    /// `auth.leeway_secs` is larger than [`MAX_LEEWAY_SECS`].
     #[error("auth.leeway_secs: {0}")]
     LeewaySecs(String),
 }

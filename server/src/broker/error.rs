@@ -66,7 +66,7 @@ pub enum BrokerError {
     Config {
         /// The option at fault.
         what: String,
-        /// Why.
+        /// The NATS client's parse error.
         source: Source,
     },
     /// The node's own machinery failed: a history writer ended without

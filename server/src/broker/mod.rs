@@ -34,11 +34,12 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// A publish as the broker sees it.
 #[derive(Debug, Clone)]
 pub(crate) struct PublishArgs {
-    /// The channel.
+    /// Full channel name (`chat:lobby`, `dm:x#alice,bob`), already parsed.
     pub channel: Arc<str>,
-    /// The data.
+    /// Opaque application bytes, delivered and stored unchanged.
     pub data: Payload,
-    /// The publisher, if a client.
+    /// The publishing client's info, sent as the publication's `info`; `None` for server
+    /// publishes (server API, status events).
     pub info: Option<ClientInfo>,
     /// Idempotency key, digested with the channel: a repeat within the
     /// window is not delivered again.
@@ -69,12 +70,12 @@ pub(crate) enum Freshness {
     Latest,
 }
 
-/// Presence counts.
+/// Member counts of one presence key (a channel, or a user's status key), over every live node.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct PresenceStats {
-    /// Connections.
+    /// Member connections, each client id counted once.
     pub clients: u32,
-    /// Distinct users.
+    /// Distinct user ids among them; anonymous members all share `""`, so count as one.
     pub users: u32,
 }
 
@@ -96,9 +97,9 @@ pub struct NodeInfo {
 /// What a node holds: `/api/stats`, and the second half of every `/api/nodes` entry.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeCounts {
-    /// Authenticated connections on the node.
+    /// Connections on the node that completed `connect`, anonymous ones included.
     pub connections: usize,
-    /// Distinct users among them.
+    /// Distinct user ids among them; all anonymous connections count as one.
     pub users: usize,
     /// Subscriptions (connection x channel) on the node.
     pub subscriptions: usize,

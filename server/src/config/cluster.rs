@@ -90,7 +90,7 @@ impl ClusterConfig {
     }
 }
 
-/// Where JetStream keeps cluster state.
+/// Where JetStream keeps history, presence and the registry (`cluster.storage`).
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum ClusterStorage {

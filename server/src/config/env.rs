@@ -3,7 +3,8 @@
 
 use super::{ConfigError, invalid};
 
-/// Prefix of environment overrides.
+/// Prefix of environment overrides: then the option path in upper case, `__` between table
+/// levels (`CHORUS_LIMITS__OUTBOUND_QUEUE`).
 pub const ENV_PREFIX: &str = "CHORUS_";
 
 /// Top-level options that `CHORUS_*` variables may set; other `CHORUS_*`

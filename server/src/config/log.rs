@@ -3,7 +3,8 @@
 
 use serde::Deserialize;
 
-/// Log output.
+/// The `[log]` table: how the `chorus` binary formats and filters log lines, read once at
+/// startup (`--log-json` and `CHORUS_LOG` override it).
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct LogConfig {
@@ -22,7 +23,7 @@ impl Default for LogConfig {
     }
 }
 
-/// Log line format.
+/// The values of `log.format`: `"text"` (the default) or `"json"`.
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum LogFormat {

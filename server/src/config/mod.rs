@@ -36,9 +36,9 @@ pub enum ConfigError {
     /// The file could not be read.
     #[error("config file {path}: {source}")]
     Read {
-        /// The file.
+        /// The path as it was named (`--config`, `CHORUS_CONFIG`, or by the embedder).
         path: String,
-        /// Why.
+        /// The I/O error: not found, permission denied...
         source: std::io::Error,
     },
     /// The TOML (file or environment overrides) does not parse, or names an
@@ -66,13 +66,15 @@ fn invalid(option: &str, message: impl Into<String>) -> ConfigError {
     }
 }
 
-/// The whole configuration.
+/// The whole configuration, each option defaulting as docs/configuration.md lists. Parsing
+/// checks names and types; [`Config::validate`] checks the values.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
-    /// Address for HTTP and WebSocket.
+    /// Address of the one port serving the WebSocket endpoint, the server API, health and
+    /// metrics; default `127.0.0.1:8000`, local connections only.
     pub listen: SocketAddr,
-    /// Path of the WebSocket endpoint.
+    /// Path of the WebSocket endpoint, default `/ws`; must start with `/`.
     pub ws_path: String,
     /// Key for the server API (`Authorization: apikey <key>`); the API is off without it.
     pub api_key: Option<String>,
@@ -90,11 +92,13 @@ pub struct Config {
     /// Origins allowed to open WebSockets (`*` for any). Empty: same origin only,
     /// plus clients that send no Origin (non-browsers).
     pub allowed_origins: Vec<String>,
-    /// Logging.
+    /// Log format and filter (`[log]`), applied by the `chorus` binary at startup only.
     pub log: LogConfig,
-    /// Token verification.
+    /// Token verification (`[auth]`): the keys for HS256, RS256 and ES256, and the `aud`, `iss`
+    /// and leeway checks.
     pub auth: AuthConfig,
-    /// Limits.
+    /// Sizes, rates, timeouts and connection caps (`[limits]`), each reported to clients with a
+    /// documented error or close code.
     pub limits: Limits,
     /// Options of channels without a namespace (`lobby`).
     pub default_namespace: NamespaceConfig,
@@ -127,7 +131,8 @@ impl Default for Config {
 }
 
 impl Config {
-    /// Reads a TOML file.
+    /// Reads a TOML file like [`Config::from_toml`]: no environment overrides (see
+    /// [`Config::load`]), no validation.
     pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.display().to_string(),
@@ -136,7 +141,8 @@ impl Config {
         Config::from_toml(&text)
     }
 
-    /// Parses TOML text.
+    /// Parses TOML text; an unknown option or a wrong type fails here, an invalid value only in
+    /// [`Config::validate`].
     pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
         toml::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))
     }

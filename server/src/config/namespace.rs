@@ -29,7 +29,8 @@ pub enum SubscribePolicy {
     Any,
 }
 
-/// Options of one namespace.
+/// Options of one namespace (`[default_namespace]` or `[namespaces.NAME]`); an option left out
+/// takes the default below, not `[default_namespace]`'s value.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct NamespaceConfig {
@@ -43,9 +44,11 @@ pub struct NamespaceConfig {
     pub join_leave: bool,
     /// Whether connections without a token may subscribe (and publish, by policy).
     pub anonymous: bool,
-    /// Who may subscribe.
+    /// Who may subscribe (default `any`), which also governs presence and history reads; a
+    /// matching `subs` grant admits whatever the policy.
     pub subscribe: SubscribePolicy,
-    /// Who may publish.
+    /// Who may publish (default `subscribers`); a matching `pubs` grant admits whatever the
+    /// policy, and the server API always may.
     pub publish: PublishPolicy,
     /// Subscribers a channel may have across the cluster (error 112; 0: no limit).
     pub max_members: usize,

@@ -30,7 +30,8 @@ use crate::sync::lock;
 use budget::{Budget, MESSAGE_OVERHEAD};
 use stream::Stream;
 
-/// The in-memory broker.
+/// The single-node broker: streams, presence, idempotency keys, revocations and last-seen
+/// times, all in this process's memory (lost when it stops).
 #[derive(Debug)]
 pub(crate) struct MemoryBroker {
     hub: Arc<Hub>,

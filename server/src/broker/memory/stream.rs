@@ -11,7 +11,8 @@ use chorus_protocol::message::{Publication, StreamPosition};
 
 use crate::history::{HistoryOptions, HistoryPage, HistoryQuery, page};
 
-/// One channel's stream.
+/// One channel's or inbox's stream: offsets from 1 under one epoch, and the publications still
+/// within its bounds.
 #[derive(Debug)]
 pub(super) struct Stream {
     epoch: Arc<str>,
@@ -29,7 +30,7 @@ impl Stream {
         }
     }
 
-    /// The current position.
+    /// The top: the newest publication's offset (0 before the first) and the epoch.
     pub(super) fn position(&self) -> StreamPosition {
         StreamPosition {
             offset: self.top,

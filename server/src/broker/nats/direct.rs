@@ -13,7 +13,7 @@ use crate::broker::BrokerError;
 /// One stored message as a direct read returns it.
 #[derive(Debug, Clone)]
 pub(super) struct Stored {
-    /// Its stream sequence.
+    /// Its stream sequence, from the `Nats-Sequence` header.
     pub sequence: u64,
     /// The subject it was stored under.
     pub subject: String,

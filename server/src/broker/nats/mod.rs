@@ -66,7 +66,8 @@ impl Drop for Task {
     }
 }
 
-/// The NATS broker.
+/// One node's cluster broker: its NATS connection, the listeners of channels and users with
+/// local members, and the JetStream stores.
 #[derive(Debug)]
 pub(crate) struct NatsBroker {
     client: Client,

@@ -18,7 +18,8 @@
 
 use chorus_protocol::subject::{channel_subject, encode_token, user_subject};
 
-/// Names derived from one prefix.
+/// Every NATS name of one system, derived from `cluster.prefix`: nodes with the same prefix
+/// form one system.
 #[derive(Debug, Clone)]
 pub struct Names {
     prefix: String,
@@ -32,7 +33,7 @@ impl Names {
         }
     }
 
-    /// Live subject of a channel.
+    /// `P.ch.<channel>`: a channel's live publications, joins and leaves.
     pub fn channel(&self, channel: &str) -> String {
         channel_subject(&self.prefix, channel)
     }
@@ -42,7 +43,7 @@ impl Names {
         format!("{}.hist.{}", self.prefix, encode_token(channel))
     }
 
-    /// Subjects of the history stream.
+    /// `P.hist.>`: the subjects of every history channel, which the history stream stores.
     pub fn history_all(&self) -> String {
         format!("{}.hist.>", self.prefix)
     }
@@ -52,27 +53,27 @@ impl Names {
         format!("{}.ch.>", self.prefix)
     }
 
-    /// Subject of a user's messages.
+    /// `P.user.<user>`: messages to every connection of a user, on any node.
     pub fn user(&self, user: &str) -> String {
         user_subject(&self.prefix, user)
     }
 
-    /// The broadcast subject.
+    /// `P.broadcast`: messages to every connection on every node.
     pub fn broadcast(&self) -> String {
         format!("{}.broadcast", self.prefix)
     }
 
-    /// The control subject.
+    /// `P.ctl`: cross-node actions (closing a user's or a client's connections, revocations).
     pub fn control(&self) -> String {
         format!("{}.ctl", self.prefix)
     }
 
-    /// The history stream.
+    /// `P_history`: the stream storing history channels' publications and users' inboxes.
     pub fn history_stream(&self) -> String {
         format!("{}_history", self.prefix)
     }
 
-    /// The presence bucket.
+    /// `P_presence`: one entry per channel and node, holding that node's members.
     pub fn presence_bucket(&self) -> String {
         format!("{}_presence", self.prefix)
     }
@@ -96,7 +97,7 @@ impl Names {
         format!("$KV.{}.{}.*", self.presence_bucket(), encode_token(channel))
     }
 
-    /// The node registry bucket.
+    /// `P_nodes`: the node registry, one entry per live node (its status).
     pub fn nodes_bucket(&self) -> String {
         format!("{}_nodes", self.prefix)
     }
@@ -106,7 +107,7 @@ impl Names {
         format!("$KV.{}.*", self.nodes_bucket())
     }
 
-    /// The revocation bucket.
+    /// `P_revoked`: revocations, each expiring with the tokens it covers.
     pub fn revoked_bucket(&self) -> String {
         format!("{}_revoked", self.prefix)
     }
@@ -121,7 +122,7 @@ impl Names {
         format!("$KV.{}.u.{}", self.revoked_bucket(), encode_token(user))
     }
 
-    /// The last-seen bucket (key: user).
+    /// `P_seen`: when each user was last online (Unix ms), keyed by user.
     pub fn seen_bucket(&self) -> String {
         format!("{}_seen", self.prefix)
     }
@@ -136,7 +137,8 @@ impl Names {
         format!("$KV.{}.*.{}", self.presence_bucket(), encode_token(node))
     }
 
-    /// The idempotency bucket.
+    /// `P_idem`: idempotency keys of channels without history (history channels use the
+    /// stream's de-duplication).
     pub fn idempotency_bucket(&self) -> String {
         format!("{}_idem", self.prefix)
     }

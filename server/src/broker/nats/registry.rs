@@ -16,7 +16,7 @@ use super::names::Names;
 use crate::broker::{BrokerError, NodeStatus};
 use crate::sync::lock;
 
-/// Registry entries read at once.
+/// The `batch` of the registry's one direct read: a cluster of more nodes lists only this many.
 const MAX_NODES: usize = 1_024;
 
 #[derive(Debug, Default)]
@@ -60,7 +60,8 @@ impl Registry {
         }
     }
 
-    /// Writes this node's entry.
+    /// Writes this node's entry; the bucket's TTL (`cluster.node_ttl_ms`) drops it when the
+    /// writes stop.
     pub(super) async fn beat(&self, status: &NodeStatus) -> Result<(), BrokerError> {
         let value =
             serde_json::to_vec(status).map_err(|e| BrokerError::encode("registry entry", e))?;

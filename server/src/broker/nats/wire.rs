@@ -32,26 +32,27 @@ pub(super) fn decode_push(bytes: &[u8]) -> Option<Push> {
     }
 }
 
-/// A cross-node action.
+/// A cross-node action, sent as JSON on the control subject and applied by every node.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub(super) enum Control {
     /// Close every connection of a user.
     CloseUser {
-        /// The user.
+        /// User id (the token's `sub`) whose connections every node closes.
         user: String,
-        /// Close code.
+        /// Close code of the `disconnect` push and the WebSocket close (4506 `kicked`, 4005
+        /// `force_reconnect`...).
         code: u16,
-        /// Close reason.
+        /// Reason for the push and the close frame (the frame's copy truncated to 123 bytes).
         reason: String,
     },
     /// Close one connection.
     CloseClient {
-        /// The connection id.
+        /// Connection id (`<node id>-<n>`): only the node holding it acts.
         client: String,
-        /// Close code.
+        /// Close code of the `disconnect` push and the WebSocket close.
         code: u16,
-        /// Close reason.
+        /// Reason for the push and the close frame (the frame's copy truncated to 123 bytes).
         reason: String,
     },
     /// Close the connections holding revoked tokens.

@@ -99,7 +99,7 @@ pub(super) fn classify(e: &PublishError) -> Answer {
 pub(super) struct Waiting {
     /// The publication, without offset and epoch yet.
     pub(super) p: Publication,
-    /// Its `Nats-TTL`.
+    /// Its `Nats-TTL`: the namespace's or inbox's TTL, rounded up to whole seconds.
     pub(super) ttl: Duration,
     /// Its `Nats-Msg-Id`, the same on every attempt.
     pub(super) message_id: String,

@@ -91,7 +91,8 @@ impl Head {
 /// A channel's writer, shared by this node's publishers to that channel.
 type HeadSlot = Arc<append::Writer>;
 
-/// The history stream.
+/// This node's side of the `P_history` stream: the channels' writers, reads checked against the
+/// stream leader, and the stream's configuration.
 #[derive(Debug)]
 pub(super) struct HistoryStore {
     client: Client,
