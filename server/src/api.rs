@@ -64,10 +64,10 @@ pub(crate) struct BroadcastBody {
 /// Body of `/api/disconnect`: a user (every connection, every node) or one client.
 #[derive(Debug, Deserialize)]
 pub(crate) struct DisconnectBody {
-    /// Close every connection of this user.
+    /// Close every connection of this user, on every node.
     #[serde(default)]
     pub user: Option<String>,
-    /// Close this connection (on this node).
+    /// Close this one connection, on whichever node holds it (ignored with `user`).
     #[serde(default)]
     pub client: Option<String>,
     /// Whether the client may reconnect (close 4005) or not (close 4506, the default).
