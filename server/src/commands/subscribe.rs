@@ -129,12 +129,13 @@ impl Session {
         Ok(result)
     }
 
-    /// Undoes a subscribe that failed part way, after the connection joined
-    /// the channel: the client is told it failed, so nothing of it may stay
-    /// (a retry would otherwise be refused as a double subscribe, and the
-    /// connection would receive a channel it was told it is not on). No leave
-    /// event: the join was never announced. `present`: the presence entry was
-    /// added and is removed again.
+    /// Takes the connection off a channel without a leave event: what
+    /// [`Session::leave`] does first, and the undo of a subscribe that failed
+    /// part way, after the connection joined the channel (the client is told
+    /// it failed, so nothing of it may stay: a retry would otherwise be refused
+    /// as a double subscribe, and the connection would receive a channel it
+    /// was told it is not on; the join was never announced). `present`: the
+    /// presence entry was added and is removed again.
     async fn abandon(&mut self, channel: &Arc<str>, present: bool) {
         self.subs.remove(channel);
         let Some(auth) = &self.auth else { return };
@@ -165,28 +166,23 @@ impl Session {
 
     /// Removes a subscription (idempotent): membership, presence, leave event.
     pub(crate) async fn leave(&mut self, channel: &Arc<str>) {
-        if self.subs.remove(channel).is_none() {
+        if !self.subs.contains_key(channel) {
             return;
         }
-        let Some(auth) = &self.auth else { return };
-        let node = self.node.clone();
-        let info = auth.info.clone();
-        node.leave_channel(channel, &auth.client).await;
-        let Ok((_, ns)) = self.resolve(channel) else {
+        // A namespace a reload removed has neither presence nor join/leave.
+        let ns = self.resolve(channel).ok().map(|(_, ns)| ns);
+        let present = ns.as_ref().is_some_and(|ns| ns.presence);
+        // The member is gone either way: after a failed presence write the
+        // cluster lists it until this node next refreshes its presence entries.
+        self.abandon(channel, present).await;
+        let (Some(auth), Some(ns)) = (&self.auth, ns) else {
             return;
         };
-        // The member is gone either way: after a failed write the cluster
-        // lists it until this node next refreshes its presence entries.
-        if ns.presence {
-            let client = info.client.as_str().into();
-            if let Err(e) = node.broker.presence_remove(channel.clone(), client).await {
-                tracing::warn!(error = %e, %channel, "could not remove a presence entry");
-            }
-        }
         if ns.join_leave {
+            let node = self.node.clone();
             let event = Membership {
                 channel: channel.to_string(),
-                info,
+                info: auth.info.clone(),
             };
             if let Err(e) = node.broker.membership(false, event).await {
                 tracing::warn!(error = %e, %channel, "could not publish a leave event");
