@@ -404,16 +404,6 @@ async fn presence_across_nodes_and_after_a_node_is_killed() {
     assert_usable(&mut alice).await;
 }
 
-/// Sends a signal (`STOP`, `CONT`) to a process.
-fn signal(pid: u32, name: &str) {
-    let status = std::process::Command::new("kill")
-        .arg(format!("-{name}"))
-        .arg(pid.to_string())
-        .status()
-        .expect("kill runs");
-    assert!(status.success(), "kill -{name} {pid}");
-}
-
 /// A subscribe that fails part way (here: its presence entry cannot be
 /// written while the NATS server is stopped) leaves nothing behind: the
 /// retry succeeds instead of being refused as a double subscribe, and the

@@ -620,12 +620,7 @@ impl NodeProcess {
 
     /// Sends a signal by name (`HUP`, `TERM`) with the `kill` command.
     pub fn signal(&self, name: &str) {
-        let status = std::process::Command::new("kill")
-            .arg(format!("-{name}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .unwrap();
-        assert!(status.success(), "kill -{name} failed");
+        signal(self.child.id(), name);
     }
 
     /// SIGKILL, and waits for the exit.
@@ -639,4 +634,15 @@ impl Drop for NodeProcess {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Sends a signal by name (`HUP`, `TERM`, `STOP`, `CONT`) to a process with
+/// the `kill` command.
+pub fn signal(pid: u32, name: &str) {
+    let status = std::process::Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(pid.to_string())
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill -{name} {pid} failed");
 }
