@@ -362,17 +362,22 @@ impl Node {
     }
 
     /// Whether `user` is online anywhere now or was online once (has a
-    /// last-seen time).
+    /// last-seen time). Presence is read first: a closing connection stores
+    /// last seen before its presence entry goes, so a user who connected once
+    /// is found by one of the two reads, whatever node closed them when.
     async fn seen(&self, user: &str) -> Result<bool, crate::broker::BrokerError> {
-        let last = self.broker.last_seen(vec![user.to_owned()]).await?;
-        if last.first().is_some_and(Option::is_some) {
-            return Ok(true);
-        }
         let stats = self
             .broker
             .presence_stats(StreamKey::Status(user.into()).stored(), Freshness::Latest)
             .await?;
-        Ok(stats.clients > 0)
+        if stats.clients > 0 {
+            return Ok(true);
+        }
+        let last = self
+            .broker
+            .last_seen(vec![user.to_owned()], Freshness::Latest)
+            .await?;
+        Ok(last.first().is_some_and(Option::is_some))
     }
 
     /// Counts a new connection of an authenticated user towards their online
@@ -401,11 +406,18 @@ impl Node {
     }
 
     /// Forgets a closed connection; the last one anywhere makes the user
-    /// offline, last seen now.
+    /// offline. Last seen is stored first, while the connection still counts
+    /// as online (see [`Self::seen`]); a failure to store it is returned once
+    /// the connection is forgotten.
     pub(crate) async fn status_leave(
         &self,
         info: &chorus_protocol::message::ClientInfo,
     ) -> Result<(), crate::broker::BrokerError> {
+        let now = crate::clock::unix_ms();
+        let stored = self
+            .broker
+            .set_last_seen(info.user.as_str().into(), now)
+            .await;
         let key = StreamKey::Status(info.user.as_str().into()).stored();
         self.broker
             .presence_remove(key.clone(), info.client.as_str().into())
@@ -417,12 +429,14 @@ impl Node {
             .clients
             == 0
         {
-            crate::online::record_offline(&*self.broker, &self.config(), &info.user).await?;
+            let status = crate::online::UserStatus::offline(&info.user, now);
+            crate::online::announce(&*self.broker, &self.config(), status).await;
         }
-        Ok(())
+        stored
     }
 
-    /// The online status of users, across the cluster.
+    /// The online status of users, across the cluster. Presence is read
+    /// before last seen, for the reason [`Self::seen`] gives.
     pub(crate) async fn user_status(
         &self,
         users: Vec<String>,
@@ -431,9 +445,8 @@ impl Node {
             tracing::warn!(error = %e, "could not read the online status of users");
             chorus_protocol::message::Error::from(e)
         };
-        let seen = self.broker.last_seen(users.clone()).await.map_err(failed)?;
-        let mut out = Vec::with_capacity(users.len());
-        for (user, last_seen_ms) in users.into_iter().zip(seen) {
+        let mut online = Vec::with_capacity(users.len());
+        for user in &users {
             let stats = self
                 .broker
                 .presence_stats(
@@ -442,14 +455,29 @@ impl Node {
                 )
                 .await
                 .map_err(failed)?;
-            let online = stats.clients > 0;
-            out.push(crate::online::UserStatus {
+            online.push(stats.clients > 0);
+        }
+        let offline: Vec<String> = users
+            .iter()
+            .zip(&online)
+            .filter(|(_, on)| !**on)
+            .map(|(user, _)| user.clone())
+            .collect();
+        let mut seen = self
+            .broker
+            .last_seen(offline, Freshness::Latest)
+            .await
+            .map_err(failed)?
+            .into_iter();
+        Ok(users
+            .into_iter()
+            .zip(online)
+            .map(|(user, online)| crate::online::UserStatus {
                 user,
                 online,
-                last_seen_ms: if online { None } else { last_seen_ms },
-            });
-        }
-        Ok(out)
+                last_seen_ms: if online { None } else { seen.next().flatten() },
+            })
+            .collect())
     }
 
     /// The inbox part of a connect reply: the position, and with `since` the

@@ -32,6 +32,15 @@ pub(crate) struct UserStatus {
 }
 
 impl UserStatus {
+    /// `user` offline, last seen at `at_ms`.
+    pub(crate) fn offline(user: &str, at_ms: u64) -> UserStatus {
+        UserStatus {
+            user: user.to_owned(),
+            online: false,
+            last_seen_ms: Some(at_ms),
+        }
+    }
+
     /// As a payload (status events and subscribe replies).
     pub(crate) fn payload(&self) -> Payload {
         Payload::json(self).unwrap_or_default()
@@ -77,10 +86,10 @@ pub(crate) async fn announce<B: PubSub + ?Sized>(broker: &B, config: &Config, st
     }
 }
 
-/// Records `user` offline as of now and announces it: when their last
-/// connection anywhere closed (the node) or the node holding it died (the
-/// NATS broker's housekeeping). The offline event goes out even if last seen
-/// could not be stored, whose error is returned.
+/// Records `user` offline as of now and announces it, when the node holding
+/// their last connection died (the NATS broker's housekeeping; a node's own
+/// closes go through `Node::status_leave`). The offline event goes out even
+/// if last seen could not be stored, whose error is returned.
 pub(crate) async fn record_offline<B: PubSub + Users + ?Sized>(
     broker: &B,
     config: &Config,
@@ -88,12 +97,7 @@ pub(crate) async fn record_offline<B: PubSub + Users + ?Sized>(
 ) -> Result<(), BrokerError> {
     let now = crate::clock::unix_ms();
     let stored = broker.set_last_seen(user.into(), now).await;
-    let status = UserStatus {
-        user: user.to_owned(),
-        online: false,
-        last_seen_ms: Some(now),
-    };
-    announce(broker, config, status).await;
+    announce(broker, config, UserStatus::offline(user, now)).await;
     stored
 }
 

@@ -9,7 +9,7 @@ use chorus_protocol::message::{ChannelRequest, RefreshRequest};
 use chorus_protocol::{CloseCode, Codec, ErrorCode, Payload, Request};
 use chorus_server::config::NamespaceConfig;
 use chorus_server::{Config, ServerBuilder};
-use chorus_testkit::NatsServer;
+use chorus_testkit::{NatsCluster, NatsServer};
 use common::*;
 
 const KEY: &str = "api-key-for-users-tests-0123456";
@@ -480,6 +480,43 @@ async fn clients_cannot_fill_the_inboxes_of_invented_users() {
     assert_eq!(status, 200, "{reply}");
     let (_newcomer, inbox) = device(&server.url(), "newcomer", Some(from_start)).await;
     assert_eq!(texts(&inbox), ["welcome"]);
+}
+
+/// A user who has connected once counts as seen from then on, on every node:
+/// a client's message sent the moment their only device closed elsewhere is
+/// kept (the close stores last seen before the presence entry goes).
+#[tokio::test]
+async fn a_user_is_seen_by_every_node_from_their_first_connection() {
+    // Three NATS servers and three replicas: a follower answering a read can
+    // lag the write a moment ago.
+    let nats = NatsCluster::start(3).await;
+    let node = |url: String| {
+        let mut c = config();
+        c.nats = vec![url];
+        c.cluster.replicas = 3;
+        c
+    };
+    let urls = nats.urls();
+    let a = TestServer::start(node(urls[0].clone())).await;
+    let b = TestServer::start(node(urls[1].clone())).await;
+    let mut alice = b.user(Codec::Json, "alice").await;
+    let from_start = StreamPosition {
+        offset: 0,
+        epoch: String::new(),
+    };
+    for round in 0..30 {
+        let user = format!("seen-{round}");
+        let (first, _) = device(&a.url(), &user, None).await;
+        first.close_fully().await;
+        send(&mut alice, &user, "right after").await;
+        let (again, inbox) = device(&b.url(), &user, Some(from_start.clone())).await;
+        assert_eq!(
+            texts(&inbox),
+            ["right after"],
+            "{user}: the message was kept"
+        );
+        again.close_fully().await;
+    }
 }
 
 #[tokio::test]

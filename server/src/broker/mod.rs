@@ -254,11 +254,18 @@ pub(crate) trait Users: Send + Sync + 'static {
         reason: String,
     ) -> BoxFuture<'_, Result<(), BrokerError>>;
 
-    /// When each of `users` was last online (Unix ms), where known.
-    fn last_seen(&self, users: Vec<String>)
-    -> BoxFuture<'_, Result<Vec<Option<u64>>, BrokerError>>;
+    /// When each of `users` was last online (Unix ms), where known. With
+    /// [`Freshness::Latest`], a user without a time is confirmed against every
+    /// write acknowledged before the read (a request per such user);
+    /// [`Freshness::OwnWrites`] answers from what is at hand, which on a cluster
+    /// may lag such writes by moments.
+    fn last_seen(
+        &self,
+        users: Vec<String>,
+        fresh: Freshness,
+    ) -> BoxFuture<'_, Result<Vec<Option<u64>>, BrokerError>>;
 
-    /// Records when `user` went offline.
+    /// Records when `user` was last online: when a connection of theirs closes.
     fn set_last_seen(&self, user: Arc<str>, at_ms: u64) -> BoxFuture<'_, Result<(), BrokerError>>;
 
     /// Stores a revocation and closes the connections it covers on every node.

@@ -335,6 +335,7 @@ impl Users for MemoryBroker {
     fn last_seen(
         &self,
         users: Vec<String>,
+        _fresh: Freshness,
     ) -> BoxFuture<'_, Result<Vec<Option<u64>>, BrokerError>> {
         Box::pin(async move {
             let seen = lock(&self.last_seen);

@@ -13,6 +13,7 @@ use tokio::sync::watch;
 
 use super::delivery::{self, Delivery, Target};
 use super::history::HistoryStore;
+use super::leader::Leader;
 use super::names::Names;
 use super::presence::Presence;
 use super::registry::Registry;
@@ -136,6 +137,7 @@ impl NatsBroker {
             timeout,
             node_ttl * 3,
         ));
+        let leader = Leader::new(client.clone(), timeout);
         let broker = Arc::new(NatsBroker {
             client,
             names,
@@ -146,6 +148,7 @@ impl NatsBroker {
             registry,
             idempotency,
             seen,
+            leader,
             js,
             timeout,
             channels: Default::default(),
@@ -154,8 +157,11 @@ impl NatsBroker {
             draining: AtomicBool::new(false),
             background: Mutex::default(),
         });
-        broker.registry.beat(&broker.status()).await?;
-        broker.registry.poll().await?;
+        // Like the buckets, the first writes may meet a JetStream cluster
+        // still electing the buckets' leaders.
+        let status = broker.status();
+        setup::retrying("registry entry", || broker.registry.beat(&status)).await?;
+        setup::retrying("registry read", || broker.registry.poll()).await?;
         broker.start_background().await?;
         Ok(broker)
     }

@@ -35,12 +35,15 @@ impl Stored {
 
     /// True for a KV delete or purge marker.
     pub(super) fn is_tombstone(&self) -> bool {
-        self.message
-            .headers
-            .as_ref()
-            .and_then(|h| h.get("KV-Operation"))
-            .is_some_and(|op| op.as_str() == "DEL" || op.as_str() == "PURGE")
+        self.message.headers.as_ref().is_some_and(is_tombstone)
     }
+}
+
+/// True when `headers` mark a KV delete or purge (a key without a value).
+pub(super) fn is_tombstone(headers: &async_nats::HeaderMap) -> bool {
+    headers
+        .get("KV-Operation")
+        .is_some_and(|op| op.as_str() == "DEL" || op.as_str() == "PURGE")
 }
 
 /// A batch of stored messages and how many more match after it.

@@ -21,7 +21,9 @@ mod delivery;
 mod direct;
 mod history;
 mod housekeeping;
+mod leader;
 pub(crate) mod names;
+mod pauses;
 mod presence;
 mod registry;
 mod setup;
@@ -79,6 +81,8 @@ pub(crate) struct NatsBroker {
     registry: Arc<Registry>,
     idempotency: kv::Store,
     seen: kv::Store,
+    /// For reads that must see every acknowledged write (last seen).
+    leader: leader::Leader,
     js: jetstream::Context,
     timeout: Duration,
     channels: tokio::sync::Mutex<HashMap<Arc<str>, Task>>,

@@ -127,6 +127,11 @@ impl Names {
         format!("{}_seen", self.prefix)
     }
 
+    /// The stream behind the last-seen bucket.
+    pub fn seen_stream(&self) -> String {
+        format!("KV_{}", self.seen_bucket())
+    }
+
     /// Subject (in the last-seen bucket's stream) of a user.
     pub fn seen_user(&self, user: &str) -> String {
         format!("$KV.{}.{}", self.seen_bucket(), encode_token(user))

@@ -13,7 +13,7 @@ use chorus_protocol::{CloseCode, Push};
 use super::delivery::{self, Target};
 use super::wire::Control;
 use super::{NatsBroker, Task, direct};
-use crate::broker::{BoxFuture, BrokerError, Users};
+use crate::broker::{BoxFuture, BrokerError, Freshness, Users};
 use crate::clock::unix_secs;
 use crate::history::HistoryOptions;
 use crate::revocation::{Revocation, Revoked, TokenId};
@@ -114,29 +114,44 @@ impl Users for NatsBroker {
     fn last_seen(
         &self,
         users: Vec<String>,
+        fresh: Freshness,
     ) -> BoxFuture<'_, Result<Vec<Option<u64>>, BrokerError>> {
         Box::pin(async move {
+            if users.is_empty() {
+                return Ok(Vec::new());
+            }
             let subjects: Vec<String> = users.iter().map(|u| self.names.seen_user(u)).collect();
             let batch = direct::batch(
                 &self.client,
-                &format!("KV_{}", self.names.seen_bucket()),
+                &self.names.seen_stream(),
                 serde_json::json!({ "multi_last": subjects, "batch": users.len().max(1) }),
                 self.timeout,
             )
             .await?;
             let mut seen: HashMap<String, u64> = HashMap::new();
             for stored in batch.messages.iter().filter(|s| !s.is_tombstone()) {
-                if let Ok(at) = std::str::from_utf8(&stored.message.payload)
-                    .unwrap_or_default()
-                    .parse()
-                {
+                if let Some(at) = seen_at(&stored.message.payload) {
                     seen.insert(stored.subject.clone(), at);
                 }
             }
-            Ok(users
+            let mut found: Vec<Option<u64>> = users
                 .iter()
                 .map(|u| seen.get(&self.names.seen_user(u)).copied())
-                .collect())
+                .collect();
+            if fresh == Freshness::Latest {
+                // The replica that answered may lag: ask the leader about
+                // the users it knew nothing of.
+                let missing = users.iter().zip(&found).filter(|(_, at)| at.is_none());
+                let confirmed = futures_util::future::try_join_all(
+                    missing.map(|(user, _)| self.seen_by_leader(user)),
+                )
+                .await?;
+                let mut confirmed = confirmed.into_iter();
+                for at in found.iter_mut().filter(|at| at.is_none()) {
+                    *at = confirmed.next().flatten();
+                }
+            }
+            Ok(found)
         })
     }
 
@@ -201,4 +216,24 @@ impl Users for NatsBroker {
                 .any(|r| r.until > now && r.covers(&user, &token)))
         })
     }
+}
+
+impl NatsBroker {
+    /// When `user` was last online, as the last-seen stream's leader holds it.
+    async fn seen_by_leader(&self, user: &str) -> Result<Option<u64>, BrokerError> {
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        let subject = self.names.seen_user(user);
+        let stored = self
+            .leader
+            .last_by_subject(&self.names.seen_stream(), &subject, deadline)
+            .await?;
+        Ok(stored
+            .filter(|m| !direct::is_tombstone(&m.headers))
+            .and_then(|m| seen_at(&m.payload)))
+    }
+}
+
+/// A stored last-seen time (Unix ms, as decimal text).
+fn seen_at(payload: &[u8]) -> Option<u64> {
+    std::str::from_utf8(payload).ok()?.parse().ok()
 }

@@ -32,7 +32,9 @@ use async_nats::jetstream::{self, stream};
 use chorus_protocol::Push;
 use chorus_protocol::message::Publication;
 
+use super::leader::Leader;
 use super::names::Names;
+use super::pauses::Pauses;
 use super::wire;
 use crate::broker::BrokerError;
 use crate::config::{ClusterStorage, Config};
@@ -41,9 +43,6 @@ use crate::sync::lock;
 
 /// Channels whose last stored publication this node remembers.
 const MAX_HEADS: usize = 10_000;
-/// The longest a single request to the stream leader may take before it is
-/// sent again: during an election no leader answers at all.
-const LEADER_ATTEMPT: Duration = Duration::from_secs(1);
 
 /// The last stored publication of a channel.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,31 +50,6 @@ struct Head {
     sequence: u64,
     offset: u64,
     epoch: Arc<str>,
-}
-
-/// Jittered pauses before trying again, growing with each consecutive wait
-/// (from [`FIRST_PAUSE`] to [`MAX_PAUSE`]): short, so that traffic resumes
-/// moments after the cluster recovers.
-struct Pauses {
-    next: Duration,
-}
-
-/// The shortest and longest cap of a pause.
-const FIRST_PAUSE: Duration = Duration::from_millis(2);
-const MAX_PAUSE: Duration = Duration::from_millis(250);
-
-impl Pauses {
-    fn new() -> Self {
-        Pauses { next: FIRST_PAUSE }
-    }
-
-    /// Waits a random time up to the current cap (never past `deadline`).
-    async fn wait(&mut self, deadline: tokio::time::Instant) {
-        let cap = self.next.as_micros() as u64;
-        let pause = Duration::from_micros(crate::ids::random_u64() % (cap + 1));
-        self.next = (self.next * 2).min(MAX_PAUSE);
-        tokio::time::sleep_until((tokio::time::Instant::now() + pause).min(deadline)).await;
-    }
 }
 
 impl Head {
@@ -98,7 +72,7 @@ pub(super) struct HistoryStore {
     client: Client,
     js: jetstream::Context,
     /// For requests only the stream leader answers: short attempts.
-    leader: jetstream::Context,
+    leader: Leader,
     names: Names,
     /// This node's id: the prefix of the message ids of its publishes.
     node: Arc<str>,
@@ -172,9 +146,7 @@ impl HistoryStore {
         config: &Config,
     ) -> Result<HistoryStore, BrokerError> {
         let timeout = Duration::from_millis(config.cluster.request_timeout_ms);
-        let leader = jetstream::ContextBuilder::new()
-            .timeout(timeout.min(LEADER_ATTEMPT))
-            .build(client.clone());
+        let leader = Leader::new(client.clone(), timeout);
         let store = HistoryStore {
             client,
             js,
@@ -221,7 +193,7 @@ impl HistoryStore {
     /// which must not be mistaken for a lost stream: the stream is then still
     /// assigned, and its info says so (or the request just goes unanswered).
     async fn stream_is_lost(&self) -> bool {
-        match self.leader.get_stream(self.stream_name()).await {
+        match self.leader.context().get_stream(self.stream_name()).await {
             Err(e) => matches!(
                 e.kind(),
                 jetstream::context::GetStreamErrorKind::JetStream(api)

@@ -17,8 +17,6 @@
 //! So a page always reaches the head known before the read began, which every
 //! publication a node has delivered live precedes.
 
-use async_nats::jetstream::message::StreamMessage;
-use async_nats::jetstream::{self, stream::LastRawMessageErrorKind};
 use chorus_protocol::message::{Publication, StreamPosition};
 use serde_json::json;
 use tokio::time::Instant;
@@ -50,9 +48,8 @@ impl HistoryStore {
     ) -> Result<Option<Head>, BrokerError> {
         let subject = self.names.history(channel);
         let stored = self
-            .ask_leader(deadline, |s| {
-                s.raw_message_builder().last_by_subject(subject.clone())
-            })
+            .leader
+            .last_by_subject(&self.stream_name(), &subject, deadline)
             .await?;
         let Some(stored) = stored else {
             return Ok(None);
@@ -69,7 +66,10 @@ impl HistoryStore {
         deadline: Instant,
     ) -> Result<Head, BrokerError> {
         let stored = self
-            .ask_leader(deadline, |s| s.raw_message_builder().sequence(sequence))
+            .leader
+            .get(&self.stream_name(), deadline, |s| {
+                s.raw_message_builder().sequence(sequence)
+            })
             .await?
             .ok_or_else(|| {
                 BrokerError::Inconsistent(format!("{channel}: stored message {sequence} is gone"))
@@ -80,48 +80,6 @@ impl HistoryStore {
                 "{channel}: stored message {sequence} has no offset"
             ))
         })
-    }
-
-    /// One message-get request that only the stream leader answers, retried
-    /// with short attempts until `deadline`; `None` when nothing matches.
-    async fn ask_leader<F>(
-        &self,
-        deadline: Instant,
-        request: F,
-    ) -> Result<Option<StreamMessage>, BrokerError>
-    where
-        F: Fn(
-            &jetstream::stream::Stream<()>,
-        ) -> jetstream::stream::RawMessageBuilder<jetstream::stream::WithHeaders>,
-    {
-        let stream = self
-            .leader
-            .get_stream_no_info(self.stream_name())
-            .await
-            .map_err(|e| BrokerError::storage("history stream", e))?;
-        let mut pauses = Pauses::new();
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let error = match tokio::time::timeout(left, request(&stream).send()).await {
-                Ok(Ok(message)) => return Ok(Some(message)),
-                Ok(Err(e)) => match e.kind() {
-                    LastRawMessageErrorKind::NoMessageFound => return Ok(None),
-                    LastRawMessageErrorKind::JetStream(api)
-                        if api.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND =>
-                    {
-                        return Ok(None);
-                    }
-                    _ => e.to_string(),
-                },
-                Err(_) => "timed out".to_owned(),
-            };
-            if Instant::now() >= deadline {
-                return Err(BrokerError::Timeout(format!(
-                    "history: the stream leader did not answer ({error})"
-                )));
-            }
-            pauses.wait(deadline).await;
-        }
     }
 
     /// Answers a history query (see [`crate::history::page`]) from what the
