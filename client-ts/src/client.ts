@@ -3,6 +3,7 @@ import { ChorusError, ClosedError, ErrorCode } from './errors.js';
 import { encodeData } from './data.js';
 import { Subscription } from './subscription.js';
 import { WasmClient } from './wasm.js';
+import type { Reply, WasmEvent, WasmOptions } from './wasm.js';
 import type {
   ClientInfo,
   ClientOptions,
@@ -53,12 +54,14 @@ export interface ClientEvents {
   warning: [string];
 }
 
-/** An event as the wasm layer delivers it. */
-type WasmEvent = { type: string; [key: string]: unknown };
-
 interface Pending {
-  resolve: (body: Record<string, unknown>) => void;
+  resolve: (reply: Reply) => void;
   reject: (error: ChorusError) => void;
+}
+
+/** A reply of another operation than the request's: a bug of the wasm layer. */
+function unexpected(reply: Reply): never {
+  throw new ChorusError(ErrorCode.INTERNAL, `unexpected reply \`${reply.op}\``);
 }
 
 /**
@@ -93,12 +96,12 @@ export class Client extends Emitter<ClientEvents> {
     if (!WebSocketImpl) {
       throw new TypeError('no WebSocket implementation: pass options.WebSocket (for example the ws package on Node.js 20)');
     }
-    const wasmOptions = {
+    const wasmOptions: WasmOptions = {
       urls,
       codec: options.codec,
       token: options.token,
       tokenProvider: options.getToken !== undefined,
-      connectData: options.connectData === undefined ? undefined : JSON.stringify(options.connectData),
+      connectData: options.connectData === undefined ? undefined : encodeData(options.connectData),
       name: options.name,
       version: options.version,
       minReconnectDelayMs: options.minReconnectDelayMs,
@@ -112,9 +115,7 @@ export class Client extends Emitter<ClientEvents> {
       inboxSince: options.inboxSince,
     };
     try {
-      this.#wasm = new WasmClient(first, JSON.stringify(wasmOptions), WebSocketImpl as unknown as Function, (e: WasmEvent) =>
-        this.#onEvent(e),
-      );
+      this.#wasm = new WasmClient(first, wasmOptions, WebSocketImpl as unknown as Function, (e) => this.#onEvent(e));
     } catch (e) {
       throw new TypeError(e instanceof Error ? e.message : String(e));
     }
@@ -122,7 +123,7 @@ export class Client extends Emitter<ClientEvents> {
 
   /** The connection state. */
   get state(): ConnectionState {
-    return this.#freed ? 'closed' : (this.#wasm.state() as ConnectionState);
+    return this.#freed ? 'closed' : this.#wasm.state();
   }
 
   /** Why the connection was last lost or closed, if it was. */
@@ -132,7 +133,7 @@ export class Client extends Emitter<ClientEvents> {
 
   /** The inbox position to persist, so a later `inboxSince` replays what was missed. */
   get inboxPosition(): StreamPosition | undefined {
-    return this.#freed ? undefined : (this.#wasm.inboxPosition() as StreamPosition | undefined);
+    return this.#freed ? undefined : this.#wasm.inboxPosition();
   }
 
   /**
@@ -198,12 +199,15 @@ export class Client extends Emitter<ClientEvents> {
 
   /** The state of the subscription to `channel`. */
   subscriptionState(channel: string): SubscriptionState {
-    return this.#freed ? 'unsubscribed' : (this.#wasm.subscriptionState(channel) as SubscriptionState);
+    return this.#freed ? 'unsubscribed' : this.#wasm.subscriptionState(channel);
   }
 
   /** Publishes `data` (any JSON value, or a Uint8Array) to `channel`. */
   publish(channel: string, data: unknown, options: { idempotencyKey?: string } = {}): Promise<PublishResult> {
-    return this.#request(() => this.#wasm.publish(channel, encodeData(data), options.idempotencyKey), (b) => b as PublishResult);
+    return this.#request(
+      () => this.#wasm.publish(channel, encodeData(data), options.idempotencyKey),
+      (r) => (r.op === 'publish' ? r.result : unexpected(r)),
+    );
   }
 
   /** Sends `data` to every connection of `user`, on any node. */
@@ -218,12 +222,18 @@ export class Client extends Emitter<ClientEvents> {
 
   /** Every connection subscribed to `channel`, on every node. */
   presence(channel: string): Promise<ClientInfo[]> {
-    return this.#request(() => this.#wasm.presence(channel), (b) => (b.clients as ClientInfo[] | undefined) ?? []);
+    return this.#request(
+      () => this.#wasm.presence(channel),
+      (r) => (r.op === 'presence' ? r.result : unexpected(r)),
+    );
   }
 
   /** How many connections and distinct users are subscribed to `channel`. */
   presenceStats(channel: string): Promise<PresenceStats> {
-    return this.#request(() => this.#wasm.presenceStats(channel), (b) => b as unknown as PresenceStats);
+    return this.#request(
+      () => this.#wasm.presenceStats(channel),
+      (r) => (r.op === 'presence_stats' ? r.result : unexpected(r)),
+    );
   }
 
   /** A page of the history of `channel`. */
@@ -231,13 +241,16 @@ export class Client extends Emitter<ClientEvents> {
     const { since } = query;
     return this.#request(
       () => this.#wasm.history(channel, query.limit, since?.offset, since?.epoch, query.reverse ?? false),
-      (b) => ({ position: b.position as StreamPosition, publications: (b.publications as HistoryResult['publications']) ?? [] }),
+      (r) => (r.op === 'history' ? r.result : unexpected(r)),
     );
   }
 
   /** Calls the server's RPC handler `method`; resolves with its data. */
   rpc(method: string, data: unknown): Promise<unknown> {
-    return this.#request(() => this.#wasm.rpc(method, encodeData(data)), (b) => b.data);
+    return this.#request(
+      () => this.#wasm.rpc(method, encodeData(data)),
+      (r) => (r.op === 'rpc' ? r.result : unexpected(r)),
+    );
   }
 
   /** A round trip to the server. */
@@ -257,7 +270,7 @@ export class Client extends Emitter<ClientEvents> {
     }
   }
 
-  #request<T>(send: () => number, pick: (body: Record<string, unknown>) => T): Promise<T> {
+  #request<T>(send: () => number, pick: (reply: Reply) => T): Promise<T> {
     let id: number;
     try {
       this.#live();
@@ -266,7 +279,14 @@ export class Client extends Emitter<ClientEvents> {
       return Promise.reject(e);
     }
     return new Promise<T>((resolve, reject) => {
-      this.#pending.set(id, { resolve: (body) => resolve(pick(body)), reject });
+      const settle = (reply: Reply) => {
+        try {
+          resolve(pick(reply));
+        } catch (e) {
+          reject(ChorusError.from(e));
+        }
+      };
+      this.#pending.set(id, { resolve: settle, reject });
     });
   }
 
@@ -282,8 +302,7 @@ export class Client extends Emitter<ClientEvents> {
   #onEvent(event: WasmEvent): void {
     switch (event.type) {
       case 'state': {
-        const state = event.state as ConnectionState;
-        const reason = event.reason as CloseReason | undefined;
+        const { state, reason } = event;
         if (reason) this.#lastClose = reason;
         if (state === 'closed') this.#settleWaiters(new ClosedError(reason));
         if (state === 'disconnected') this.#settleWaiters(new ClosedError(reason, 'disconnect() was called'));
@@ -293,7 +312,7 @@ export class Client extends Emitter<ClientEvents> {
         break;
       }
       case 'failure': {
-        const { type: _, ...failure } = event as unknown as ConnectionFailure & { type: string };
+        const { failure } = event;
         const { code, name, reason } = failure;
         this.#lastClose = { code, name, reason };
         this.emit('error', failure);
@@ -301,45 +320,46 @@ export class Client extends Emitter<ClientEvents> {
       }
       case 'connected':
         this.#settleWaiters(undefined);
-        this.emit('connected', event.result as ConnectResult);
+        this.emit('connected', event.result);
         break;
       case 'publication':
-        this.#subs.get((event.publication as { channel: string }).channel)?.handle(event);
+        this.#subs.get(event.publication.channel)?.handle(event);
         break;
       case 'join':
       case 'leave':
-        this.#subs.get((event.membership as { channel: string }).channel)?.handle(event);
+        this.#subs.get(event.membership.channel)?.handle(event);
         break;
       case 'ready':
       case 'subscribing':
       case 'subscribed':
       case 'gap':
-        this.#subs.get(event.channel as string)?.handle(event);
+        this.#subs.get(event.channel)?.handle(event);
         break;
       case 'unsubscribed': {
-        const channel = event.channel as string;
-        const sub = this.#subs.get(channel);
-        this.#subs.delete(channel);
+        const sub = this.#subs.get(event.channel);
+        this.#subs.delete(event.channel);
         sub?.handle(event);
         break;
       }
       case 'message':
-        this.emit('message', event.message as Message);
+        this.emit('message', event.message);
         break;
-      case 'inbox':
-        this.emit('inbox', { recovery: event.recovery, position: event.position } as InboxEvent);
+      case 'inbox': {
+        const { type: _, ...inbox } = event;
+        this.emit('inbox', inbox);
         break;
+      }
       case 'reply': {
-        const id = event.request as number;
-        const pending = this.#pending.get(id);
+        const pending = this.#pending.get(event.request);
         if (!pending) break;
-        this.#pending.delete(id);
+        this.#pending.delete(event.request);
         if (event.error !== undefined) pending.reject(ChorusError.from(event.error));
-        else pending.resolve((event.body as Record<string, unknown>) ?? {});
+        else if (event.reply !== undefined) pending.resolve(event.reply);
+        else pending.reject(new ChorusError(ErrorCode.INTERNAL, 'a reply without a result'));
         break;
       }
       case 'warning':
-        this.emit('warning', event.message as string);
+        this.emit('warning', event.message);
         break;
       case 'fetch_token':
         this.#fetchToken();

@@ -1,6 +1,7 @@
 import { Emitter } from './emitter.js';
 import { ChorusError } from './errors.js';
-import type { GapEvent, Membership, Publication, PublishResult, Recovery, SubscriptionState } from './types.js';
+import type { GapEvent, Membership, Publication, PublishResult, Recovery, SubscriptionState, UnsubscribeReason } from './types.js';
+import type { WasmEvent } from './wasm.js';
 import type { Client } from './client.js';
 
 /** Events of one subscription. */
@@ -18,7 +19,7 @@ export interface SubscriptionEvents {
   /** Waiting for the server (also while reconnecting). */
   subscribing: [];
   /** Ended: by `unsubscribe()` (no error), by the server, or refused. */
-  unsubscribed: [{ reason: 'client' | 'server' | 'refused'; error?: ChorusError }];
+  unsubscribed: [{ reason: UnsubscribeReason; error?: ChorusError }];
 }
 
 /** One channel subscription; create it with `client.subscribe(channel)`. */
@@ -58,7 +59,7 @@ export class Subscription extends Emitter<SubscriptionEvents> {
   }
 
   /** @internal Routes one event of the wasm layer. */
-  handle(event: { type: string; [key: string]: unknown }): void {
+  handle(event: WasmEvent): void {
     switch (event.type) {
       case 'ready':
         // The state machine's rule: first live, before anything it delivers.
@@ -66,25 +67,25 @@ export class Subscription extends Emitter<SubscriptionEvents> {
         this.#settle = undefined;
         break;
       case 'publication':
-        this.emit('publication', event.publication as Publication);
+        this.emit('publication', event.publication);
         break;
       case 'gap':
-        this.emit('gap', { first: event.first, last: event.last, recovered: event.recovered } as GapEvent);
+        this.emit('gap', { first: event.first, last: event.last, recovered: event.recovered });
         break;
       case 'join':
-        this.emit('join', event.membership as Membership);
+        this.emit('join', event.membership);
         break;
       case 'leave':
-        this.emit('leave', event.membership as Membership);
+        this.emit('leave', event.membership);
         break;
       case 'subscribing':
         this.emit('subscribing');
         break;
       case 'subscribed':
-        this.emit('subscribed', { recovery: event.recovery as Recovery, data: event.data });
+        this.emit('subscribed', { recovery: event.recovery, data: event.data });
         break;
       case 'unsubscribed': {
-        const reason = event.reason as 'client' | 'server' | 'refused';
+        const { reason } = event;
         const error = event.error === undefined ? undefined : ChorusError.from(event.error);
         if (this.#settle) {
           this.#settle.reject(error ?? new ChorusError(0, 'unsubscribed before it was live'));
@@ -95,5 +96,4 @@ export class Subscription extends Emitter<SubscriptionEvents> {
       }
     }
   }
-
 }

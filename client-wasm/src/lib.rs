@@ -5,7 +5,8 @@
 //! (module `transport`), one `setTimeout` timer, `performance.now` and
 //! `crypto.getRandomValues` (module `host`). Every decision (reconnects, backoff,
 //! recovery, timeouts) is the machine's; this crate only converts values
-//! (module `convert`) and forwards them. The npm package `@chorus/client` wraps it
+//! (modules `options` and `events`, whose TypeScript types are generated from
+//! them) and forwards them. The npm package `@chorus/client` wraps it
 //! in an idiomatic TypeScript API.
 //!
 //! Events reach JavaScript through one callback, in the order the machine
@@ -13,8 +14,9 @@
 //! events are being delivered queue their events behind the current ones.
 
 mod codec;
-mod convert;
+mod events;
 mod host;
+mod options;
 mod transport;
 
 use std::cell::{Cell, RefCell};
@@ -27,12 +29,14 @@ use chorus_protocol::message::{
     RpcRequest, SendRequest,
 };
 use chorus_protocol::{ErrorCode, Payload, Request};
+use tsify::Ts;
 use wasm_bindgen::prelude::*;
 
 pub use codec::server_frame_to_json;
 
-use crate::convert::Options;
+use crate::events::WasmEvent;
 use crate::host::Timer;
+pub use crate::options::WasmOptions;
 use crate::transport::{SocketEvent, Transport};
 
 /// A Chorus client driven from JavaScript.
@@ -63,18 +67,22 @@ struct Io {
 
 #[wasm_bindgen]
 impl WasmClient {
-    /// A client for `url`. `options` is the JSON text of the options object
-    /// (camelCase names of the protocol's `ClientConfig`); `web_socket` is the
-    /// WebSocket constructor to use; `on_event` receives every event.
+    /// A client for `url` with `options` (camelCase names of the protocol's
+    /// `ClientConfig`); `web_socket` is the WebSocket constructor to use;
+    /// `on_event` receives every event.
     #[wasm_bindgen(constructor)]
     pub fn new(
         url: String,
-        options: &str,
+        options: Ts<WasmOptions>,
         web_socket: js_sys::Function,
+        #[wasm_bindgen(unchecked_param_type = "(event: WasmEvent) => void")]
         on_event: js_sys::Function,
     ) -> Result<WasmClient, JsError> {
-        let config = Options::parse(options)
-            .and_then(|o| o.into_config(url, host::random_seed()))
+        let options: WasmOptions = options
+            .to_rust()
+            .map_err(|e| JsError::new(&format!("invalid options: {e}")))?;
+        let config = options
+            .into_config(url, host::random_seed())
             .map_err(|e| JsError::new(&e))?;
         let shared = Rc::new_cyclic(|me: &Weak<Shared>| {
             let weak = me.clone();
@@ -111,6 +119,7 @@ impl WasmClient {
     }
 
     /// The connection state: `disconnected`, `connecting`, `connected` or `closed`.
+    #[wasm_bindgen(unchecked_return_type = "ConnectionState")]
     pub fn state(&self) -> String {
         self.shared.io.borrow().machine.state().name().to_owned()
     }
@@ -126,12 +135,12 @@ impl WasmClient {
     ) -> Result<(), JsValue> {
         let options = SubscribeOptions {
             data: data.map(Payload::new),
-            since: convert::position(since_offset, since_epoch),
+            since: events::position(since_offset, since_epoch),
         };
         let result = self
             .shared
             .input(|m, now| m.subscribe(now, channel, options));
-        result.map_err(|e| convert::error_to_js(&e))
+        result.map_err(|e| events::error_to_js(&e))
     }
 
     /// Leaves `channel`.
@@ -140,7 +149,7 @@ impl WasmClient {
     }
 
     /// The subscription state of `channel`: `unsubscribed`, `subscribing` or `subscribed`.
-    #[wasm_bindgen(js_name = subscriptionState)]
+    #[wasm_bindgen(js_name = subscriptionState, unchecked_return_type = "SubscriptionState")]
     pub fn subscription_state(&self, channel: &str) -> String {
         let io = self.shared.io.borrow();
         io.machine.subscription_state(channel).name().to_owned()
@@ -198,7 +207,7 @@ impl WasmClient {
         self.request(Request::History(HistoryRequest {
             channel,
             limit,
-            since: convert::position(since_offset, since_epoch),
+            since: events::position(since_offset, since_epoch),
             reverse,
         }))
     }
@@ -237,23 +246,20 @@ impl WasmClient {
     }
 
     /// The inbox position `{offset, epoch}` to persist, or `undefined`.
-    #[wasm_bindgen(js_name = inboxPosition)]
+    #[wasm_bindgen(js_name = inboxPosition, unchecked_return_type = "StreamPosition | undefined")]
     pub fn inbox_position(&self) -> JsValue {
         let io = self.shared.io.borrow();
-        match io.machine.inbox_position() {
-            Some(p) => serde_json::to_string(p)
-                .ok()
-                .and_then(|t| js_sys::JSON::parse(&t).ok())
-                .unwrap_or(JsValue::UNDEFINED),
-            None => JsValue::UNDEFINED,
-        }
+        io.machine
+            .inbox_position()
+            .and_then(|p| events::to_js(&events::StreamPosition::from(p)).ok())
+            .unwrap_or(JsValue::UNDEFINED)
     }
 
     fn request(&self, request: Request) -> Result<f64, JsValue> {
         let result = self.shared.input(|m, now| m.request(now, request));
         result
             .map(|id| id.0 as f64)
-            .map_err(|e| convert::error_to_js(&e))
+            .map_err(|e| events::error_to_js(&e))
     }
 }
 
@@ -329,10 +335,10 @@ impl Io {
                         timer.arm(at);
                     }
                 }
-                Action::FetchToken => outbox.extend(convert::fetch_token_js().ok()),
+                Action::FetchToken => outbox.extend(events::to_js(&WasmEvent::FetchToken).ok()),
                 Action::Emit(event) => {
                     let inbox = self.machine.inbox_position();
-                    match convert::event_to_js(&event, inbox) {
+                    match events::to_js(&WasmEvent::of(&event, inbox)) {
                         Ok(js) => outbox.push_back(js),
                         Err(e) => web_sys::console::error_1(&e),
                     }

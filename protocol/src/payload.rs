@@ -64,6 +64,25 @@ impl Payload {
         self.0.is_empty()
     }
 
+    /// The bytes as JSON text, when the JSON codec embeds them as they are;
+    /// `None` when it wraps them as `{"$bytes": base64}` (see the module doc).
+    pub fn json_text(&self) -> Option<&str> {
+        self.raw_json().map(RawValue::get)
+    }
+
+    /// [`Self::json_text`] as the raw JSON value it is (borrowed, not copied).
+    fn raw_json(&self) -> Option<&RawValue> {
+        std::str::from_utf8(&self.0)
+            .ok()
+            .filter(|s| !has_outer_whitespace(s) && !is_bytes_wrapper(s))
+            .and_then(|s| serde_json::from_str::<&RawValue>(s).ok())
+    }
+
+    /// The bytes in standard base64, as the `$bytes` wrapper holds them.
+    pub fn to_base64(&self) -> String {
+        BASE64.encode(&self.0)
+    }
+
     /// Parses the bytes as JSON into `T`.
     pub fn parse_json<'a, T: Deserialize<'a>>(&'a self) -> Result<T, serde_json::Error> {
         serde_json::from_slice(&self.0)
@@ -108,15 +127,11 @@ impl Serialize for Payload {
         if !serializer.is_human_readable() {
             return serializer.serialize_bytes(&self.0);
         }
-        let as_json = std::str::from_utf8(&self.0)
-            .ok()
-            .filter(|s| !has_outer_whitespace(s) && !is_bytes_wrapper(s))
-            .and_then(|s| RawValue::from_string(s.to_owned()).ok());
-        match as_json {
+        match self.raw_json() {
             Some(raw) => raw.serialize(serializer),
             None => {
                 let mut map = serializer.serialize_map(Some(1))?;
-                map.serialize_entry(BYTES_KEY, &BASE64.encode(&self.0))?;
+                map.serialize_entry(BYTES_KEY, &self.to_base64())?;
                 map.end()
             }
         }

@@ -65,6 +65,10 @@ for (const codec of ['json', 'msgpack']) {
 
       const page = await bob.history(channel, { limit: 10 });
       assert.deepEqual(page.publications.map((p) => p.offset), [1, 2]);
+      // Plain objects of the generated types, alike live and from history.
+      assert.deepEqual(Object.keys(first).sort(), ['channel', 'data', 'epoch', 'info', 'offset']);
+      assert.deepEqual(page.publications, [first, second]);
+      assert.equal(Object.getPrototypeOf(first), Object.prototype);
 
       const messages = collect(bob, 'message');
       await alice.sendToUser('bob', { dm: 'psst' });

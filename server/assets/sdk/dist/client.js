@@ -3,6 +3,9 @@ import { ChorusError, ClosedError, ErrorCode } from './errors.js';
 import { encodeData } from './data.js';
 import { Subscription } from './subscription.js';
 import { WasmClient } from './wasm.js';
+function unexpected(reply) {
+    throw new ChorusError(ErrorCode.INTERNAL, `unexpected reply \`${reply.op}\``);
+}
 export class Client extends Emitter {
     url;
     urls;
@@ -31,7 +34,7 @@ export class Client extends Emitter {
             codec: options.codec,
             token: options.token,
             tokenProvider: options.getToken !== undefined,
-            connectData: options.connectData === undefined ? undefined : JSON.stringify(options.connectData),
+            connectData: options.connectData === undefined ? undefined : encodeData(options.connectData),
             name: options.name,
             version: options.version,
             minReconnectDelayMs: options.minReconnectDelayMs,
@@ -45,7 +48,7 @@ export class Client extends Emitter {
             inboxSince: options.inboxSince,
         };
         try {
-            this.#wasm = new WasmClient(first, JSON.stringify(wasmOptions), WebSocketImpl, (e) => this.#onEvent(e));
+            this.#wasm = new WasmClient(first, wasmOptions, WebSocketImpl, (e) => this.#onEvent(e));
         }
         catch (e) {
             throw new TypeError(e instanceof Error ? e.message : String(e));
@@ -111,7 +114,7 @@ export class Client extends Emitter {
         return this.#freed ? 'unsubscribed' : this.#wasm.subscriptionState(channel);
     }
     publish(channel, data, options = {}) {
-        return this.#request(() => this.#wasm.publish(channel, encodeData(data), options.idempotencyKey), (b) => b);
+        return this.#request(() => this.#wasm.publish(channel, encodeData(data), options.idempotencyKey), (r) => (r.op === 'publish' ? r.result : unexpected(r)));
     }
     sendToUser(user, data) {
         return this.#request(() => this.#wasm.send(user, encodeData(data)), () => undefined);
@@ -120,17 +123,17 @@ export class Client extends Emitter {
         return this.#request(() => this.#wasm.broadcast(encodeData(data)), () => undefined);
     }
     presence(channel) {
-        return this.#request(() => this.#wasm.presence(channel), (b) => b.clients ?? []);
+        return this.#request(() => this.#wasm.presence(channel), (r) => (r.op === 'presence' ? r.result : unexpected(r)));
     }
     presenceStats(channel) {
-        return this.#request(() => this.#wasm.presenceStats(channel), (b) => b);
+        return this.#request(() => this.#wasm.presenceStats(channel), (r) => (r.op === 'presence_stats' ? r.result : unexpected(r)));
     }
     history(channel, query = {}) {
         const { since } = query;
-        return this.#request(() => this.#wasm.history(channel, query.limit, since?.offset, since?.epoch, query.reverse ?? false), (b) => ({ position: b.position, publications: b.publications ?? [] }));
+        return this.#request(() => this.#wasm.history(channel, query.limit, since?.offset, since?.epoch, query.reverse ?? false), (r) => (r.op === 'history' ? r.result : unexpected(r)));
     }
     rpc(method, data) {
-        return this.#request(() => this.#wasm.rpc(method, encodeData(data)), (b) => b.data);
+        return this.#request(() => this.#wasm.rpc(method, encodeData(data)), (r) => (r.op === 'rpc' ? r.result : unexpected(r)));
     }
     ping() {
         return this.#request(() => this.#wasm.ping(), () => undefined);
@@ -157,7 +160,15 @@ export class Client extends Emitter {
             return Promise.reject(e);
         }
         return new Promise((resolve, reject) => {
-            this.#pending.set(id, { resolve: (body) => resolve(pick(body)), reject });
+            const settle = (reply) => {
+                try {
+                    resolve(pick(reply));
+                }
+                catch (e) {
+                    reject(ChorusError.from(e));
+                }
+            };
+            this.#pending.set(id, { resolve: settle, reject });
         });
     }
     #settleWaiters(error) {
@@ -173,8 +184,7 @@ export class Client extends Emitter {
     #onEvent(event) {
         switch (event.type) {
             case 'state': {
-                const state = event.state;
-                const reason = event.reason;
+                const { state, reason } = event;
                 if (reason)
                     this.#lastClose = reason;
                 if (state === 'closed')
@@ -189,7 +199,7 @@ export class Client extends Emitter {
                 break;
             }
             case 'failure': {
-                const { type: _, ...failure } = event;
+                const { failure } = event;
                 const { code, name, reason } = failure;
                 this.#lastClose = { code, name, reason };
                 this.emit('error', failure);
@@ -213,28 +223,30 @@ export class Client extends Emitter {
                 this.#subs.get(event.channel)?.handle(event);
                 break;
             case 'unsubscribed': {
-                const channel = event.channel;
-                const sub = this.#subs.get(channel);
-                this.#subs.delete(channel);
+                const sub = this.#subs.get(event.channel);
+                this.#subs.delete(event.channel);
                 sub?.handle(event);
                 break;
             }
             case 'message':
                 this.emit('message', event.message);
                 break;
-            case 'inbox':
-                this.emit('inbox', { recovery: event.recovery, position: event.position });
+            case 'inbox': {
+                const { type: _, ...inbox } = event;
+                this.emit('inbox', inbox);
                 break;
+            }
             case 'reply': {
-                const id = event.request;
-                const pending = this.#pending.get(id);
+                const pending = this.#pending.get(event.request);
                 if (!pending)
                     break;
-                this.#pending.delete(id);
+                this.#pending.delete(event.request);
                 if (event.error !== undefined)
                     pending.reject(ChorusError.from(event.error));
+                else if (event.reply !== undefined)
+                    pending.resolve(event.reply);
                 else
-                    pending.resolve(event.body ?? {});
+                    pending.reject(new ChorusError(ErrorCode.INTERNAL, 'a reply without a result'));
                 break;
             }
             case 'warning':

@@ -48,7 +48,7 @@ export class Subscription extends Emitter {
                 this.emit('subscribed', { recovery: event.recovery, data: event.data });
                 break;
             case 'unsubscribed': {
-                const reason = event.reason;
+                const { reason } = event;
                 const error = event.error === undefined ? undefined : ChorusError.from(event.error);
                 if (this.#settle) {
                     this.#settle.reject(error ?? new ChorusError(0, 'unsubscribed before it was live'));
