@@ -137,7 +137,7 @@ impl<'a> From<&'a m::Publication> for Publication<'a> {
 /// A join or a leave.
 #[derive(Serialize, Tsify)]
 pub struct Membership<'a> {
-    /// The channel.
+    /// The channel joined or left.
     pub channel: &'a str,
     /// Who joined or left.
     pub info: ClientInfo<'a>,
@@ -192,11 +192,11 @@ impl<'a> From<&'a m::Message> for Message<'a> {
 /// Why a connection ended: a close code from the protocol's table.
 #[derive(Serialize, Tsify)]
 pub struct CloseReason<'a> {
-    /// The close code.
+    /// The close code, from the protocol's table (1006 and 4009 are the client's own).
     pub code: u16,
     /// The code's stable name, e.g. `token_expired`.
     pub name: &'static str,
-    /// Human-readable detail.
+    /// The server's close reason, or what the client saw ("could not open the connection").
     pub reason: &'a str,
 }
 
@@ -215,11 +215,11 @@ impl<'a> From<&'a client::CloseReason> for CloseReason<'a> {
 #[derive(Serialize, Tsify)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectionFailure<'a> {
-    /// The close code.
+    /// The close code, as in [`CloseReason`].
     pub code: u16,
-    /// The code's stable name.
+    /// The code's stable name, as in [`CloseReason`].
     pub name: &'static str,
-    /// Human-readable detail.
+    /// The close reason, as in [`CloseReason`].
     pub reason: &'a str,
     /// The node URL of the attempt.
     pub url: &'a str,
@@ -262,7 +262,7 @@ pub struct ConnectResult<'a> {
 pub struct ErrorInfo<'a> {
     /// The error code from the protocol's table.
     pub code: u16,
-    /// Human-readable detail.
+    /// What went wrong, for people (the code is what programs compare).
     pub message: &'a str,
     /// Whether trying again later may succeed.
     pub temporary: bool,
@@ -317,25 +317,25 @@ pub enum Reply<'a> {
     Connect,
     /// `subscribe` (the machine's own; its outcome is the `subscribed` event).
     Subscribe,
-    /// `unsubscribe`.
+    /// `unsubscribe`: done, nothing to say.
     Unsubscribe,
-    /// `publish`.
+    /// `publish`: where it was stored.
     Publish(PublishResult<'a>),
     /// `presence`: every member connection.
     Presence(Vec<ClientInfo<'a>>),
-    /// `presence_stats`.
+    /// `presence_stats`: the counts.
     PresenceStats(PresenceStats),
-    /// `history`.
+    /// `history`: one page.
     History(HistoryResult<'a>),
-    /// `send`.
+    /// `send`: handed to the user's connections (and inbox).
     Send,
-    /// `broadcast`.
+    /// `broadcast`: handed to every connection.
     Broadcast,
-    /// `refresh`.
+    /// `refresh`: the new token is in use.
     Refresh,
     /// `rpc`: the handler's data.
     Rpc(#[tsify(type = "Data")] Data),
-    /// `ping`.
+    /// `ping`: the server answered.
     Ping,
 }
 
@@ -402,17 +402,17 @@ pub enum WasmEvent<'a> {
     },
     /// A subscription is live for the first time.
     Ready {
-        /// Its channel.
+        /// The subscription's channel (the key the package routes it by).
         channel: &'a str,
     },
     /// A subscription waits for the server (also while reconnecting).
     Subscribing {
-        /// Its channel.
+        /// The subscription's channel (the key the package routes it by).
         channel: &'a str,
     },
     /// A subscription is live (again).
     Subscribed {
-        /// Its channel.
+        /// The subscription's channel (the key the package routes it by).
         channel: &'a str,
         /// Whether missed publications were all delivered.
         #[tsify(type = "Recovery")]
@@ -427,7 +427,7 @@ pub enum WasmEvent<'a> {
     },
     /// A subscription ended.
     Unsubscribed {
-        /// Its channel.
+        /// The subscription's channel (the key the package routes it by).
         channel: &'a str,
         /// Who ended it.
         #[tsify(type = "UnsubscribeReason")]
@@ -439,12 +439,12 @@ pub enum WasmEvent<'a> {
     },
     /// A publication, once and in offset order.
     Publication {
-        /// The publication.
+        /// The publication, with its data already a JavaScript value.
         publication: Publication<'a>,
     },
     /// Live publications skipped `first`..`last`; they were read from history.
     Gap {
-        /// The channel.
+        /// The subscription's channel.
         channel: &'a str,
         /// The first offset skipped.
         first: u64,
@@ -455,17 +455,17 @@ pub enum WasmEvent<'a> {
     },
     /// Someone joined.
     Join {
-        /// Who, where.
+        /// Who joined, and which channel.
         membership: Membership<'a>,
     },
     /// Someone left.
     Leave {
-        /// Who, where.
+        /// Who left, and which channel.
         membership: Membership<'a>,
     },
     /// A message to this user, or a broadcast.
     Message {
-        /// The message.
+        /// The message, with its data already a JavaScript value.
         message: Message<'a>,
     },
     /// The inbox outcome after a connect.
