@@ -74,7 +74,10 @@ impl Client {
             tasks: Mutex::new(Vec::new()),
         };
         if let Some(listener) = listener {
-            let pump = rt.spawn(pump_client_events(client.inner.clone(), listener));
+            // Subscribed here, not in the task: what happens between
+            // `new` and the task's first poll (a first failed attempt) is kept.
+            let events = ClientEvents::of(&client.inner);
+            let pump = rt.spawn(pump_client_events(client.inner.clone(), events, listener));
             client.track(pump.abort_handle());
         }
         Ok(Arc::new(client))
@@ -354,11 +357,34 @@ fn convert(client: &core::Client, e: core::ClientError) -> ChorusError {
     ChorusError::from_client(e, close)
 }
 
+/// The client's event streams, subscribed to at once.
+struct ClientEvents {
+    states: tokio::sync::watch::Receiver<core::ConnectionState>,
+    messages: tokio::sync::broadcast::Receiver<chorus_protocol::message::Message>,
+    failures: tokio::sync::broadcast::Receiver<core::Failure>,
+}
+
+impl ClientEvents {
+    fn of(client: &core::Client) -> ClientEvents {
+        ClientEvents {
+            states: client.state_changes(),
+            messages: client.messages(),
+            failures: client.failures(),
+        }
+    }
+}
+
 /// Forwards state changes, failures and user messages to the app's listener.
-async fn pump_client_events(client: core::Client, listener: Arc<dyn ClientListener>) {
-    let mut states = client.state_changes();
-    let mut messages = client.messages();
-    let mut failures = client.failures();
+async fn pump_client_events(
+    client: core::Client,
+    events: ClientEvents,
+    listener: Arc<dyn ClientListener>,
+) {
+    let ClientEvents {
+        mut states,
+        mut messages,
+        mut failures,
+    } = events;
     loop {
         tokio::select! {
             // A failure is published before the state it leads to: report it first.
