@@ -36,22 +36,31 @@ export type Recovery = 'fresh' | 'recovered' | 'unrecoverable';
 export type UnsubscribeReason = 'client' | 'server' | 'refused';
 "#;
 
-/// Application data (see the module doc); `undefined` for none.
-fn data(payload: Option<&Payload>) -> JsValue {
-    let Some(payload) = payload else {
-        return JsValue::UNDEFINED;
-    };
-    match payload.json_text().map(js_sys::JSON::parse) {
-        Some(Ok(value)) => value,
-        _ => {
-            let wrapped = js_sys::Object::new();
-            let _ = js_sys::Reflect::set(
-                &wrapped,
-                &JsValue::from_str(chorus_protocol::payload::BYTES_KEY),
-                &JsValue::from_str(&payload.to_base64()),
-            );
-            wrapped.into()
-        }
+/// Application data, as the module doc says it arrives: every payload of
+/// every shape below is one of these.
+pub struct Data(JsValue);
+
+impl Data {
+    /// `payload` as a JavaScript value.
+    fn of(payload: &Payload) -> Data {
+        Data(match payload.json_text().map(js_sys::JSON::parse) {
+            Some(Ok(value)) => value,
+            _ => {
+                let wrapped = js_sys::Object::new();
+                let _ = js_sys::Reflect::set(
+                    &wrapped,
+                    &JsValue::from_str(chorus_protocol::payload::BYTES_KEY),
+                    &JsValue::from_str(&payload.to_base64()),
+                );
+                wrapped.into()
+            }
+        })
+    }
+}
+
+impl Serialize for Data {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        serde_wasm_bindgen::preserve::serialize(&self.0, s)
     }
 }
 
@@ -81,12 +90,9 @@ pub struct ClientInfo<'a> {
     /// The connection id.
     pub client: &'a str,
     /// Connection info set by the token or the `on_connect` hook.
-    #[serde(
-        with = "serde_wasm_bindgen::preserve",
-        skip_serializing_if = "JsValue::is_undefined"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[tsify(optional, type = "Data")]
-    pub info: JsValue,
+    pub info: Option<Data>,
 }
 
 impl<'a> From<&'a m::ClientInfo> for ClientInfo<'a> {
@@ -94,7 +100,7 @@ impl<'a> From<&'a m::ClientInfo> for ClientInfo<'a> {
         ClientInfo {
             user: &c.user,
             client: &c.client,
-            info: data(c.info.as_ref()),
+            info: c.info.as_ref().map(Data::of),
         }
     }
 }
@@ -112,10 +118,8 @@ pub struct Publication<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[tsify(optional)]
     pub epoch: Option<&'a str>,
-    /// What was published.
-    #[serde(with = "serde_wasm_bindgen::preserve")]
-    #[tsify(type = "Data")]
-    pub data: JsValue,
+    /// What was published.    #[tsify(type = "Data")]
+    pub data: Data,
     /// The publisher, when the namespace shares it.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[tsify(optional)]
@@ -128,7 +132,7 @@ impl<'a> From<&'a m::Publication> for Publication<'a> {
             channel: &p.channel,
             offset: p.offset,
             epoch: p.epoch.as_deref(),
-            data: data(Some(&p.data)),
+            data: Data::of(&p.data),
             info: p.info.as_ref().map(ClientInfo::from),
         }
     }
@@ -155,10 +159,8 @@ impl<'a> From<&'a m::Membership> for Membership<'a> {
 /// A message sent to this user, or a broadcast.
 #[derive(Serialize, Tsify)]
 pub struct Message<'a> {
-    /// What was sent.
-    #[serde(with = "serde_wasm_bindgen::preserve")]
-    #[tsify(type = "Data")]
-    pub data: JsValue,
+    /// What was sent.    #[tsify(type = "Data")]
+    pub data: Data,
     /// The sender (absent for the server API).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[tsify(optional)]
@@ -180,7 +182,7 @@ pub struct Message<'a> {
 impl<'a> From<&'a m::Message> for Message<'a> {
     fn from(x: &'a m::Message) -> Self {
         Message {
-            data: data(Some(&x.data)),
+            data: Data::of(&x.data),
             from: x.from.as_ref().map(ClientInfo::from),
             broadcast: x.broadcast,
             offset: x.offset,
@@ -249,12 +251,9 @@ pub struct ConnectResult<'a> {
     #[tsify(optional)]
     pub expires_in_ms: Option<u64>,
     /// Data from the server's `on_connect` hook.
-    #[serde(
-        with = "serde_wasm_bindgen::preserve",
-        skip_serializing_if = "JsValue::is_undefined"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[tsify(optional, type = "Data")]
-    pub data: JsValue,
+    pub data: Option<Data>,
 }
 
 /// A request's failure, or a refused call: `{code, message, temporary}`.
@@ -339,15 +338,6 @@ pub enum Reply<'a> {
     Ping,
 }
 
-/// Application data inside a reply (see [`data`]).
-pub struct Data(JsValue);
-
-impl Serialize for Data {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        serde_wasm_bindgen::preserve::serialize(&self.0, s)
-    }
-}
-
 impl<'a> From<&'a Body> for Reply<'a> {
     fn from(body: &'a Body) -> Self {
         match body {
@@ -370,7 +360,7 @@ impl<'a> From<&'a Body> for Reply<'a> {
             Body::Send(_) => Reply::Send,
             Body::Broadcast(_) => Reply::Broadcast,
             Body::Refresh(_) => Reply::Refresh,
-            Body::Rpc(r) => Reply::Rpc(Data(data(Some(&r.data)))),
+            Body::Rpc(r) => Reply::Rpc(Data::of(&r.data)),
             Body::Ping(_) => Reply::Ping,
         }
     }
@@ -418,12 +408,9 @@ pub enum WasmEvent<'a> {
         #[tsify(type = "Recovery")]
         recovery: &'static str,
         /// Data from the server's `on_subscribe` hook.
-        #[serde(
-            with = "serde_wasm_bindgen::preserve",
-            skip_serializing_if = "JsValue::is_undefined"
-        )]
+        #[serde(skip_serializing_if = "Option::is_none")]
         #[tsify(optional, type = "Data")]
-        data: JsValue,
+        data: Option<Data>,
     },
     /// A subscription ended.
     Unsubscribed {
@@ -517,19 +504,22 @@ impl<'a> WasmEvent<'a> {
                     version: &r.version,
                     ping_interval_ms: r.ping_interval_ms,
                     expires_in_ms: r.expires_in_ms,
-                    data: data(r.data.as_ref()),
+                    data: r.data.as_ref().map(Data::of),
                 },
             },
-            E::Failure(f) => WasmEvent::Failure {
-                failure: ConnectionFailure {
-                    code: f.reason.code.0,
-                    name: f.reason.code.name(),
-                    reason: &f.reason.reason,
-                    url: &f.url,
-                    attempt: f.attempt,
-                    retry_in_ms: f.retry_in_ms,
-                },
-            },
+            E::Failure(f) => {
+                let CloseReason { code, name, reason } = CloseReason::from(&f.reason);
+                WasmEvent::Failure {
+                    failure: ConnectionFailure {
+                        code,
+                        name,
+                        reason,
+                        url: &f.url,
+                        attempt: f.attempt,
+                        retry_in_ms: f.retry_in_ms,
+                    },
+                }
+            }
             E::Ready { channel } => WasmEvent::Ready { channel },
             E::Subscribing { channel } => WasmEvent::Subscribing { channel },
             E::Subscribed {
@@ -539,7 +529,7 @@ impl<'a> WasmEvent<'a> {
             } => WasmEvent::Subscribed {
                 channel,
                 recovery: recovery.name(),
-                data: data(d.as_ref()),
+                data: d.as_ref().map(Data::of),
             },
             E::Unsubscribed { channel, reason } => {
                 let (reason, error) = match reason {

@@ -362,22 +362,12 @@ impl Node {
     }
 
     /// Whether `user` is online anywhere now or was online once (has a
-    /// last-seen time). Presence is read first: a closing connection stores
-    /// last seen before its presence entry goes, so a user who connected once
-    /// is found by one of the two reads, whatever node closed them when.
+    /// last-seen time), read as [`Self::statuses`] reads it.
     async fn seen(&self, user: &str) -> Result<bool, crate::broker::BrokerError> {
-        let stats = self
-            .broker
-            .presence_stats(StreamKey::Status(user.into()).stored(), Freshness::Latest)
-            .await?;
-        if stats.clients > 0 {
-            return Ok(true);
-        }
-        let last = self
-            .broker
-            .last_seen(vec![user.to_owned()], Freshness::Latest)
-            .await?;
-        Ok(last.first().is_some_and(Option::is_some))
+        let status = self.statuses(vec![user.to_owned()]).await?;
+        Ok(status
+            .first()
+            .is_some_and(|s| s.online || s.last_seen_ms.is_some()))
     }
 
     /// Counts a new connection of an authenticated user towards their online
@@ -407,7 +397,7 @@ impl Node {
 
     /// Forgets a closed connection; the last one anywhere makes the user
     /// offline. Last seen is stored first, while the connection still counts
-    /// as online (see [`Self::seen`]); a failure to store it is returned once
+    /// as online (see [`Self::statuses`]); a failure to store it is returned once
     /// the connection is forgotten.
     pub(crate) async fn status_leave(
         &self,
@@ -435,16 +425,25 @@ impl Node {
         stored
     }
 
-    /// The online status of users, across the cluster. Presence is read
-    /// before last seen, for the reason [`Self::seen`] gives.
+    /// The online status of users, across the cluster.
     pub(crate) async fn user_status(
         &self,
         users: Vec<String>,
     ) -> Result<Vec<crate::online::UserStatus>, chorus_protocol::message::Error> {
-        let failed = |e: crate::broker::BrokerError| {
+        self.statuses(users).await.map_err(|e| {
             tracing::warn!(error = %e, "could not read the online status of users");
             chorus_protocol::message::Error::from(e)
-        };
+        })
+    }
+
+    /// The online status of users. Presence is read first: a closing
+    /// connection stores last seen before its presence entry goes, so a user
+    /// who connected once is found by one of the two reads, whatever node
+    /// closed them when.
+    async fn statuses(
+        &self,
+        users: Vec<String>,
+    ) -> Result<Vec<crate::online::UserStatus>, crate::broker::BrokerError> {
         let mut online = Vec::with_capacity(users.len());
         for user in &users {
             let stats = self
@@ -453,8 +452,7 @@ impl Node {
                     StreamKey::Status(user.as_str().into()).stored(),
                     Freshness::Latest,
                 )
-                .await
-                .map_err(failed)?;
+                .await?;
             online.push(stats.clients > 0);
         }
         let offline: Vec<String> = users
@@ -466,8 +464,7 @@ impl Node {
         let mut seen = self
             .broker
             .last_seen(offline, Freshness::Latest)
-            .await
-            .map_err(failed)?
+            .await?
             .into_iter();
         Ok(users
             .into_iter()
