@@ -68,6 +68,12 @@ pub struct Options {
     )]
     pub chorus_bin: PathBuf,
 
+    /// Settings for every `chorus` node, as `CHORUS_...=VALUE` environment
+    /// variables (repeatable), e.g. `CHORUS_LIMITS__WRITE_DELAY_MS=5`; the
+    /// rest of the bench's own environment is kept from the server.
+    #[arg(long, value_name = "VAR=VALUE", value_parser = chorus_setting)]
+    pub chorus_env: Vec<(String, String)>,
+
     /// The `centrifugo` server binary.
     #[arg(
         long,
@@ -204,6 +210,14 @@ impl Options {
     /// Seconds of the soak run.
     pub fn soak_seconds(&self) -> u64 {
         self.soak.unwrap_or(300)
+    }
+}
+
+/// One `--chorus-env` setting: a `CHORUS_` variable and its value.
+fn chorus_setting(arg: &str) -> std::result::Result<(String, String), String> {
+    match arg.split_once('=') {
+        Some((key, value)) if key.starts_with("CHORUS_") => Ok((key.to_owned(), value.to_owned())),
+        _ => Err(format!("{arg}: expected CHORUS_NAME=VALUE")),
     }
 }
 

@@ -331,10 +331,18 @@ impl Session {
 
     /// Writes a queued item and whatever else is queued (up to a batch), then
     /// flushes; gives up when the connection is killed meanwhile (slow consumer).
+    /// With a write delay (`limits.write_delay_ms`) it first waits that long,
+    /// so that what queues meanwhile shares the write.
     async fn write_queued(&mut self, socket: &mut WebSocket, first: Item) -> Flow {
         let kill = self.kill.clone();
+        let delay = self.node.config().limits.write_delay_ms;
         tokio::select! {
-            flow = self.write_batch(socket, first) => flow,
+            flow = async {
+                if delay > 0 {
+                    tokio::time::sleep(Duration::from_millis(delay)).await;
+                }
+                self.write_batch(socket, first).await
+            } => flow,
             (code, reason) = kill.fired() => Flow::Close(code, reason),
         }
     }

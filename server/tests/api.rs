@@ -203,3 +203,49 @@ async fn every_frame_is_counted_in_exactly_one_write() {
     let timed = metric(&body, "chorus_publish_to_write_seconds_count").unwrap_or(0.0);
     assert!((1.0..=200.0).contains(&timed), "{body}");
 }
+
+#[tokio::test]
+async fn a_write_delay_holds_queued_frames_and_writes_them_together() {
+    const DELAY_MS: u64 = 1_000;
+    let mut c = config();
+    c.limits.write_delay_ms = DELAY_MS;
+    let server = TestServer::start(c).await;
+    let mut alice = server.user(Codec::Json, "alice").await;
+    let mut bob = server.user(Codec::MessagePack, "bob").await;
+    // Replies are not queued: the delay does not hold them.
+    for c in [&mut alice, &mut bob] {
+        expect_ok(c.request(subscribe_req("chat:held")).await);
+    }
+    let sent = std::time::Instant::now();
+    expect_ok(bob.request(publish_req("chat:held", "1")).await);
+    expect_ok(bob.request(publish_req("chat:held", "2")).await);
+    for c in [&mut alice, &mut bob] {
+        let first = c.publication().await;
+        // Each waited for the whole delay after it was queued.
+        assert!(sent.elapsed() >= std::time::Duration::from_millis(DELAY_MS));
+        let second = c.publication().await;
+        assert_eq!(
+            (first.data.as_bytes(), second.data.as_bytes()),
+            (&b"1"[..], &b"2"[..])
+        );
+    }
+    // Each connection wrote both in one write: the only writes of more than one
+    // frame. The counters move after the flush: poll until both are in.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let (status, body) = http(server.addr, "GET", "/metrics", None, "").await;
+        assert_eq!(status, 200);
+        let writes = metric(&body, "chorus_frames_per_write_count").unwrap_or(0.0);
+        let single = body
+            .lines()
+            .find_map(|l| l.strip_prefix("chorus_frames_per_write_bucket{le=\"1.0\"} "))
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(-1.0);
+        assert!(writes - single <= 2.0, "{body}");
+        if writes - single == 2.0 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{body}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

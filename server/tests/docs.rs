@@ -158,6 +158,7 @@ const TABLES: &[OptionTable] = &[
             ("history_memory_bytes", "1048576"),
             ("idempotency_window_ms", "60000"),
             ("shutdown_timeout_ms", "5000"),
+            ("write_delay_ms", "5"),
         ],
     },
     OptionTable {

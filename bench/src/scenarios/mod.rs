@@ -78,6 +78,7 @@ pub async fn run(opts: Options) -> Result<bool> {
     let binaries = Binaries {
         chorus: opts.chorus_bin.clone(),
         centrifugo: opts.centrifugo_bin.clone(),
+        chorus_env: opts.chorus_env.clone(),
     };
     let mut report = Report::default();
     let (soft, hard) = procstat::open_files_limit()?;

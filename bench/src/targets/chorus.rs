@@ -1,4 +1,6 @@
-//! Chorus: the release `chorus` binary, spoken to in `chorus.v1.json`.
+//! Chorus: the release `chorus` binary, spoken to in `chorus.v1.json`
+//! (commands written by the protocol crate's codec, server frames read with a
+//! minimal borrowed parse, as the Centrifugo dialect's).
 //!
 //! The configuration opens one namespace, `bench`, to anonymous clients for
 //! subscribing and publishing, without history (as Centrifugo's namespace).
@@ -14,12 +16,15 @@
 //! Everything else keeps its default (25 s pings, 64 KiB messages, 128
 //! channels per connection).
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::path::Path;
 
 use chorus_protocol::codec::JSON_SUBPROTOCOL;
 use chorus_protocol::message::{ConnectRequest, PublishRequest, SubscribeRequest};
-use chorus_protocol::{ClientFrame, Codec, Command, Payload, Push, Reply, Request, ServerFrame};
+use chorus_protocol::{ClientFrame, Codec, Command, Payload, Request};
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use tokio::process::Command as Process;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -59,9 +64,11 @@ publish = "any"
     text
 }
 
-/// Starts a node listening on `addr`.
+/// Starts a node listening on `addr`, with `settings` (`CHORUS_...`
+/// environment variables) on top of its configuration file.
 pub fn start(
     bin: &Path,
+    settings: &[(String, String)],
     addr: SocketAddr,
     nats: Option<&str>,
     prefix: &str,
@@ -77,6 +84,7 @@ pub fn start(
             command.env_remove(key);
         }
     }
+    command.envs(settings.iter().map(|(k, v)| (k, v)));
     Node::spawn(command, addr, work.join(format!("{name}.log")))
 }
 
@@ -141,23 +149,71 @@ impl Dialect for ChorusJson {
     }
 
     fn decode(&self, message: &[u8], on: &mut dyn FnMut(Event)) -> Result<()> {
-        let event = match Codec::Json.decode_server(message)? {
-            ServerFrame::Reply(Reply { id, result }) => Event::Reply {
+        let frame: Frame = serde_json::from_slice(message)?;
+        let event = match frame {
+            Frame {
+                error: Some(e), id, ..
+            } => Event::Reply {
                 id,
-                error: result.err().map(|e| e.to_string()),
+                error: Some(format!("{}: {}", e.code, e.message)),
             },
-            ServerFrame::Push(Push::Publication(publication)) => Event::Publication {
-                sent_at: payload::sent_at(publication.data.as_bytes()),
+            Frame { id, .. } if id > 0 => Event::Reply { id, error: None },
+            Frame {
+                publication: Some(publication),
+                ..
+            } => Event::Publication {
+                sent_at: publication
+                    .data
+                    .and_then(|d| payload::sent_at(d.get().as_bytes())),
             },
-            ServerFrame::Push(Push::Ping(_)) => Event::Ping,
-            ServerFrame::Push(Push::Disconnect(d)) => {
-                Event::Disconnect(format!("{} {}", d.code.0, d.reason))
-            }
-            ServerFrame::Push(_) => Event::Other,
+            Frame { ping: Some(_), .. } => Event::Ping,
+            Frame {
+                disconnect: Some(d),
+                ..
+            } => Event::Disconnect(format!("{} {}", d.code, d.reason)),
+            _ => Event::Other,
         };
         on(event);
         Ok(())
     }
+}
+
+/// The fields of a server frame the benchmark reads, borrowed from the
+/// message; unknown ones are skipped. The same kind of parse as the
+/// Centrifugo dialect's, so the load generator spends alike on both servers
+/// (the protocol crate's decoder builds every field of the frame).
+#[derive(Debug, Deserialize)]
+struct Frame<'a> {
+    #[serde(default)]
+    id: u64,
+    #[serde(borrow, default)]
+    error: Option<ErrorBody<'a>>,
+    #[serde(borrow, default)]
+    publication: Option<PublicationBody<'a>>,
+    #[serde(borrow, default)]
+    ping: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    disconnect: Option<DisconnectBody<'a>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ErrorBody<'a> {
+    code: u32,
+    #[serde(borrow, default)]
+    message: Cow<'a, str>,
+}
+
+#[derive(Debug, Deserialize)]
+struct PublicationBody<'a> {
+    #[serde(borrow)]
+    data: Option<&'a RawValue>,
+}
+
+#[derive(Debug, Deserialize)]
+struct DisconnectBody<'a> {
+    code: u16,
+    #[serde(borrow, default)]
+    reason: Cow<'a, str>,
 }
 
 #[cfg(test)]
@@ -209,6 +265,16 @@ mod tests {
             Event::Publication { sent_at: Some(42) }
         );
         assert_eq!(decode_one(r#"{"ping":{}}"#), Event::Ping);
+        assert_eq!(
+            decode_one(
+                r#"{"disconnect":{"code":4005,"reason":"slow \"consumer\"","reconnect":true}}"#
+            ),
+            Event::Disconnect("4005 slow \"consumer\"".to_owned())
+        );
+        assert_eq!(
+            decode_one(r#"{"join":{"channel":"bench:a","info":{"client":"c","user":""}}}"#),
+            Event::Other
+        );
     }
 
     #[test]

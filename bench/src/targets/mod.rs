@@ -91,13 +91,15 @@ pub enum Event {
     Other,
 }
 
-/// Where the server binaries are.
+/// Where the server binaries are, and how they are run.
 #[derive(Debug, Clone)]
 pub struct Binaries {
     /// Path of the `chorus` server to run (`--chorus-bin`, `BENCH_CHORUS_BIN`).
     pub chorus: PathBuf,
     /// Path of the `centrifugo` server to run (`--centrifugo-bin`, `BENCH_CENTRIFUGO_BIN`).
     pub centrifugo: PathBuf,
+    /// Environment settings of every `chorus` node (`--chorus-env`).
+    pub chorus_env: Vec<(String, String)>,
 }
 
 impl Binaries {
@@ -252,7 +254,15 @@ pub async fn deploy(
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
         let name = format!("{}-{index}", target.to_string().to_lowercase());
         let node = match target {
-            Target::Chorus => chorus::start(&binaries.chorus, addr, nats, &prefix, work, &name)?,
+            Target::Chorus => chorus::start(
+                &binaries.chorus,
+                &binaries.chorus_env,
+                addr,
+                nats,
+                &prefix,
+                work,
+                &name,
+            )?,
             Target::Centrifugo => {
                 centrifugo::start(&binaries.centrifugo, addr, nats, &prefix, work, &name)?
             }

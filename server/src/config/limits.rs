@@ -46,6 +46,11 @@ pub struct Limits {
     pub history_memory_bytes: usize,
     /// How long graceful shutdown may take before connections are dropped.
     pub shutdown_timeout_ms: u64,
+    /// How long a connection waits, once something is queued for it, before
+    /// writing what has queued by then (0: at once). Under load more frames
+    /// share one write, which saves CPU at the cost of this much latency
+    /// (docs/benchmarks.md); at most 1,000.
+    pub write_delay_ms: u64,
 }
 
 impl Default for Limits {
@@ -67,6 +72,7 @@ impl Default for Limits {
             idempotency_window_ms: 120_000,
             history_memory_bytes: 256 << 20,
             shutdown_timeout_ms: 10_000,
+            write_delay_ms: 0,
         }
     }
 }
@@ -96,6 +102,9 @@ impl Limits {
             if value == 0 {
                 return Err(invalid(option, "must be greater than 0"));
             }
+        }
+        if self.write_delay_ms > 1_000 {
+            return Err(invalid("limits.write_delay_ms", "must be at most 1000"));
         }
         if self.ping_interval_ms > u64::from(u32::MAX) {
             return Err(invalid("limits.ping_interval_ms", "is too large"));

@@ -289,6 +289,10 @@ mod tests {
             .validate()
             .unwrap_err();
         assert!(e.to_string().starts_with("limits.outbound_queue:"), "{e}");
+        for (delay, ok) in [(0, true), (1_000, true), (1_001, false)] {
+            let c = Config::from_toml(&format!("[limits]\nwrite_delay_ms = {delay}")).unwrap();
+            assert_eq!(c.validate().is_ok(), ok, "write_delay_ms = {delay}");
+        }
         let e = Config::from_toml("[limits]\nbogus = 1").unwrap_err();
         assert!(e.to_string().contains("bogus"), "{e}");
         let e = Config::from_toml("[namespaces.\"a.b\"]")
