@@ -186,8 +186,8 @@ impl Codec {
 
     /// Decodes a server frame (what a client reads).
     ///
-    /// The wasm32 build reads MessagePack through the compact reader (see
-    /// [`Codec::decode_server_compact`]), which keeps the browser SDK small.
+    /// The wasm32 build reads both codecs through the compact readers (see
+    /// [`Codec::decode_server_compact`]), which keep the browser SDK small.
     pub fn decode_server(self, bytes: &[u8]) -> Result<ServerFrame, DecodeError> {
         if cfg!(target_arch = "wasm32") {
             return self.decode_server_compact(bytes);
@@ -195,14 +195,16 @@ impl Codec {
         self.decode(bytes).map_err(DecodeError::Malformed)
     }
 
-    /// Decodes a server frame, MessagePack through a value tree instead of
-    /// `rmp_serde`'s per-type decoder: the same frames are accepted and refused,
-    /// with much less code per type. Public so that tests on every target can
-    /// prove it agrees with [`Codec::decode_server`]'s native reader.
+    /// Decodes a server frame through a value tree (one for both codecs)
+    /// instead of `serde_json`'s and `rmp_serde`'s per-type decoders: the same
+    /// frames are accepted and refused, with one small decoder per type for
+    /// both codecs. Public so that tests on every target can prove it agrees
+    /// with [`Codec::decode_server`]'s native readers.
     pub fn decode_server_compact(self, bytes: &[u8]) -> Result<ServerFrame, DecodeError> {
         match self {
-            Codec::Json => self.decode(bytes).map_err(DecodeError::Malformed),
-            Codec::MessagePack => crate::msgpack_tree::from_slice(bytes, MAX_DEPTH)
+            Codec::Json => crate::tree::json::from_slice(bytes)
+                .map_err(|e| DecodeError::Malformed(e.to_string())),
+            Codec::MessagePack => crate::tree::msgpack::from_slice(bytes, MAX_DEPTH)
                 .map_err(|e| DecodeError::Malformed(e.to_string())),
         }
     }
@@ -382,8 +384,16 @@ mod tests {
 
         #[test]
         fn the_compact_reader_agrees_on_arbitrary_bytes(bytes: Vec<u8>) {
-            let c = Codec::MessagePack;
-            proptest::prop_assert_eq!(c.decode_server(&bytes).ok(), c.decode_server_compact(&bytes).ok());
+            for c in both() {
+                proptest::prop_assert_eq!(c.decode_server(&bytes).ok(), c.decode_server_compact(&bytes).ok());
+            }
+        }
+
+        #[test]
+        fn the_compact_reader_agrees_on_arbitrary_json_text(text in "[\\[\\]{}\",:0-9a-z .eE+\\\\-]{0,40}") {
+            let c = Codec::Json;
+            let bytes = text.as_bytes();
+            proptest::prop_assert_eq!(c.decode_server(bytes).ok(), c.decode_server_compact(bytes).ok());
         }
 
         #[test]
@@ -415,12 +425,13 @@ mod tests {
                 data: crate::payload::Payload::from(b"{\"a\":[1,2]}".to_vec()),
                 ..Default::default()
             }));
-            let c = Codec::MessagePack;
-            let mut bytes = c.encode_server(&frame).unwrap();
-            let i = pos % bytes.len();
-            bytes[i] = byte;
-            bytes.truncate(bytes.len() - cut % 3);
-            proptest::prop_assert_eq!(c.decode_server(&bytes).ok(), c.decode_server_compact(&bytes).ok());
+            for c in both() {
+                let mut bytes = c.encode_server(&frame).unwrap();
+                let i = pos % bytes.len();
+                bytes[i] = byte;
+                bytes.truncate(bytes.len() - cut % 3);
+                proptest::prop_assert_eq!(c.decode_server(&bytes).ok(), c.decode_server_compact(&bytes).ok());
+            }
         }
     }
 }

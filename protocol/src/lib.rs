@@ -24,9 +24,9 @@ pub mod codes;
 pub mod cursor;
 pub mod frame;
 pub mod message;
-mod msgpack_tree;
 pub mod payload;
 pub mod subject;
+mod tree;
 pub mod user;
 
 /// The README's example, compiled and run as a doctest.

@@ -22,7 +22,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
 use serde::de::{self, Deserializer, Visitor};
-use serde::ser::{SerializeMap, Serializer};
+use serde::ser::{SerializeMap, SerializeStruct, Serializer};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -67,15 +67,9 @@ impl Payload {
     /// The bytes as JSON text, when the JSON codec embeds them as they are;
     /// `None` when it wraps them as `{"$bytes": base64}` (see the module doc).
     pub fn json_text(&self) -> Option<&str> {
-        self.raw_json().map(RawValue::get)
-    }
-
-    /// [`Self::json_text`] as the raw JSON value it is (borrowed, not copied).
-    fn raw_json(&self) -> Option<&RawValue> {
         std::str::from_utf8(&self.0)
             .ok()
-            .filter(|s| !has_outer_whitespace(s) && !is_bytes_wrapper(s))
-            .and_then(|s| serde_json::from_str::<&RawValue>(s).ok())
+            .filter(|s| crate::tree::json::is_bare_value(s.as_bytes()) && !is_bytes_wrapper(s))
     }
 
     /// The bytes in standard base64, as the `$bytes` wrapper holds them.
@@ -127,8 +121,8 @@ impl Serialize for Payload {
         if !serializer.is_human_readable() {
             return serializer.serialize_bytes(&self.0);
         }
-        match self.raw_json() {
-            Some(raw) => raw.serialize(serializer),
+        match self.json_text() {
+            Some(text) => RawJson(text).serialize(serializer),
             None => {
                 let mut map = serializer.serialize_map(Some(1))?;
                 map.serialize_entry(BYTES_KEY, &self.to_base64())?;
@@ -138,11 +132,18 @@ impl Serialize for Payload {
     }
 }
 
-/// True when `s` starts or ends with JSON whitespace, which a decoder cannot
-/// see (a raw JSON value starts at its first token), so it must be wrapped.
-fn has_outer_whitespace(s: &str) -> bool {
-    let ws = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
-    s.as_bytes().first().is_some_and(ws) || s.as_bytes().last().is_some_and(ws)
+/// JSON text that `serde_json` writes as it is: what its `RawValue`
+/// serialises as (a struct of one field, both named with its token), without
+/// parsing the text a second time to make one.
+struct RawJson<'a>(&'a str);
+
+impl Serialize for RawJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        const TOKEN: &str = "$serde_json::private::RawValue";
+        let mut raw = serializer.serialize_struct(TOKEN, 1)?;
+        raw.serialize_field(TOKEN, self.0)?;
+        raw.end()
+    }
 }
 
 /// True when `s` is (syntactically) the reserved `{"$bytes": "..."}` wrapper.
@@ -162,7 +163,7 @@ fn unwrap_bytes(s: &str) -> Option<Vec<u8>> {
         #[serde(rename = "$bytes", borrow)]
         bytes: std::borrow::Cow<'a, str>,
     }
-    let w: Wrapper<'_> = serde_json::from_str(s).ok()?;
+    let w: Wrapper<'_> = crate::tree::json::from_slice(s.as_bytes()).ok()?;
     BASE64.decode(w.bytes.as_bytes()).ok()
 }
 
