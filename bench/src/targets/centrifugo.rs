@@ -23,8 +23,8 @@ use serde_json::value::RawValue;
 use tokio::process::Command;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::{Dialect, Event, Node, write_config};
-use crate::{Result, payload};
+use super::{Dialect, ErrorBody, Event, Node, PublicationBody, write_config};
+use crate::Result;
 
 /// The namespace every benchmark channel lives in (the same as Chorus's).
 pub const NAMESPACE: &str = super::chorus::NAMESPACE;
@@ -106,24 +106,11 @@ struct Frame<'a> {
 }
 
 #[derive(Debug, Deserialize)]
-struct ErrorBody<'a> {
-    code: u32,
-    #[serde(borrow, default)]
-    message: &'a str,
-}
-
-#[derive(Debug, Deserialize)]
 struct PushBody<'a> {
     #[serde(borrow, default, rename = "pub")]
-    publication: Option<PubBody<'a>>,
+    publication: Option<PublicationBody<'a>>,
     #[serde(borrow, default)]
     disconnect: Option<&'a RawValue>,
-}
-
-#[derive(Debug, Deserialize)]
-struct PubBody<'a> {
-    #[serde(borrow)]
-    data: Option<&'a RawValue>,
 }
 
 impl Dialect for CentrifugoJson {
@@ -166,10 +153,7 @@ impl Dialect for CentrifugoJson {
             let event = match frame {
                 Frame {
                     error: Some(e), id, ..
-                } => Event::Reply {
-                    id,
-                    error: Some(format!("{}: {}", e.code, e.message)),
-                },
+                } => e.reply(id),
                 Frame { id, .. } if id > 0 => Event::Reply { id, error: None },
                 Frame {
                     push: Some(push), ..
@@ -177,11 +161,7 @@ impl Dialect for CentrifugoJson {
                     PushBody {
                         publication: Some(publication),
                         ..
-                    } => Event::Publication {
-                        sent_at: publication
-                            .data
-                            .and_then(|d| payload::sent_at(d.get().as_bytes())),
-                    },
+                    } => publication.event(),
                     PushBody {
                         disconnect: Some(d),
                         ..

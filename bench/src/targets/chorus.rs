@@ -28,8 +28,8 @@ use serde_json::value::RawValue;
 use tokio::process::Command as Process;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::{Dialect, Event, Node, write_config};
-use crate::{Result, payload};
+use super::{Dialect, ErrorBody, Event, Node, PublicationBody, write_config};
+use crate::Result;
 
 /// The namespace every benchmark channel lives in.
 pub const NAMESPACE: &str = "bench";
@@ -153,19 +153,12 @@ impl Dialect for ChorusJson {
         let event = match frame {
             Frame {
                 error: Some(e), id, ..
-            } => Event::Reply {
-                id,
-                error: Some(format!("{}: {}", e.code, e.message)),
-            },
+            } => e.reply(id),
             Frame { id, .. } if id > 0 => Event::Reply { id, error: None },
             Frame {
                 publication: Some(publication),
                 ..
-            } => Event::Publication {
-                sent_at: publication
-                    .data
-                    .and_then(|d| payload::sent_at(d.get().as_bytes())),
-            },
+            } => publication.event(),
             Frame { ping: Some(_), .. } => Event::Ping,
             Frame {
                 disconnect: Some(d),
@@ -194,19 +187,6 @@ struct Frame<'a> {
     ping: Option<&'a RawValue>,
     #[serde(borrow, default)]
     disconnect: Option<DisconnectBody<'a>>,
-}
-
-#[derive(Debug, Deserialize)]
-struct ErrorBody<'a> {
-    code: u32,
-    #[serde(borrow, default)]
-    message: Cow<'a, str>,
-}
-
-#[derive(Debug, Deserialize)]
-struct PublicationBody<'a> {
-    #[serde(borrow)]
-    data: Option<&'a RawValue>,
 }
 
 #[derive(Debug, Deserialize)]

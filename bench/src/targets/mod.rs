@@ -9,6 +9,7 @@
 pub mod centrifugo;
 pub mod chorus;
 
+use std::borrow::Cow;
 use std::fmt;
 use std::fs::File;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
@@ -17,12 +18,13 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use tokio::process::{Child, Command};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::client::Conn;
-use crate::{Result, procstat};
+use crate::{Result, payload, procstat};
 
 /// How long a node may take to accept its first client.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -89,6 +91,40 @@ pub enum Event {
     Disconnect(String),
     /// Anything else (join/leave events, pushes we never ask for).
     Other,
+}
+
+/// An error reply's body, as both servers write it: `{"code":..,"message":..}`.
+#[derive(Debug, Deserialize)]
+struct ErrorBody<'a> {
+    code: u32,
+    #[serde(borrow, default)]
+    message: Cow<'a, str>,
+}
+
+impl ErrorBody<'_> {
+    /// The failed reply to command `id`.
+    fn reply(&self, id: u64) -> Event {
+        Event::Reply {
+            id,
+            error: Some(format!("{}: {}", self.code, self.message)),
+        }
+    }
+}
+
+/// A publication's body: the benchmark reads only its data, where the send
+/// time travels.
+#[derive(Debug, Deserialize)]
+struct PublicationBody<'a> {
+    #[serde(borrow)]
+    data: Option<&'a RawValue>,
+}
+
+impl PublicationBody<'_> {
+    fn event(&self) -> Event {
+        Event::Publication {
+            sent_at: self.data.and_then(|d| payload::sent_at(d.get().as_bytes())),
+        }
+    }
 }
 
 /// Where the server binaries are, and how they are run.
